@@ -1,0 +1,82 @@
+//! The application state and the router every entry point serves.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    middleware,
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use sqlx::PgPool;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::{
+    config::{BlobConfig, Config},
+    host,
+    http::{self, ApiError, Routes},
+    ops,
+    platform::{
+        blob::{AzureBlobStore, BlobStore, FolderBlobStore},
+        cache::{Cache, MemoryCache, RedisCache},
+        db,
+    },
+};
+
+/// Everything a request or an invocation needs. Cheap to clone; nothing connects until used.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: PgPool,
+    pub cache: Arc<dyn Cache>,
+    pub blob: Arc<dyn BlobStore>,
+}
+
+impl AppState {
+    /// Builds the state from configuration without opening any connection.
+    pub fn from_config(config: Config) -> anyhow::Result<Self> {
+        let db = db::lazy_pool(&config)?;
+        let cache: Arc<dyn Cache> = match &config.redis_url {
+            Some(url) => Arc::new(RedisCache::new(url, config.ready_check_timeout, "hs:")?),
+            None => Arc::new(MemoryCache::new(100_000)),
+        };
+        let blob: Arc<dyn BlobStore> = match &config.blob {
+            BlobConfig::Folder(dir) => Arc::new(FolderBlobStore::new(dir)),
+            BlobConfig::Azure { container_url } => {
+                Arc::new(AzureBlobStore::new(container_url).context("configuring Azure Blob")?)
+            }
+        };
+        Ok(Self { config: Arc::new(config), db, cache, blob })
+    }
+}
+
+/// Every `/api` route of every domain.
+pub fn api_routes() -> Routes<AppState> {
+    http::system::routes().merge(ops::routes())
+}
+
+/// The whole app: `/api` routes, the function invocation endpoints and the host's ping.
+pub fn app(state: AppState) -> Router {
+    let timeout = state.config.http_timeout;
+    let body_limit = state.config.http_body_limit;
+    let api = api_routes()
+        .into_router()
+        .route_layer(middleware::from_fn(http::context::record_route))
+        .layer(DefaultBodyLimit::max(body_limit));
+    Router::new()
+        // The host polls `GET /` until the handler answers: answer at once.
+        .route("/", get(|| async { "ok" }))
+        .merge(api)
+        .merge(host::invoke::router(&host::registry::all()))
+        .fallback(|| async { ApiError::not_found("요청한 주소를 찾을 수 없습니다.") })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn_with_state(timeout, http::context::request_context))
+        .with_state(state)
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::from(anyhow::anyhow!("a handler panicked")).into_response()
+}

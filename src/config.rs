@@ -1,0 +1,275 @@
+//! Configuration, read only from environment variables (App Settings in Azure; the `Values` of
+//! `local.settings.json` under `healthsync dev`). Every setting has one name, one parser and one
+//! error that names it, so a misconfigured deployment says exactly what is wrong.
+
+use std::{collections::HashMap, path::PathBuf, time::Duration};
+
+use secrecy::SecretString;
+use url::Url;
+
+/// A setting that is missing or cannot be parsed. The message names the setting and what it
+/// expects, never the value (it may be a secret).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("setting {name} is required but not set ({expects})")]
+    Missing { name: &'static str, expects: &'static str },
+    #[error("setting {name} is malformed: expected {expects}")]
+    Malformed { name: &'static str, expects: &'static str },
+}
+
+/// Where the process runs. Decides which local stand-ins are allowed (the dev login, for one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    /// `healthsync dev` or a developer's shell.
+    Local,
+    /// Inside the Azure Functions host in Azure (detected from the platform's own variables).
+    Azure,
+}
+
+/// Where checkup files and other blobs go.
+#[derive(Debug, Clone)]
+pub enum BlobConfig {
+    /// A folder on disk (the local default).
+    Folder(PathBuf),
+    /// An Azure Blob container. A URL carrying a SAS query authenticates with it (Azurite);
+    /// an https URL without one uses the app's managed identity.
+    Azure { container_url: Url },
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub environment: Environment,
+    pub database_url: SecretString,
+    pub db_pool_max: u32,
+    pub db_acquire_timeout: Duration,
+    /// `None`: the in-process cache.
+    pub redis_url: Option<SecretString>,
+    pub blob: BlobConfig,
+    pub http_body_limit: usize,
+    pub http_timeout: Duration,
+    pub ready_check_timeout: Duration,
+}
+
+/// A source of settings: the process environment in production, a map in tests.
+pub trait Source {
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+pub struct ProcessEnv;
+
+impl Source for ProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+    }
+}
+
+impl Source for HashMap<String, String> {
+    fn get(&self, name: &str) -> Option<String> {
+        HashMap::get(self, name).cloned().filter(|v| !v.trim().is_empty())
+    }
+}
+
+pub mod names {
+    pub const DATABASE_URL: &str = "DATABASE_URL";
+    pub const DB_POOL_MAX: &str = "DB_POOL_MAX";
+    pub const DB_ACQUIRE_TIMEOUT_MS: &str = "DB_ACQUIRE_TIMEOUT_MS";
+    pub const REDIS_URL: &str = "REDIS_URL";
+    pub const BLOB_CONTAINER_URL: &str = "BLOB_CONTAINER_URL";
+    pub const BLOB_DIR: &str = "BLOB_DIR";
+    pub const HTTP_BODY_LIMIT_BYTES: &str = "HTTP_BODY_LIMIT_BYTES";
+    pub const HTTP_TIMEOUT_MS: &str = "HTTP_TIMEOUT_MS";
+    pub const READY_CHECK_TIMEOUT_MS: &str = "READY_CHECK_TIMEOUT_MS";
+    pub const CUSTOMHANDLER_PORT: &str = "FUNCTIONS_CUSTOMHANDLER_PORT";
+    /// Set by App Service / Functions on every instance in Azure.
+    pub const WEBSITE_INSTANCE_ID: &str = "WEBSITE_INSTANCE_ID";
+    pub const WEBSITE_SITE_NAME: &str = "WEBSITE_SITE_NAME";
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(&ProcessEnv)
+    }
+
+    pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
+        use names::*;
+        let environment = detect_environment(src);
+        let database_url = src.get(DATABASE_URL).ok_or(ConfigError::Missing {
+            name: DATABASE_URL,
+            expects: "a postgres:// URL",
+        })?;
+        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(ConfigError::Malformed { name: DATABASE_URL, expects: "a postgres:// URL" });
+        }
+        let redis_url = match src.get(REDIS_URL) {
+            Some(u) if u.starts_with("redis://") || u.starts_with("rediss://") => {
+                Some(SecretString::from(u))
+            }
+            Some(_) => {
+                return Err(ConfigError::Malformed {
+                    name: REDIS_URL,
+                    expects: "a redis:// or rediss:// URL",
+                });
+            }
+            None => None,
+        };
+        let blob = match src.get(BLOB_CONTAINER_URL) {
+            Some(u) => {
+                let url = Url::parse(&u).map_err(|_| ConfigError::Malformed {
+                    name: BLOB_CONTAINER_URL,
+                    expects: "an http(s) URL of a blob container",
+                })?;
+                let has_sas = url.query().is_some_and(|q| q.contains("sig="));
+                if !(url.scheme() == "https" || (url.scheme() == "http" && has_sas))
+                    || url.path_segments().is_none_or(|mut s| s.next_back().unwrap_or("").is_empty())
+                {
+                    return Err(ConfigError::Malformed {
+                        name: BLOB_CONTAINER_URL,
+                        expects: "an https container URL (managed identity), or an http one with a SAS",
+                    });
+                }
+                BlobConfig::Azure { container_url: url }
+            }
+            None => BlobConfig::Folder(
+                src.get(BLOB_DIR).map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".healthsync/blobs")),
+            ),
+        };
+        Ok(Config {
+            environment,
+            database_url: SecretString::from(database_url),
+            db_pool_max: parse_num(src, DB_POOL_MAX, 5, "a whole number from 1 to 100", 1..=100)?,
+            db_acquire_timeout: Duration::from_millis(parse_num(
+                src,
+                DB_ACQUIRE_TIMEOUT_MS,
+                3_000,
+                "milliseconds from 100 to 60000",
+                100..=60_000,
+            )?),
+            redis_url,
+            blob,
+            http_body_limit: parse_num(
+                src,
+                HTTP_BODY_LIMIT_BYTES,
+                1 << 20,
+                "bytes from 1024 to 104857600",
+                1024..=100 << 20,
+            )?,
+            http_timeout: Duration::from_millis(parse_num(
+                src,
+                HTTP_TIMEOUT_MS,
+                15_000,
+                "milliseconds from 100 to 230000",
+                100..=230_000,
+            )?),
+            ready_check_timeout: Duration::from_millis(parse_num(
+                src,
+                READY_CHECK_TIMEOUT_MS,
+                2_000,
+                "milliseconds from 50 to 30000",
+                50..=30_000,
+            )?),
+        })
+    }
+}
+
+pub fn detect_environment(src: &dyn Source) -> Environment {
+    if src.get(names::WEBSITE_INSTANCE_ID).is_some() || src.get(names::WEBSITE_SITE_NAME).is_some() {
+        Environment::Azure
+    } else {
+        Environment::Local
+    }
+}
+
+fn parse_num<T>(
+    src: &dyn Source,
+    name: &'static str,
+    default: T,
+    expects: &'static str,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd,
+{
+    match src.get(name) {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse::<T>()
+            .ok()
+            .filter(|v| range.contains(v))
+            .ok_or(ConfigError::Malformed { name, expects }),
+    }
+}
+
+/// The port the Functions host gave us (`FUNCTIONS_CUSTOMHANDLER_PORT`).
+pub fn handler_port(src: &dyn Source) -> Result<u16, ConfigError> {
+    let name = names::CUSTOMHANDLER_PORT;
+    let raw = src.get(name).ok_or(ConfigError::Missing { name, expects: "a TCP port" })?;
+    raw.trim()
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or(ConfigError::Malformed { name, expects: "a TCP port from 1 to 65535" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn src(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn a_missing_database_url_is_named_in_the_error() {
+        let err = Config::from_source(&src(&[])).unwrap_err();
+        assert!(err.to_string().contains("DATABASE_URL"), "{err}");
+    }
+
+    #[test]
+    fn malformed_settings_are_named_and_their_values_are_not_echoed() {
+        let cases = [
+            ("DATABASE_URL", "mysql://secret@x/y"),
+            ("DB_POOL_MAX", "0"),
+            ("DB_POOL_MAX", "many"),
+            ("REDIS_URL", "http://secretpw@localhost"),
+            ("BLOB_CONTAINER_URL", "http://127.0.0.1:10000/acct/c"),
+            ("HTTP_TIMEOUT_MS", "-5"),
+        ];
+        for (name, value) in cases {
+            let mut s = src(&[("DATABASE_URL", "postgres://localhost/x")]);
+            s.insert(name.to_string(), value.to_string());
+            let err = Config::from_source(&s).unwrap_err().to_string();
+            assert!(err.contains(name), "{name}: {err}");
+            assert!(!err.contains("secret"), "{name}: {err}");
+        }
+    }
+
+    #[test]
+    fn defaults_are_small_pools_and_local_stand_ins() {
+        let c = Config::from_source(&src(&[("DATABASE_URL", "postgres://localhost/x")])).unwrap();
+        assert_eq!(c.db_pool_max, 5);
+        assert!(c.redis_url.is_none());
+        assert!(matches!(c.blob, BlobConfig::Folder(_)));
+        assert_eq!(c.environment, Environment::Local);
+    }
+
+    #[test]
+    fn azure_is_detected_from_the_platform_variables() {
+        let c = Config::from_source(&src(&[
+            ("DATABASE_URL", "postgres://localhost/x"),
+            ("WEBSITE_INSTANCE_ID", "abc"),
+            ("BLOB_CONTAINER_URL", "https://acct.blob.core.windows.net/checkup-files"),
+        ]))
+        .unwrap();
+        assert_eq!(c.environment, Environment::Azure);
+        assert!(matches!(c.blob, BlobConfig::Azure { .. }));
+    }
+
+    #[test]
+    fn the_handler_port_must_be_a_real_port() {
+        assert!(handler_port(&src(&[])).is_err());
+        assert!(handler_port(&src(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "0")])).is_err());
+        assert!(handler_port(&src(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "x")])).is_err());
+        assert_eq!(handler_port(&src(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "4021")])).unwrap(), 4021);
+    }
+}

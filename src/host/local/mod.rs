@@ -1,0 +1,112 @@
+//! `healthsync dev`: a local Functions host. It reads `local.settings.json` like `func start`,
+//! starts the handler as a child process and speaks the real protocol to it over loopback:
+//! HTTP on :7071 forwarded at the original path, timers on their schedules, Service Bus
+//! deliveries through `POST /{FunctionName}`. Azure services it is not configured for are
+//! replaced by local stand-ins (DESIGN.md §4).
+
+pub mod front;
+pub mod handler;
+pub mod postgres;
+pub mod queue;
+pub mod timers;
+
+use std::{collections::HashMap, path::PathBuf, sync::Arc};
+
+use anyhow::{Context, bail};
+use tokio::sync::Notify;
+
+use crate::{
+    config::{self, BlobConfig, Config, Environment},
+    platform::{blob::AzureBlobStore, db},
+};
+
+pub struct DevOptions {
+    /// The public port (7071 like `func start`).
+    pub port: u16,
+    /// Where `local.settings.json` is and `.healthsync/` goes.
+    pub project_dir: PathBuf,
+}
+
+/// `Values` of `local.settings.json`, overridden by the process environment.
+pub fn load_settings(project_dir: &std::path::Path) -> anyhow::Result<HashMap<String, String>> {
+    let mut settings = HashMap::new();
+    let path = project_dir.join("local.settings.json");
+    if path.exists() {
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let doc: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))?;
+        if let Some(values) = doc.get("Values").and_then(|v| v.as_object()) {
+            for (k, v) in values {
+                let v = match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                settings.insert(k.clone(), v);
+            }
+        }
+    }
+    for (k, v) in std::env::vars() {
+        if !v.is_empty() {
+            settings.insert(k, v);
+        }
+    }
+    Ok(settings)
+}
+
+pub async fn run(opts: DevOptions) -> anyhow::Result<()> {
+    let mut settings = load_settings(&opts.project_dir)?;
+    if config::detect_environment(&settings) == Environment::Azure {
+        bail!("`healthsync dev` is the local host; in Azure the Functions host runs `healthsync serve`");
+    }
+    let mut private_pg = None;
+    if !settings.contains_key(config::names::DATABASE_URL) {
+        let port = settings.get("HEALTHSYNC_DEV_PG_PORT").and_then(|p| p.parse().ok()).unwrap_or(54329);
+        let dir = opts.project_dir.join(".healthsync/postgres");
+        let pg = tokio::task::spawn_blocking(move || postgres::LocalPostgres::ensure(&dir, port)).await??;
+        postgres::ensure_database(pg.port).await?;
+        println!("PostgreSQL: private cluster in {} on 127.0.0.1:{}", pg.dir.display(), pg.port);
+        settings.insert(config::names::DATABASE_URL.into(), pg.url());
+        private_pg = Some(pg);
+    }
+    settings.entry(config::names::BLOB_DIR.into()).or_insert_with(|| {
+        opts.project_dir.join(".healthsync/blobs").to_string_lossy().to_string()
+    });
+    let result = host(&opts, settings).await;
+    if let Some(pg) = private_pg.filter(|pg| pg.started_by_us) {
+        pg.stop();
+    }
+    result
+}
+
+async fn host(opts: &DevOptions, settings: HashMap<String, String>) -> anyhow::Result<()> {
+    let config = Config::from_source(&settings).context("reading the settings")?;
+    let pool = db::lazy_pool(&config)?;
+    // Migrations run automatically only here, in local dev.
+    db::migrate(&pool).await?;
+    if let BlobConfig::Azure { container_url } = &config.blob {
+        AzureBlobStore::new(container_url)?.ensure_container().await?;
+    }
+    let env: Vec<(String, String)> = settings.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let handler = handler::start(env).await?;
+    timers::start(handler.clone(), |name| settings.get(name).cloned())?;
+    let wake = Arc::new(Notify::new());
+    tokio::spawn(queue::run_relay(pool.clone(), wake.clone()));
+    tokio::spawn(queue::run_delivery(pool.clone(), handler.clone(), wake));
+
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], opts.port));
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    let port = listener.local_addr()?.port();
+    println!("HealthSync local Functions host: http://127.0.0.1:{port}/api  (docs: http://127.0.0.1:{port}/api/docs)");
+    println!(
+        "  cache: {}, blobs: {}",
+        if config.redis_url.is_some() { "Redis" } else { "in-process" },
+        match &config.blob {
+            BlobConfig::Folder(d) => d.display().to_string(),
+            BlobConfig::Azure { .. } => "Azure Blob (BLOB_CONTAINER_URL)".into(),
+        }
+    );
+    axum::serve(listener, front::router(handler))
+        .with_graceful_shutdown(crate::host::serve::shutdown_signal())
+        .await
+        .context("serving the local host")
+}

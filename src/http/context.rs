@@ -1,0 +1,128 @@
+//! Per-request context: the trace id, the span, the timeout, and the one place where internal
+//! failures are logged.
+
+use std::time::{Duration, Instant};
+
+use axum::{
+    extract::{MatchedPath, Request, State},
+    http::{HeaderMap, HeaderValue},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use tracing::{Instrument, field::Empty};
+
+use super::error::{ApiError, LoggedCause};
+
+tokio::task_local! {
+    static TRACE_ID: String;
+}
+
+/// The trace id of the request being served, or a fresh one outside a request.
+pub fn trace_id() -> String {
+    TRACE_ID.try_with(Clone::clone).unwrap_or_else(|_| uuid::Uuid::new_v4().simple().to_string())
+}
+
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+pub const INVOCATION_ID: &str = "x-azure-functions-invocationid";
+pub const TRACE_HEADER: &str = "x-trace-id";
+
+/// The id that ties a request's logs together: the Functions host's invocation id, else the
+/// W3C `traceparent` trace id, else a new one. Only well-formed ids are taken from outside.
+pub fn trace_id_from(headers: &HeaderMap) -> String {
+    let valid = |s: &str| {
+        (8..=64).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    if let Some(id) = headers.get(INVOCATION_ID).and_then(|v| v.to_str().ok()).filter(|s| valid(s)) {
+        return id.to_string();
+    }
+    if let Some(tp) = headers.get("traceparent").and_then(|v| v.to_str().ok()) {
+        let parts: Vec<&str> = tp.split('-').collect();
+        if parts.len() == 4
+            && parts[1].len() == 32
+            && parts[1].chars().all(|c| c.is_ascii_hexdigit())
+            && parts[1] != "00000000000000000000000000000000"
+        {
+            return parts[1].to_ascii_lowercase();
+        }
+    }
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Outermost middleware: trace id, span, timeout, access log and error log.
+pub async fn request_context(
+    State(timeout): State<Duration>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let trace = trace_id_from(req.headers());
+    let span = tracing::info_span!(
+        "request",
+        trace_id = %trace,
+        method = %req.method(),
+        route = Empty,
+        status = Empty,
+    );
+    let started = Instant::now();
+    let fut = async move {
+        let mut res = match tokio::time::timeout(timeout, next.run(req)).await {
+            Ok(res) => res,
+            Err(_) => ApiError::Timeout.into_response(),
+        };
+        let status = res.status();
+        tracing::Span::current().record("status", status.as_u16());
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        if let Some(LoggedCause(cause)) = res.extensions_mut().remove::<LoggedCause>() {
+            // `{:#}` prints the whole context chain; causes carry no personal data by rule.
+            tracing::error!(elapsed_ms, error = format!("{cause:#}"), "request failed");
+        } else if status.is_server_error() {
+            tracing::warn!(elapsed_ms, "request answered with a server error");
+        } else {
+            tracing::debug!(elapsed_ms, "request served");
+        }
+        res
+    };
+    let mut res = TRACE_ID.scope(trace.clone(), fut.instrument(span)).await;
+    if let Ok(v) = HeaderValue::from_str(&trace) {
+        res.headers_mut().insert(TRACE_HEADER, v);
+    }
+    res
+}
+
+/// Records the matched route template (never the raw path, which can hold ids) on the span.
+pub async fn record_route(req: Request, next: Next) -> Response {
+    if let Some(path) = req.extensions().get::<MatchedPath>() {
+        tracing::Span::current().record("route", path.as_str());
+    }
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_invocation_id_wins_over_traceparent() {
+        let mut h = HeaderMap::new();
+        h.insert(INVOCATION_ID, "6f1c2d3e-aaaa-bbbb-cccc-1234567890ab".parse().unwrap());
+        h.insert(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap(),
+        );
+        assert_eq!(trace_id_from(&h), "6f1c2d3e-aaaa-bbbb-cccc-1234567890ab");
+        h.remove(INVOCATION_ID);
+        assert_eq!(trace_id_from(&h), "4bf92f3577b34da6a3ce929d0e0e4736");
+    }
+
+    #[test]
+    fn malformed_ids_are_replaced_not_echoed() {
+        let mut h = HeaderMap::new();
+        h.insert(INVOCATION_ID, "<script>".parse().unwrap());
+        h.insert("traceparent", "00-zz-00-01".parse().unwrap());
+        let id = trace_id_from(&h);
+        assert_eq!(id.len(), 32);
+        assert!(id.chars().all(|c| c.is_ascii_hexdigit()));
+    }
+}

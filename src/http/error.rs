@@ -1,0 +1,192 @@
+//! One error shape for every failure the API reports.
+//!
+//! Client mistakes keep their status and a stable `code`. Internal failures become one opaque 500
+//! (or 503 when a dependency is down); their cause chain travels to the request middleware in a
+//! response extension and is logged there, once. `err.to_string()` never reaches a body.
+
+use std::sync::Arc;
+
+use axum::{
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::context;
+
+/// A failing field of a request, by its JSON name.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("bad request: {code}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("unauthenticated")]
+    Unauthorized { code: &'static str, message: String },
+    #[error("forbidden")]
+    Forbidden { code: &'static str, message: String },
+    #[error("not found")]
+    NotFound { code: &'static str, message: String },
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("conflict")]
+    Conflict { code: &'static str, message: String },
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("rate limited")]
+    TooManyRequests { retry_after_secs: u64 },
+    #[error("request timed out")]
+    Timeout,
+    #[error("dependency unavailable: {dependency}")]
+    Unavailable { dependency: &'static str, source: Option<Arc<anyhow::Error>> },
+    #[error(transparent)]
+    Internal(Arc<anyhow::Error>),
+}
+
+impl ApiError {
+    pub fn not_found(message: impl Into<String>) -> Self {
+        ApiError::NotFound { code: "NOT_FOUND", message: message.into() }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::BadRequest { code, message: message.into() }
+    }
+
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code_and_message(&self) -> (&'static str, String) {
+        match self {
+            ApiError::BadRequest { code, message }
+            | ApiError::Unauthorized { code, message }
+            | ApiError::Forbidden { code, message }
+            | ApiError::NotFound { code, message }
+            | ApiError::Conflict { code, message } => (code, message.clone()),
+            ApiError::Validation(_) => ("VALIDATION_FAILED", "입력값을 확인해 주세요.".into()),
+            ApiError::MethodNotAllowed => {
+                ("METHOD_NOT_ALLOWED", "이 주소에서 지원하지 않는 요청 방식입니다.".into())
+            }
+            ApiError::PayloadTooLarge => ("PAYLOAD_TOO_LARGE", "요청 본문이 너무 큽니다.".into()),
+            ApiError::UnsupportedMediaType => {
+                ("UNSUPPORTED_MEDIA_TYPE", "Content-Type: application/json 으로 보내 주세요.".into())
+            }
+            ApiError::TooManyRequests { .. } => {
+                ("RATE_LIMITED", "요청이 너무 많습니다. 잠시 후 다시 시도해 주세요.".into())
+            }
+            ApiError::Timeout => ("TIMEOUT", "요청 처리 시간이 초과되었습니다. 다시 시도해 주세요.".into()),
+            ApiError::Unavailable { .. } => (
+                "SERVICE_UNAVAILABLE",
+                "일시적으로 서비스를 이용할 수 없습니다. 잠시 후 다시 시도해 주세요.".into(),
+            ),
+            ApiError::Internal(_) => {
+                ("INTERNAL_ERROR", "요청을 처리하지 못했습니다. 잠시 후 다시 시도해 주세요.".into())
+            }
+        }
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(err: anyhow::Error) -> Self {
+        ApiError::Internal(Arc::new(err))
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            // The pool could not hand out a connection in time: the database is the problem.
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                ApiError::Unavailable {
+                    dependency: "postgres",
+                    source: Some(Arc::new(anyhow::Error::new(err))),
+                }
+            }
+            other => ApiError::Internal(Arc::new(anyhow::Error::new(other))),
+        }
+    }
+}
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    pub success: bool,
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    pub trace_id: String,
+    pub timestamp: String,
+}
+
+/// What the request middleware needs to log an internal failure once.
+#[derive(Clone)]
+pub struct LoggedCause(pub Arc<anyhow::Error>);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let (code, message) = self.code_and_message();
+        let errors = match &self {
+            ApiError::Validation(f) => f.clone(),
+            _ => Vec::new(),
+        };
+        let body = ErrorBody {
+            success: false,
+            status: status.as_u16(),
+            code,
+            message,
+            errors,
+            trace_id: context::trace_id(),
+            timestamp: context::now_rfc3339(),
+        };
+        let mut res = (status, axum::Json(body)).into_response();
+        if let ApiError::TooManyRequests { retry_after_secs } = &self {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
+        match self {
+            ApiError::Internal(cause) | ApiError::Unavailable { source: Some(cause), .. } => {
+                res.extensions_mut().insert(LoggedCause(cause));
+            }
+            _ => {}
+        }
+        res
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,106 @@
+//! Operations routes, outside every domain's prefix: liveness, readiness, the OpenAPI document
+//! and its docs page.
+
+use std::time::Duration;
+
+use axum::{
+    Json,
+    extract::State,
+    http::StatusCode,
+    response::{Html, IntoResponse, Response},
+    routing::get,
+};
+use serde::Serialize;
+use utoipa::{OpenApi as _, ToSchema};
+
+use super::{Success, Routes, envelope::Envelope, openapi::ApiDoc};
+use crate::{app::AppState, platform::db};
+
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
+        .route("/api/system/live", get(live))
+        .route("/api/system/ready", get(ready))
+        .route("/api/openapi.json", get(openapi_json))
+        .route("/api/docs", get(docs))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Live {
+    pub status: &'static str,
+    pub version: &'static str,
+}
+
+/// The process is up. Touches nothing else.
+#[utoipa::path(get, path = "/api/system/live", tag = "system",
+    responses((status = 200, description = "살아 있음", body = inline(Envelope<Live>))))]
+pub async fn live() -> Success<Live> {
+    Success::new(Live { status: "UP", version: env!("CARGO_PKG_VERSION") })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Check {
+    pub name: &'static str,
+    pub status: &'static str,
+    pub elapsed_ms: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Ready {
+    pub status: &'static str,
+    pub checks: Vec<Check>,
+}
+
+async fn check<F>(name: &'static str, timeout: Duration, fut: F) -> Check
+where
+    F: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let started = std::time::Instant::now();
+    let status = match tokio::time::timeout(timeout, fut).await {
+        Ok(Ok(())) => "UP",
+        Ok(Err(err)) => {
+            tracing::warn!(check = name, error = format!("{err:#}"), "readiness check failed");
+            "DOWN"
+        }
+        Err(_) => {
+            tracing::warn!(check = name, "readiness check timed out");
+            "DOWN"
+        }
+    };
+    Check { name, status, elapsed_ms: started.elapsed().as_millis() as u64 }
+}
+
+/// Whether every configured dependency answers in time: PostgreSQL always; Redis and Azure
+/// Blob when configured. 503 when one does not.
+#[utoipa::path(get, path = "/api/system/ready", tag = "system",
+    responses((status = 200, description = "준비됨", body = inline(Envelope<Ready>)),
+              (status = 503, description = "의존 서비스 응답 없음", body = inline(Envelope<Ready>))))]
+pub async fn ready(State(state): State<AppState>) -> Response {
+    let timeout = state.config.ready_check_timeout;
+    let mut checks = vec![check("postgres", timeout, db::ping(&state.db)).await];
+    if state.cache.kind() != "memory" {
+        checks.push(check("redis", timeout, state.cache.ping()).await);
+    }
+    if state.blob.kind() != "folder" {
+        checks.push(check("blob", timeout, state.blob.ping()).await);
+    }
+    let up = checks.iter().all(|c| c.status == "UP");
+    let body = Ready { status: if up { "UP" } else { "DOWN" }, checks };
+    if up {
+        Success::new(body).into_response()
+    } else {
+        Success(StatusCode::SERVICE_UNAVAILABLE, "일부 의존 서비스가 응답하지 않습니다.", body).into_response()
+    }
+}
+
+/// The OpenAPI 3.1 document, generated from the code.
+pub async fn openapi_json() -> Response {
+    Json(ApiDoc::openapi()).into_response()
+}
+
+/// A browsable page over the OpenAPI document.
+pub async fn docs() -> Html<String> {
+    Html(utoipa_scalar::Scalar::new(ApiDoc::openapi()).to_html())
+}

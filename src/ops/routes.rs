@@ -1,0 +1,46 @@
+//! HTTP side of the heartbeat demonstration.
+
+use axum::{
+    extract::State,
+    routing::{get, post},
+};
+use uuid::Uuid;
+
+use super::store::{self, Heartbeat, Source, SourceTally};
+use crate::{
+    app::AppState,
+    http::{ApiError, ApiPath, ApiResult, Routes, Success, context},
+};
+
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
+        .route("/api/system/heartbeats", post(record).get(summary))
+        .route("/api/system/heartbeats/{id}", get(one))
+}
+
+/// Records a heartbeat and announces it (`system.heartbeat`).
+#[utoipa::path(post, path = "/api/system/heartbeats", tag = "system",
+    responses((status = 201, description = "기록됨", body = inline(crate::http::envelope::Envelope<Heartbeat>))))]
+pub async fn record(State(state): State<AppState>) -> ApiResult<Success<Heartbeat>> {
+    let hb = store::record(&state.db, Source::Http, &context::trace_id()).await?;
+    Ok(Success::created(hb).message("하트비트를 기록했습니다."))
+}
+
+/// Heartbeats recorded and tallied, per source.
+#[utoipa::path(get, path = "/api/system/heartbeats", tag = "system",
+    responses((status = 200, description = "요약", body = inline(crate::http::envelope::Envelope<Vec<SourceTally>>))))]
+pub async fn summary(State(state): State<AppState>) -> ApiResult<Success<Vec<SourceTally>>> {
+    Ok(Success::new(store::summary(&state.db).await?))
+}
+
+/// One heartbeat, with how often the consumer applied it.
+#[utoipa::path(get, path = "/api/system/heartbeats/{id}", tag = "system",
+    params(("id" = Uuid, Path, description = "하트비트 ID")),
+    responses((status = 200, description = "하트비트", body = inline(crate::http::envelope::Envelope<Heartbeat>)),
+              (status = 404, description = "없음", body = crate::http::error::ErrorBody)))]
+pub async fn one(State(state): State<AppState>, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Success<Heartbeat>> {
+    match store::get(&state.db, id).await? {
+        Some(hb) => Ok(Success::new(hb)),
+        None => Err(ApiError::not_found("하트비트를 찾을 수 없습니다.")),
+    }
+}

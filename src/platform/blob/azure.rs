@@ -1,0 +1,117 @@
+//! Azure Blob Storage through the official SDK (`azure_storage_blob`).
+//!
+//! In Azure the container URL is https and the app's managed identity authenticates (no account
+//! key anywhere). Against Azurite the URL carries an account SAS and no credential is used.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use azure_core::{
+    credentials::TokenCredential,
+    http::{RequestContent, StatusCode, Url},
+};
+use azure_storage_blob::{
+    BlobContainerClient,
+    models::{BlobClientUploadOptions, BlobContainerClientListBlobsOptions},
+};
+use bytes::Bytes;
+use futures::TryStreamExt;
+
+use super::{BlobName, BlobStore};
+
+pub struct AzureBlobStore {
+    container: BlobContainerClient,
+}
+
+fn is_not_found(e: &azure_core::Error) -> bool {
+    e.http_status() == Some(StatusCode::NotFound)
+}
+
+/// SDK errors print their status and code with `Display`; `Debug` would dump a backtrace.
+fn sdk(e: azure_core::Error, what: &'static str) -> anyhow::Error {
+    anyhow::anyhow!("{e}").context(what)
+}
+
+impl AzureBlobStore {
+    pub fn new(container_url: &url::Url) -> anyhow::Result<Self> {
+        let url = Url::parse(container_url.as_str()).context("parsing BLOB_CONTAINER_URL")?;
+        let has_sas = url.query().is_some_and(|q| q.contains("sig="));
+        let credential: Option<Arc<dyn TokenCredential>> = if has_sas {
+            None
+        } else {
+            Some(
+                azure_identity::ManagedIdentityCredential::new(None)
+                    .map_err(|e| sdk(e, "creating the managed identity credential"))?,
+            )
+        };
+        let container =
+            BlobContainerClient::new(url, credential, None).map_err(|e| sdk(e, "creating the blob container client"))?;
+        Ok(Self { container })
+    }
+
+    /// Creates the container if it does not exist (local set-up; in Azure the Bicep creates it).
+    pub async fn ensure_container(&self) -> anyhow::Result<()> {
+        match self.container.create(None).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.http_status() == Some(StatusCode::Conflict) => Ok(()),
+            Err(e) => Err(sdk(e, "creating the blob container")),
+        }
+    }
+}
+
+#[async_trait]
+impl BlobStore for AzureBlobStore {
+    async fn put(&self, name: &BlobName, data: Bytes, content_type: &str) -> anyhow::Result<()> {
+        let options = BlobClientUploadOptions { blob_content_type: Some(content_type.to_string()), ..Default::default() };
+        self.container
+            .blob_client(name.as_str())
+            .upload(RequestContent::from(data.to_vec()), Some(options))
+            .await
+            .map_err(|e| sdk(e, "uploading a blob"))?;
+        Ok(())
+    }
+
+    async fn get(&self, name: &BlobName) -> anyhow::Result<Option<Bytes>> {
+        match self.container.blob_client(name.as_str()).download(None).await {
+            Ok(res) => {
+                let body = res.body.collect().await.map_err(|e| sdk(e, "reading a blob"))?;
+                Ok(Some(Bytes::from(body.to_vec())))
+            }
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(sdk(e, "downloading a blob")),
+        }
+    }
+
+    async fn delete(&self, name: &BlobName) -> anyhow::Result<bool> {
+        match self.container.blob_client(name.as_str()).delete(None).await {
+            Ok(_) => Ok(true),
+            Err(e) if is_not_found(&e) => Ok(false),
+            Err(e) => Err(sdk(e, "deleting a blob")),
+        }
+    }
+
+    async fn list(&self, prefix: &str) -> anyhow::Result<Vec<String>> {
+        let options = BlobContainerClientListBlobsOptions {
+            prefix: (!prefix.is_empty()).then(|| prefix.to_string()),
+            ..Default::default()
+        };
+        let mut pager = self.container.list_blobs(Some(options)).map_err(|e| sdk(e, "listing blobs"))?;
+        let mut names = Vec::new();
+        while let Some(item) = pager.try_next().await.map_err(|e| sdk(e, "listing blobs"))? {
+            names.extend(item.name);
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    async fn ping(&self) -> anyhow::Result<()> {
+        let exists = self.container.exists().await.map_err(|e| sdk(e, "checking the blob container"))?;
+        anyhow::ensure!(exists, "the blob container does not exist");
+        Ok(())
+    }
+
+    fn kind(&self) -> &'static str {
+        "azure"
+    }
+}

@@ -1,0 +1,81 @@
+//! The relay: moves unpublished outbox rows to the bus and marks them published, in one
+//! transaction with the rows locked (`SKIP LOCKED`), so several relays never publish the same
+//! row at once. A crash before the commit leaves the rows unpublished: they go out again, with
+//! the same message id, and consumers drop the duplicate.
+
+use anyhow::Context;
+use async_trait::async_trait;
+use sqlx::{PgConnection, PgPool};
+
+use super::outbox::OutboxEvent;
+
+/// Where published events go: Service Bus in Azure, the local host's queue in dev.
+#[async_trait]
+pub trait EventSink: Send + Sync {
+    /// Publishes `events`. `conn` is the relay's transaction, for sinks that live in the
+    /// database; a sink that fails must leave nothing it cannot publish again.
+    async fn publish(&self, conn: &mut PgConnection, events: &[OutboxEvent]) -> anyhow::Result<()>;
+}
+
+/// Publishes at most `limit` events and returns how many went out.
+pub async fn relay_batch(pool: &PgPool, sink: &dyn EventSink, limit: i64) -> anyhow::Result<usize> {
+    let mut tx = pool.begin().await.context("starting the relay transaction")?;
+    let events: Vec<OutboxEvent> = sqlx::query_as(
+        "SELECT id, event_type, payload, correlation_id, created_at FROM events.outbox \
+         WHERE published_at IS NULL ORDER BY created_at, id LIMIT $1 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await
+    .context("reading unpublished outbox rows")?;
+    if events.is_empty() {
+        return Ok(0);
+    }
+    sink.publish(&mut tx, &events).await.context("publishing outbox events")?;
+    let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.id).collect();
+    sqlx::query("UPDATE events.outbox SET published_at = now() WHERE id = ANY($1)")
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await
+        .context("marking outbox rows published")?;
+    tx.commit().await.context("committing the relay transaction")?;
+    Ok(events.len())
+}
+
+/// One subscription: a Service Bus-triggered function and the event types it receives.
+#[derive(Debug, Clone)]
+pub struct Subscription {
+    pub function_name: String,
+    pub subjects: Vec<String>,
+}
+
+/// The local host's Service Bus: one queue row per subscribing function, in the relay's own
+/// transaction, so publishing and enqueueing are one atomic step.
+pub struct LocalQueueSink {
+    pub subscriptions: Vec<Subscription>,
+}
+
+#[async_trait]
+impl EventSink for LocalQueueSink {
+    async fn publish(&self, conn: &mut PgConnection, events: &[OutboxEvent]) -> anyhow::Result<()> {
+        for event in events {
+            for sub in self.subscriptions.iter().filter(|s| s.subjects.iter().any(|x| *x == event.event_type)) {
+                sqlx::query(
+                    "INSERT INTO events.local_queue \
+                     (function_name, message_id, subject, body, correlation_id) \
+                     VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT ON CONSTRAINT local_queue_function_message_key DO NOTHING",
+                )
+                .bind(&sub.function_name)
+                .bind(event.id.to_string())
+                .bind(&event.event_type)
+                .bind(&event.payload)
+                .bind(&event.correlation_id)
+                .execute(&mut *conn)
+                .await
+                .with_context(|| format!("enqueueing for {}", sub.function_name))?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,7 @@
+//! What every domain uses: the database, the cache, blob storage, the event bus and telemetry.
+
+pub mod blob;
+pub mod bus;
+pub mod cache;
+pub mod db;
+pub mod telemetry;
