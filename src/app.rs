@@ -38,6 +38,11 @@ impl AppState {
     /// Builds the state from configuration without opening any connection.
     pub fn from_config(config: Config) -> anyhow::Result<Self> {
         let db = db::lazy_pool(&config)?;
+        Self::with_pool(config, db)
+    }
+
+    /// The same, around a pool made elsewhere (tests get a fresh database each).
+    pub fn with_pool(config: Config, db: PgPool) -> anyhow::Result<Self> {
         let cache: Arc<dyn Cache> = match &config.redis_url {
             Some(url) => Arc::new(RedisCache::new(url, config.ready_check_timeout, "hs:")?),
             None => Arc::new(MemoryCache::new(100_000)),
