@@ -69,7 +69,8 @@ pub fn app(state: AppState) -> Router {
     let api = api_routes()
         .into_router()
         .route_layer(middleware::from_fn(http::context::record_route))
-        .layer(DefaultBodyLimit::max(body_limit));
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(body_limit, http::context::limit_body));
     Router::new()
         // The host polls `GET /` until the handler answers: answer at once.
         .route("/", get(|| async { "ok" }))

@@ -91,6 +91,20 @@ pub async fn request_context(
     res
 }
 
+/// Refuses a body announced larger than the limit before anything reads it. Bodies without a
+/// length (chunked) are held to the same limit by the extractors (`DefaultBodyLimit`).
+pub async fn limit_body(State(limit): State<usize>, req: Request, next: Next) -> Response {
+    let announced = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit as u64) {
+        return ApiError::PayloadTooLarge.into_response();
+    }
+    next.run(req).await
+}
+
 /// Records the matched route template (never the raw path, which can hold ids) on the span.
 pub async fn record_route(req: Request, next: Next) -> Response {
     if let Some(path) = req.extensions().get::<MatchedPath>() {

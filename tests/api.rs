@@ -1,0 +1,159 @@
+//! In-process tests of the HTTP conventions and the heartbeat flow: `oneshot` on the router,
+//! a fresh database per test.
+
+mod common;
+
+use axum::{
+    body::Body,
+    http::{Method, Request, StatusCode},
+};
+use common::{call, send, state, state_with};
+use healthsync::app;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+fn assert_error_shape(body: &Value, status: u16, code: &str) {
+    assert_eq!(body["success"], json!(false), "{body}");
+    assert_eq!(body["status"], json!(status), "{body}");
+    assert_eq!(body["code"], json!(code), "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(body["traceId"].as_str().is_some_and(|t| t.len() >= 8), "{body}");
+}
+
+#[sqlx::test]
+async fn live_answers_in_the_envelope_the_client_reads(pool: PgPool) {
+    let app = app(state(pool));
+    let a = call(&app, Method::GET, "/api/system/live", None).await;
+    assert_eq!(a.status, StatusCode::OK);
+    for key in ["status", "message", "data", "timestamp", "traceId", "success"] {
+        assert!(a.body.get(key).is_some(), "missing {key}: {}", a.body);
+    }
+    assert_eq!(a.body["success"], json!(true));
+    assert_eq!(a.body["data"]["status"], json!("UP"));
+    assert_eq!(a.headers["x-trace-id"].to_str().unwrap(), a.body["traceId"].as_str().unwrap());
+}
+
+#[sqlx::test]
+async fn the_host_ping_at_the_root_is_answered(pool: PgPool) {
+    let a = call(&app(state(pool)), Method::GET, "/", None).await;
+    assert_eq!(a.status, StatusCode::OK);
+}
+
+#[sqlx::test]
+async fn the_trace_id_comes_from_the_invocation_id_or_traceparent(pool: PgPool) {
+    let app = app(state(pool));
+    let req = Request::get("/api/system/live")
+        .header("X-Azure-Functions-InvocationId", "0f8fad5b-d9cb-469f-a165-70867728950e")
+        .body(Body::empty())
+        .unwrap();
+    let a = send(&app, req).await;
+    assert_eq!(a.body["traceId"], json!("0f8fad5b-d9cb-469f-a165-70867728950e"));
+    let req = Request::get("/api/nowhere")
+        .header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+        .body(Body::empty())
+        .unwrap();
+    let a = send(&app, req).await;
+    assert_eq!(a.body["traceId"], json!("4bf92f3577b34da6a3ce929d0e0e4736"));
+}
+
+#[sqlx::test]
+async fn client_mistakes_get_their_status_and_one_error_shape(pool: PgPool) {
+    let app = app(state(pool));
+    let a = call(&app, Method::GET, "/api/does/not/exist", None).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    assert_error_shape(&a.body, 404, "NOT_FOUND");
+
+    let a = call(&app, Method::DELETE, "/api/system/live", None).await;
+    assert_eq!(a.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_error_shape(&a.body, 405, "METHOD_NOT_ALLOWED");
+
+    let a = call(&app, Method::GET, "/api/system/heartbeats/not-a-uuid", None).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert_error_shape(&a.body, 400, "BAD_PATH");
+
+    let a = call(&app, Method::GET, "/api/system/heartbeats/0190f5c2-0000-7000-8000-000000000000", None).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    assert_error_shape(&a.body, 404, "NOT_FOUND");
+}
+
+#[sqlx::test]
+async fn bodies_over_the_limit_are_refused_with_413_and_nothing_is_written(pool: PgPool) {
+    let app = app(state_with(pool.clone(), &[("HTTP_BODY_LIMIT_BYTES", "1024")]));
+    let big = json!({ "note": "x".repeat(4096) }).to_string();
+    let req = Request::post("/api/system/heartbeats")
+        .header("content-type", "application/json")
+        .header("content-length", big.len())
+        .body(Body::from(big))
+        .unwrap();
+    let a = send(&app, req).await;
+    assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", a.text);
+    assert_error_shape(&a.body, 413, "PAYLOAD_TOO_LARGE");
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM ops.heartbeats").fetch_one(&pool).await.unwrap();
+    assert_eq!(rows, 0);
+    let outbox: i64 = sqlx::query_scalar("SELECT count(*) FROM events.outbox").fetch_one(&pool).await.unwrap();
+    assert_eq!(outbox, 0);
+}
+
+#[sqlx::test]
+async fn a_heartbeat_and_its_event_are_written_in_one_transaction(pool: PgPool) {
+    let app = app(state(pool.clone()));
+    let a = call(&app, Method::POST, "/api/system/heartbeats", None).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    let id = a.body["data"]["id"].as_str().unwrap().to_string();
+    assert_eq!(a.body["data"]["talliedCount"], json!(0));
+
+    let (event_type, payload, correlation): (String, Value, Option<String>) = sqlx::query_as(
+        "SELECT event_type, payload, correlation_id FROM events.outbox WHERE published_at IS NULL",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(event_type, "system.heartbeat");
+    assert_eq!(payload["heartbeatId"], json!(id));
+    assert_eq!(correlation.as_deref(), a.body["traceId"].as_str());
+
+    let b = call(&app, Method::GET, &format!("/api/system/heartbeats/{id}"), None).await;
+    assert_eq!(b.status, StatusCode::OK);
+    assert_eq!(b.body["data"]["source"], json!("http"));
+}
+
+#[sqlx::test]
+async fn a_database_outage_is_a_503_in_the_error_shape_not_a_500(pool: PgPool) {
+    pool.close().await;
+    let app = app(state(pool));
+    let a = call(&app, Method::POST, "/api/system/heartbeats", None).await;
+    assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE, "{}", a.text);
+    assert_error_shape(&a.body, 503, "SERVICE_UNAVAILABLE");
+    let r = call(&app, Method::GET, "/api/system/ready", None).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.body["data"]["checks"][0]["status"], json!("DOWN"));
+}
+
+#[sqlx::test]
+async fn ready_checks_postgres_and_the_configured_redis(pool: PgPool) {
+    let a = call(&app(state(pool.clone())), Method::GET, "/api/system/ready", None).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let names: Vec<&str> = a.body["data"]["checks"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["postgres"]);
+
+    // A Redis nobody listens on: ready says which dependency is down, within the timeout.
+    let app = app(state_with(pool, &[("REDIS_URL", "redis://127.0.0.1:1"), ("READY_CHECK_TIMEOUT_MS", "300")]));
+    let started = std::time::Instant::now();
+    let a = call(&app, Method::GET, "/api/system/ready", None).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE);
+    let redis = a.body["data"]["checks"].as_array().unwrap().iter().find(|c| c["name"] == "redis").cloned().unwrap();
+    assert_eq!(redis["status"], json!("DOWN"));
+}
+
+#[sqlx::test]
+async fn the_openapi_document_is_3_1_and_the_docs_page_renders(pool: PgPool) {
+    let app = app(state(pool));
+    let a = call(&app, Method::GET, "/api/openapi.json", None).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(a.body["openapi"].as_str().unwrap().starts_with("3.1"), "{}", a.body["openapi"]);
+    assert!(a.body["paths"]["/api/system/live"].is_object());
+    let d = call(&app, Method::GET, "/api/docs", None).await;
+    assert_eq!(d.status, StatusCode::OK);
+    assert!(d.text.contains("<html") && d.text.contains("HealthSync API"));
+}

@@ -1,0 +1,101 @@
+//! The cache and blob stand-ins and their real counterparts pass the same checks: the in-process
+//! cache and Redis; a folder and Azure Blob (Azurite, through the official SDK).
+
+mod common;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use healthsync::platform::{
+    blob::{self, AzureBlobStore, BlobName, BlobStore, FolderBlobStore},
+    cache::{self, Cache, MemoryCache, RedisCache},
+};
+use secrecy::SecretString;
+
+async fn cache_contract(c: &dyn Cache) {
+    let key = format!("test:{}", uuid::Uuid::new_v4());
+    assert_eq!(c.get(&key).await.unwrap(), None);
+    c.set(&key, b"one", Duration::from_secs(30)).await.unwrap();
+    assert_eq!(c.get(&key).await.unwrap().as_deref(), Some(&b"one"[..]));
+    c.set(&key, b"two", Duration::from_secs(30)).await.unwrap();
+    assert_eq!(c.get(&key).await.unwrap().as_deref(), Some(&b"two"[..]));
+    c.delete(&key).await.unwrap();
+    assert_eq!(c.get(&key).await.unwrap(), None);
+
+    c.set(&key, b"short", Duration::from_millis(150)).await.unwrap();
+    assert!(c.get(&key).await.unwrap().is_some());
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(c.get(&key).await.unwrap(), None, "{} kept an expired entry", c.kind());
+
+    cache::set_json(c, &key, &serde_json::json!({"a": 1}), Duration::from_secs(5)).await;
+    let v: Option<serde_json::Value> = cache::get_json(c, &key).await;
+    assert_eq!(v, Some(serde_json::json!({"a": 1})));
+    c.ping().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_in_process_cache_keeps_values_until_their_ttl() {
+    cache_contract(&MemoryCache::new(1000)).await;
+}
+
+fn redis_url() -> SecretString {
+    SecretString::from(std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()))
+}
+
+#[tokio::test]
+async fn redis_behaves_like_the_in_process_cache() {
+    let c = RedisCache::new(&redis_url(), Duration::from_secs(2), "hs-test:").unwrap();
+    cache_contract(&c).await;
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_fails_fast_and_reads_as_a_miss() {
+    let c = RedisCache::new(&SecretString::from("redis://127.0.0.1:1"), Duration::from_millis(300), "x:").unwrap();
+    let started = std::time::Instant::now();
+    assert!(c.get("k").await.is_err());
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let v: Option<String> = cache::get_json(&c, "k").await;
+    assert_eq!(v, None);
+}
+
+async fn blob_contract(store: &dyn BlobStore) {
+    let prefix = format!("users/{}/", uuid::Uuid::new_v4());
+    let a = BlobName::parse(&format!("{prefix}checkup-2024.pdf")).unwrap();
+    let b = BlobName::parse(&format!("{prefix}nested/file.csv")).unwrap();
+    assert_eq!(store.get(&a).await.unwrap(), None);
+    assert!(!store.delete(&a).await.unwrap());
+    store.put(&a, Bytes::from_static(b"%PDF-1.7 one"), "application/pdf").await.unwrap();
+    store.put(&a, Bytes::from_static(b"%PDF-1.7 two"), "application/pdf").await.unwrap();
+    store.put(&b, Bytes::from(vec![0u8, 159, 146, 150]), "text/csv").await.unwrap();
+    assert_eq!(store.get(&a).await.unwrap().unwrap(), Bytes::from_static(b"%PDF-1.7 two"));
+    assert_eq!(store.get(&b).await.unwrap().unwrap(), Bytes::from(vec![0u8, 159, 146, 150]));
+    let listed = store.list(&prefix).await.unwrap();
+    assert_eq!(listed, vec![a.as_str().to_string(), b.as_str().to_string()]);
+    assert_eq!(blob::delete_prefix(store, &prefix).await.unwrap(), 2);
+    assert!(store.list(&prefix).await.unwrap().is_empty());
+    assert_eq!(store.get(&b).await.unwrap(), None);
+    store.ping().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_blob_folder_stores_lists_and_deletes() {
+    let dir = tempfile::tempdir().unwrap();
+    blob_contract(&FolderBlobStore::new(dir.path())).await;
+}
+
+#[tokio::test]
+async fn azure_blob_on_azurite_behaves_like_the_folder() {
+    let container = format!("test-{}", uuid::Uuid::new_v4().simple());
+    let url = url::Url::parse(&common::azurite_container_url(&container)).unwrap();
+    let store = AzureBlobStore::new(&url).unwrap();
+    store.ensure_container().await.unwrap();
+    store.ensure_container().await.unwrap();
+    blob_contract(&store).await;
+}
+
+#[tokio::test]
+async fn a_missing_container_fails_the_readiness_ping() {
+    let url = url::Url::parse(&common::azurite_container_url("never-created")).unwrap();
+    let store = AzureBlobStore::new(&url).unwrap();
+    assert!(store.ping().await.is_err());
+}
