@@ -93,17 +93,14 @@ impl Config {
     pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
         use names::*;
         let environment = detect_environment(src);
-        let database_url = src.get(DATABASE_URL).ok_or(ConfigError::Missing {
-            name: DATABASE_URL,
-            expects: "a postgres:// URL",
-        })?;
+        let database_url = src
+            .get(DATABASE_URL)
+            .ok_or(ConfigError::Missing { name: DATABASE_URL, expects: "a postgres:// URL" })?;
         if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
             return Err(ConfigError::Malformed { name: DATABASE_URL, expects: "a postgres:// URL" });
         }
         let redis_url = match src.get(REDIS_URL) {
-            Some(u) if u.starts_with("redis://") || u.starts_with("rediss://") => {
-                Some(SecretString::from(u))
-            }
+            Some(u) if u.starts_with("redis://") || u.starts_with("rediss://") => Some(SecretString::from(u)),
             Some(_) => {
                 return Err(ConfigError::Malformed {
                     name: REDIS_URL,

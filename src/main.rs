@@ -13,7 +13,11 @@ use healthsync::{
 };
 
 #[derive(Parser)]
-#[command(name = "healthsync", version, about = "HealthSync Functions: the custom handler and its local host")]
+#[command(
+    name = "healthsync",
+    version,
+    about = "HealthSync Functions: the custom handler and its local host"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -91,7 +95,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             } else {
                 let _ = check;
-                anyhow::bail!("functions/ differs from the registry: {} (run `healthsync functions --write`)", stale.join(", "))
+                anyhow::bail!(
+                    "functions/ differs from the registry: {} (run `healthsync functions --write`)",
+                    stale.join(", ")
+                )
             }
         }
     }

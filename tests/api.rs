@@ -71,7 +71,8 @@ async fn client_mistakes_get_their_status_and_one_error_shape(pool: PgPool) {
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
     assert_error_shape(&a.body, 400, "BAD_PATH");
 
-    let a = call(&app, Method::GET, "/api/system/heartbeats/0190f5c2-0000-7000-8000-000000000000", None).await;
+    let a =
+        call(&app, Method::GET, "/api/system/heartbeats/0190f5c2-0000-7000-8000-000000000000", None).await;
     assert_eq!(a.status, StatusCode::NOT_FOUND);
     assert_error_shape(&a.body, 404, "NOT_FOUND");
 }
@@ -90,7 +91,8 @@ async fn bodies_over_the_limit_are_refused_with_413_and_nothing_is_written(pool:
     assert_error_shape(&a.body, 413, "PAYLOAD_TOO_LARGE");
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM ops.heartbeats").fetch_one(&pool).await.unwrap();
     assert_eq!(rows, 0);
-    let outbox: i64 = sqlx::query_scalar("SELECT count(*) FROM events.outbox").fetch_one(&pool).await.unwrap();
+    let outbox: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events.outbox").fetch_one(&pool).await.unwrap();
     assert_eq!(outbox, 0);
 }
 
@@ -133,16 +135,19 @@ async fn a_database_outage_is_a_503_in_the_error_shape_not_a_500(pool: PgPool) {
 async fn ready_checks_postgres_and_the_configured_redis(pool: PgPool) {
     let a = call(&app(state(pool.clone())), Method::GET, "/api/system/ready", None).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
-    let names: Vec<&str> = a.body["data"]["checks"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        a.body["data"]["checks"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["postgres"]);
 
     // A Redis nobody listens on: ready says which dependency is down, within the timeout.
-    let app = app(state_with(pool, &[("REDIS_URL", "redis://127.0.0.1:1"), ("READY_CHECK_TIMEOUT_MS", "300")]));
+    let app =
+        app(state_with(pool, &[("REDIS_URL", "redis://127.0.0.1:1"), ("READY_CHECK_TIMEOUT_MS", "300")]));
     let started = std::time::Instant::now();
     let a = call(&app, Method::GET, "/api/system/ready", None).await;
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
     assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE);
-    let redis = a.body["data"]["checks"].as_array().unwrap().iter().find(|c| c["name"] == "redis").cloned().unwrap();
+    let redis =
+        a.body["data"]["checks"].as_array().unwrap().iter().find(|c| c["name"] == "redis").cloned().unwrap();
     assert_eq!(redis["status"], json!("DOWN"));
 }
 

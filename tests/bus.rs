@@ -25,7 +25,10 @@ async fn an_event_rolled_back_with_its_transaction_is_never_published(pool: PgPo
 async fn the_relay_enqueues_each_event_once_per_subscriber_and_marks_it_published(pool: PgPool) {
     let app = app(state(pool.clone()));
     for _ in 0..3 {
-        assert_eq!(call(&app, Method::POST, "/api/system/heartbeats", None).await.status, StatusCode::CREATED);
+        assert_eq!(
+            call(&app, Method::POST, "/api/system/heartbeats", None).await.status,
+            StatusCode::CREATED
+        );
     }
     let mut tx = pool.begin().await.unwrap();
     bus::publish(&mut tx, NewEvent::new("nobody.listens", json!({}))).await.unwrap();
@@ -36,13 +39,17 @@ async fn the_relay_enqueues_each_event_once_per_subscriber_and_marks_it_publishe
     assert_eq!(bus::relay_batch(&pool, &sink, 100).await.unwrap(), 2);
     assert_eq!(bus::relay_batch(&pool, &sink, 100).await.unwrap(), 0);
     let queued: Vec<(String, String)> =
-        sqlx::query_as("SELECT function_name, subject FROM events.local_queue ORDER BY id").fetch_all(&pool).await.unwrap();
+        sqlx::query_as("SELECT function_name, subject FROM events.local_queue ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     assert_eq!(queued.len(), 3);
     assert!(queued.iter().all(|(f, s)| f == "HeartbeatTally" && s == "system.heartbeat"));
-    let unpublished: i64 = sqlx::query_scalar("SELECT count(*) FROM events.outbox WHERE published_at IS NULL")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let unpublished: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events.outbox WHERE published_at IS NULL")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert_eq!(unpublished, 0);
 }
 
@@ -50,9 +57,12 @@ async fn the_relay_enqueues_each_event_once_per_subscriber_and_marks_it_publishe
 async fn two_relays_at_once_never_publish_the_same_row(pool: PgPool) {
     for _ in 0..50 {
         let mut tx = pool.begin().await.unwrap();
-        bus::publish(&mut tx, NewEvent::new("system.heartbeat", json!({"heartbeatId": uuid::Uuid::new_v4()})))
-            .await
-            .unwrap();
+        bus::publish(
+            &mut tx,
+            NewEvent::new("system.heartbeat", json!({"heartbeatId": uuid::Uuid::new_v4()})),
+        )
+        .await
+        .unwrap();
         tx.commit().await.unwrap();
     }
     let sink = std::sync::Arc::new(LocalQueueSink { subscriptions: registry::subscriptions() });
@@ -75,7 +85,8 @@ async fn two_relays_at_once_never_publish_the_same_row(pool: PgPool) {
         total += t.await.unwrap();
     }
     assert_eq!(total, 50);
-    let queued: i64 = sqlx::query_scalar("SELECT count(*) FROM events.local_queue").fetch_one(&pool).await.unwrap();
+    let queued: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events.local_queue").fetch_one(&pool).await.unwrap();
     assert_eq!(queued, 50);
 }
 
@@ -113,7 +124,9 @@ async fn concurrent_duplicates_apply_the_effect_exactly_once(pool: PgPool) {
     let mut tasks = Vec::new();
     for _ in 0..8 {
         let (app, id) = (app.clone(), id.clone());
-        tasks.push(tokio::spawn(async move { invoke(&app, "HeartbeatTally", delivery("same", &id, 1)).await.status }));
+        tasks.push(tokio::spawn(async move {
+            invoke(&app, "HeartbeatTally", delivery("same", &id, 1)).await.status
+        }));
     }
     for t in tasks {
         assert_eq!(t.await.unwrap(), StatusCode::OK);
@@ -142,11 +155,14 @@ async fn poison_messages_are_recorded_and_answered_2xx_so_they_are_not_retried(p
         assert_eq!(a.status, StatusCode::OK, "{name}: {}", a.text);
         assert_eq!(a.body["ReturnValue"]["outcomes"][0], json!("deadLettered"), "{name}");
     }
-    let reasons: Vec<String> =
-        sqlx::query_scalar("SELECT reason FROM events.dead_letters ORDER BY id").fetch_all(&pool).await.unwrap();
+    let reasons: Vec<String> = sqlx::query_scalar("SELECT reason FROM events.dead_letters ORDER BY id")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
     assert_eq!(reasons.len(), 4, "{reasons:?}");
     // The unknown heartbeat's "handled" mark was rolled back with it: a replay can still apply.
-    let marks: i64 = sqlx::query_scalar("SELECT count(*) FROM events.processed_messages").fetch_one(&pool).await.unwrap();
+    let marks: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events.processed_messages").fetch_one(&pool).await.unwrap();
     assert_eq!(marks, 0);
 }
 
@@ -166,7 +182,10 @@ async fn the_timer_records_a_heartbeat_even_when_past_due_with_no_schedule_statu
     let a = invoke(&app, "HeartbeatTimer", payload).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
     assert!(a.body["Logs"][0].as_str().unwrap().contains("past due: true"));
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM ops.heartbeats WHERE source = 'timer'").fetch_one(&pool).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM ops.heartbeats WHERE source = 'timer'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(n, 1);
 }
 

@@ -30,10 +30,7 @@ fn a_folder_without_a_handler_and_a_handler_without_a_folder_are_both_caught() {
 
 /// An axum path template as a concrete path (`{id}` → `x`) for matching host templates.
 fn concrete(path: &str) -> String {
-    path.split('/')
-        .map(|seg| if seg.starts_with('{') { "x" } else { seg })
-        .collect::<Vec<_>>()
-        .join("/")
+    path.split('/').map(|seg| if seg.starts_with('{') { "x" } else { seg }).collect::<Vec<_>>().join("/")
 }
 
 #[test]
@@ -61,7 +58,8 @@ fn every_service_bus_function_subscribes_to_at_least_one_event_and_timers_are_si
         match def.trigger {
             Trigger::ServiceBus { subjects, .. } => assert!(!subjects.is_empty(), "{}", def.name),
             Trigger::Timer { schedule } => assert!(
-                (schedule.starts_with('%') && schedule.ends_with('%')) || schedule.split_whitespace().count() == 6,
+                (schedule.starts_with('%') && schedule.ends_with('%'))
+                    || schedule.split_whitespace().count() == 6,
                 "{}: {schedule}",
                 def.name
             ),

@@ -50,7 +50,8 @@ async fn redis_behaves_like_the_in_process_cache() {
 
 #[tokio::test]
 async fn an_unreachable_redis_fails_fast_and_reads_as_a_miss() {
-    let c = RedisCache::new(&SecretString::from("redis://127.0.0.1:1"), Duration::from_millis(300), "x:").unwrap();
+    let c = RedisCache::new(&SecretString::from("redis://127.0.0.1:1"), Duration::from_millis(300), "x:")
+        .unwrap();
     let started = std::time::Instant::now();
     assert!(c.get("k").await.is_err());
     assert!(started.elapsed() < Duration::from_secs(3));

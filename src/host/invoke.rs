@@ -17,7 +17,7 @@ use tower::ServiceExt as _;
 
 use super::{
     protocol::{HttpTriggerData, InvocationRequest, InvocationResponse},
-    registry::{self, FunctionDef, HTTP_IN, HTTP_OUT, InvocationError, InvokeFuture},
+    registry::{FunctionDef, HTTP_IN, HTTP_OUT, InvocationError, InvokeFuture},
 };
 use crate::{app::AppState, http::context};
 
@@ -41,8 +41,6 @@ pub fn router(defs: &[FunctionDef]) -> Router<AppState> {
 async fn dispatch(state: AppState, def: FunctionDef, headers: HeaderMap, body: Bytes) -> Response {
     let invocation_id = context::trace_id_from(&headers);
     let span = tracing::info_span!("invocation", function = def.name, invocation_id = %invocation_id);
-    let _guard = span.enter();
-    drop(_guard);
     // The host always sends an object; anything else is read as an empty invocation, which each
     // function then treats as it treats missing input (a timer runs, a message is dead-lettered).
     let req: InvocationRequest = serde_json::from_slice(&body).unwrap_or_else(|_| {
@@ -52,7 +50,7 @@ async fn dispatch(state: AppState, def: FunctionDef, headers: HeaderMap, body: B
     let started = std::time::Instant::now();
     let result = tracing::Instrument::instrument((def.invoke)(state, req), span.clone()).await;
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let _e = span.enter();
+    let _entered = span.enter();
     match result {
         Ok(resp) => {
             tracing::info!(elapsed_ms, "invocation succeeded");
@@ -79,7 +77,10 @@ pub fn invoke_http(state: AppState, req: InvocationRequest) -> InvokeFuture {
         let mut builder = Request::builder().method(http.method.as_str()).uri(http.path_and_query());
         for (k, v) in &http.headers {
             // Hop-by-hop and length headers describe the host's connection, not ours.
-            if matches!(k.to_ascii_lowercase().as_str(), "content-length" | "transfer-encoding" | "connection" | "host") {
+            if matches!(
+                k.to_ascii_lowercase().as_str(),
+                "content-length" | "transfer-encoding" | "connection" | "host"
+            ) {
                 continue;
             }
             builder = builder.header(k.as_str(), v.as_str());
@@ -109,9 +110,4 @@ pub fn invoke_http(state: AppState, req: InvocationRequest) -> InvokeFuture {
         let res = json!({ "statusCode": status, "headers": headers, "body": body });
         Ok(InvocationResponse::default().output(HTTP_OUT, res))
     })
-}
-
-/// The function definitions served by this binary (re-exported for `app`).
-pub fn definitions() -> Vec<FunctionDef> {
-    registry::all()
 }

@@ -211,7 +211,8 @@ impl HttpTriggerData {
     pub fn from_invocation(req: &InvocationRequest, binding: &str) -> Option<Self> {
         let v = unwrap_encoded(req.data.get(binding)?.clone());
         let obj = v.as_object()?;
-        let method = obj.get("Method").and_then(as_string).unwrap_or_else(|| "GET".into()).to_ascii_uppercase();
+        let method =
+            obj.get("Method").and_then(as_string).unwrap_or_else(|| "GET".into()).to_ascii_uppercase();
         let url = obj.get("Url").and_then(as_string).unwrap_or_else(|| "/".into());
         let mut headers = Vec::new();
         if let Some(Value::Object(h)) = obj.get("Headers").cloned().map(unwrap_encoded) {
@@ -240,9 +241,9 @@ impl HttpTriggerData {
             .unwrap_or_default();
         let body = match obj.get("Body") {
             None | Some(Value::Null) => Vec::new(),
-            Some(Value::String(s)) if is_binary(&content_type) => {
-                base64::engine::general_purpose::STANDARD.decode(s.trim()).unwrap_or_else(|_| s.as_bytes().to_vec())
-            }
+            Some(Value::String(s)) if is_binary(&content_type) => base64::engine::general_purpose::STANDARD
+                .decode(s.trim())
+                .unwrap_or_else(|_| s.as_bytes().to_vec()),
             Some(Value::String(s)) => s.as_bytes().to_vec(),
             // Older hosts hand a JSON body over already parsed.
             Some(other) => serde_json::to_vec(other).unwrap_or_default(),
@@ -255,7 +256,8 @@ impl HttpTriggerData {
         let (path, url_query) = match url::Url::parse(&self.url) {
             Ok(u) => (u.path().to_string(), u.query().map(str::to_string)),
             Err(_) => {
-                let (p, q) = self.url.split_once('?').map_or((self.url.as_str(), None), |(p, q)| (p, Some(q)));
+                let (p, q) =
+                    self.url.split_once('?').map_or((self.url.as_str(), None), |(p, q)| (p, Some(q)));
                 (p.to_string(), q.map(str::to_string))
             }
         };
@@ -315,11 +317,15 @@ mod tests {
 
     #[test]
     fn a_timer_with_null_schedule_status_and_past_due_parses() {
-        let r = req(json!({"Data": {"timer": {"Schedule": {"AdjustForDST": true}, "ScheduleStatus": null, "IsPastDue": true}}, "Metadata": {}}));
+        let r = req(
+            json!({"Data": {"timer": {"Schedule": {"AdjustForDST": true}, "ScheduleStatus": null, "IsPastDue": true}}, "Metadata": {}}),
+        );
         let t = TimerInfo::from_invocation(&r, "timer");
         assert!(t.is_past_due);
         assert_eq!(t.last, None);
-        let r = req(json!({"Data": {"timer": "{\"ScheduleStatus\":{\"Last\":\"2026-11-26T00:00:00\",\"Next\":\"2026-11-27T00:00:00+00:00\"},\"IsPastDue\":\"false\"}"}}));
+        let r = req(
+            json!({"Data": {"timer": "{\"ScheduleStatus\":{\"Last\":\"2026-11-26T00:00:00\",\"Next\":\"2026-11-27T00:00:00+00:00\"},\"IsPastDue\":\"false\"}"}}),
+        );
         let t = TimerInfo::from_invocation(&r, "timer");
         assert!(!t.is_past_due);
         assert_eq!(t.last.unwrap().to_rfc3339(), "2026-11-26T00:00:00+00:00");
@@ -372,7 +378,9 @@ mod tests {
         assert_eq!(h.body, vec![0, 1, 2]);
         assert_eq!(h.headers.iter().filter(|(k, _)| k == "X-Many").count(), 2);
         assert_eq!(h.path_and_query(), "/api/system/live?a=1");
-        let r = req(json!({"Data": {"req": {"Url": "/api/x", "Method": "GET", "Query": "?b=2&c=3", "Headers": {}, "Body": "{\"k\":1}"}}}));
+        let r = req(
+            json!({"Data": {"req": {"Url": "/api/x", "Method": "GET", "Query": "?b=2&c=3", "Headers": {}, "Body": "{\"k\":1}"}}}),
+        );
         let h = HttpTriggerData::from_invocation(&r, "req").unwrap();
         assert_eq!(h.path_and_query(), "/api/x?b=2&c=3");
         assert_eq!(h.body, b"{\"k\":1}");

@@ -190,7 +190,8 @@ pub fn sync_folders(dir: &std::path::Path, write: bool) -> anyhow::Result<Vec<St
         if have.as_deref() != Some(want.as_str()) {
             differences.push(def.name.to_string());
             if write {
-                std::fs::create_dir_all(path.parent().unwrap_or(dir)).context("creating a function folder")?;
+                std::fs::create_dir_all(path.parent().unwrap_or(dir))
+                    .context("creating a function folder")?;
                 std::fs::write(&path, want).with_context(|| format!("writing {}", path.display()))?;
             }
         }

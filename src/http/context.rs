@@ -32,9 +32,8 @@ pub const TRACE_HEADER: &str = "x-trace-id";
 /// The id that ties a request's logs together: the Functions host's invocation id, else the
 /// W3C `traceparent` trace id, else a new one. Only well-formed ids are taken from outside.
 pub fn trace_id_from(headers: &HeaderMap) -> String {
-    let valid = |s: &str| {
-        (8..=64).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-    };
+    let valid =
+        |s: &str| (8..=64).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
     if let Some(id) = headers.get(INVOCATION_ID).and_then(|v| v.to_str().ok()).filter(|s| valid(s)) {
         return id.to_string();
     }
@@ -52,11 +51,7 @@ pub fn trace_id_from(headers: &HeaderMap) -> String {
 }
 
 /// Outermost middleware: trace id, span, timeout, access log and error log.
-pub async fn request_context(
-    State(timeout): State<Duration>,
-    req: Request,
-    next: Next,
-) -> Response {
+pub async fn request_context(State(timeout): State<Duration>, req: Request, next: Next) -> Response {
     let trace = trace_id_from(req.headers());
     let span = tracing::info_span!(
         "request",
@@ -121,10 +116,7 @@ mod tests {
     fn the_invocation_id_wins_over_traceparent() {
         let mut h = HeaderMap::new();
         h.insert(INVOCATION_ID, "6f1c2d3e-aaaa-bbbb-cccc-1234567890ab".parse().unwrap());
-        h.insert(
-            "traceparent",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap(),
-        );
+        h.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap());
         assert_eq!(trace_id_from(&h), "6f1c2d3e-aaaa-bbbb-cccc-1234567890ab");
         h.remove(INVOCATION_ID);
         assert_eq!(trace_id_from(&h), "4bf92f3577b34da6a3ce929d0e0e4736");

@@ -122,12 +122,16 @@ impl ApiError {
 /// Whether a database error means "the database is unreachable" (retry later) rather than a
 /// bug: no connection could be had in time, or the connection itself failed.
 pub fn is_db_unavailable(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_))
+    matches!(
+        err,
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_)
+    )
 }
 
 impl From<anyhow::Error> for ApiError {
     fn from(err: anyhow::Error) -> Self {
-        let db_down = err.chain().any(|cause| cause.downcast_ref::<sqlx::Error>().is_some_and(is_db_unavailable));
+        let db_down =
+            err.chain().any(|cause| cause.downcast_ref::<sqlx::Error>().is_some_and(is_db_unavailable));
         if db_down {
             return ApiError::Unavailable { dependency: "postgres", source: Some(Arc::new(err)) };
         }

@@ -32,9 +32,10 @@ where
 fn json_rejection(rej: JsonRejection) -> ApiError {
     match rej {
         JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
-        JsonRejection::JsonDataError(e) => {
-            ApiError::Validation(vec![FieldError::new(failing_field(&e.body_text()), "형식이 올바르지 않거나 누락되었습니다.")])
-        }
+        JsonRejection::JsonDataError(e) => ApiError::Validation(vec![FieldError::new(
+            failing_field(&e.body_text()),
+            "형식이 올바르지 않거나 누락되었습니다.",
+        )]),
         JsonRejection::JsonSyntaxError(_) => {
             ApiError::bad_request("MALFORMED_JSON", "요청 본문이 올바른 JSON이 아닙니다.")
         }

@@ -13,7 +13,7 @@ use axum::{
 use serde::Serialize;
 use utoipa::{OpenApi as _, ToSchema};
 
-use super::{Success, Routes, envelope::Envelope, openapi::ApiDoc};
+use super::{Routes, Success, envelope::Envelope, openapi::ApiDoc};
 use crate::{app::AppState, platform::db};
 
 pub fn routes() -> Routes<AppState> {
@@ -91,7 +91,8 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     if up {
         Success::new(body).into_response()
     } else {
-        Success(StatusCode::SERVICE_UNAVAILABLE, "일부 의존 서비스가 응답하지 않습니다.", body).into_response()
+        Success(StatusCode::SERVICE_UNAVAILABLE, "일부 의존 서비스가 응답하지 않습니다.", body)
+            .into_response()
     }
 }
 

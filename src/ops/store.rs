@@ -95,11 +95,13 @@ pub async fn tally(conn: &mut PgConnection, id: Uuid) -> anyhow::Result<bool> {
 }
 
 pub async fn get(pool: &PgPool, id: Uuid) -> anyhow::Result<Option<Heartbeat>> {
-    sqlx::query_as("SELECT id, source, created_at, tallied_count, tallied_at FROM ops.heartbeats WHERE id = $1")
-        .bind(id)
-        .fetch_optional(pool)
-        .await
-        .context("reading a heartbeat")
+    sqlx::query_as(
+        "SELECT id, source, created_at, tallied_count, tallied_at FROM ops.heartbeats WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+    .context("reading a heartbeat")
 }
 
 /// Per source: heartbeats recorded, and tallies applied by the consumer.

@@ -80,7 +80,9 @@ pub struct MemoryCache {
 
 impl MemoryCache {
     pub fn new(max_entries: u64) -> Self {
-        Self { inner: moka::future::Cache::builder().max_capacity(max_entries).expire_after(PerEntryTtl).build() }
+        Self {
+            inner: moka::future::Cache::builder().max_capacity(max_entries).expire_after(PerEntryTtl).build(),
+        }
     }
 }
 

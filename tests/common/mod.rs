@@ -70,7 +70,8 @@ pub fn azurite_sas() -> String {
     use base64::{Engine as _, engine::general_purpose::STANDARD};
     use hmac::{Hmac, Mac};
     const ACCOUNT: &str = "devstoreaccount1";
-    const KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+    const KEY: &str =
+        "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
     const VERSION: &str = "2025-11-05";
     let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let now = chrono::Utc::now();
@@ -95,6 +96,7 @@ pub fn azurite_sas() -> String {
 
 /// A container URL on Azurite with a fresh container name and an account SAS.
 pub fn azurite_container_url(container: &str) -> String {
-    let base = std::env::var("AZURITE_BLOB_URL").unwrap_or_else(|_| "http://127.0.0.1:10000/devstoreaccount1".into());
+    let base = std::env::var("AZURITE_BLOB_URL")
+        .unwrap_or_else(|_| "http://127.0.0.1:10000/devstoreaccount1".into());
     format!("{base}/{container}?{}", azurite_sas())
 }

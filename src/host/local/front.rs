@@ -44,7 +44,8 @@ async fn run_function(State(h): State<Handler>, Path(name): Path<String>) -> Res
         return (StatusCode::NOT_FOUND, Json(json!({"error": "no such function"}))).into_response();
     };
     if matches!(def.trigger, Trigger::Http { .. }) {
-        return (StatusCode::BAD_REQUEST, Json(json!({"error": "call HTTP functions at their route"}))).into_response();
+        return (StatusCode::BAD_REQUEST, Json(json!({"error": "call HTTP functions at their route"})))
+            .into_response();
     }
     let now = chrono::Utc::now();
     timers::fire(&h, def.name, timers::timer_invocation(None, now, false)).await;
@@ -68,7 +69,13 @@ fn route_for(defs: &[FunctionDef], method: &Method, path: &str) -> Option<(&'sta
     path_matched
 }
 
-async fn forward(State(h): State<Handler>, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> Response {
+async fn forward(
+    State(h): State<Handler>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let defs = registry::all();
     let path = uri.path();
     match route_for(&defs, &method, path) {
@@ -111,7 +118,14 @@ async fn forward(State(h): State<Handler>, method: Method, uri: Uri, headers: He
 fn is_hop_by_hop(name: &HeaderName) -> bool {
     matches!(
         name.as_str(),
-        "connection" | "keep-alive" | "transfer-encoding" | "upgrade" | "host" | "content-length" | "te" | "trailer"
+        "connection"
+            | "keep-alive"
+            | "transfer-encoding"
+            | "upgrade"
+            | "host"
+            | "content-length"
+            | "te"
+            | "trailer"
     )
 }
 

@@ -68,9 +68,9 @@ pub async fn run(opts: DevOptions) -> anyhow::Result<()> {
         settings.insert(config::names::DATABASE_URL.into(), pg.url());
         private_pg = Some(pg);
     }
-    settings.entry(config::names::BLOB_DIR.into()).or_insert_with(|| {
-        opts.project_dir.join(".healthsync/blobs").to_string_lossy().to_string()
-    });
+    settings
+        .entry(config::names::BLOB_DIR.into())
+        .or_insert_with(|| opts.project_dir.join(".healthsync/blobs").to_string_lossy().to_string());
     let result = host(&opts, settings).await;
     if let Some(pg) = private_pg.filter(|pg| pg.started_by_us) {
         pg.stop();
@@ -96,7 +96,9 @@ async fn host(opts: &DevOptions, settings: HashMap<String, String>) -> anyhow::R
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], opts.port));
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     let port = listener.local_addr()?.port();
-    println!("HealthSync local Functions host: http://127.0.0.1:{port}/api  (docs: http://127.0.0.1:{port}/api/docs)");
+    println!(
+        "HealthSync local Functions host: http://127.0.0.1:{port}/api  (docs: http://127.0.0.1:{port}/api/docs)"
+    );
     println!(
         "  cache: {}, blobs: {}",
         if config.redis_url.is_some() { "Redis" } else { "in-process" },

@@ -19,7 +19,8 @@ pub struct LocalPostgres {
 
 /// Finds `pg_ctl` and `initdb`: on PATH, else in Debian's versioned folders (newest first).
 fn find_bin_dir() -> Option<PathBuf> {
-    let on_path = std::env::var_os("PATH").into_iter().flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>());
+    let on_path =
+        std::env::var_os("PATH").into_iter().flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>());
     for dir in on_path {
         if dir.join("pg_ctl").is_file() && dir.join("initdb").is_file() {
             return Some(dir);
@@ -76,23 +77,40 @@ impl LocalPostgres {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let dir = dir.canonicalize().context("resolving the cluster folder")?;
         if let Some(user) = &run_as {
-            let ok = Command::new("chown").arg("-R").arg(user).arg(&dir).status().map(|s| s.success()).unwrap_or(false);
+            let ok = Command::new("chown")
+                .arg("-R")
+                .arg(user)
+                .arg(&dir)
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
             if !ok {
-                bail!("running as root, the cluster folder must belong to the `{user}` account (chown failed)");
+                bail!(
+                    "running as root, the cluster folder must belong to the `{user}` account (chown failed)"
+                );
             }
         }
         let mut pg = LocalPostgres { dir: dir.clone(), port, bin, run_as, started_by_us: false };
         let d = dir.to_string_lossy().to_string();
         if !dir.join("PG_VERSION").exists() {
             tracing::info!(folder = %d, "creating a private PostgreSQL cluster");
-            pg.run("initdb", &["-D", &d, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C"], "initdb")?;
+            pg.run(
+                "initdb",
+                &["-D", &d, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C"],
+                "initdb",
+            )?;
         }
-        let running = pg.cmd("pg_ctl").args(["status", "-D", &d]).output().map(|o| o.status.success()).unwrap_or(false);
+        let running =
+            pg.cmd("pg_ctl").args(["status", "-D", &d]).output().map(|o| o.status.success()).unwrap_or(false);
         if !running {
             let opts = format!("-p {port} -k {d} -c listen_addresses=127.0.0.1");
             let log = dir.join("server.log").to_string_lossy().to_string();
-            pg.run("pg_ctl", &["start", "-w", "-t", "30", "-D", &d, "-l", &log, "-o", &opts], "starting PostgreSQL")
-                .with_context(|| format!("see {log}"))?;
+            pg.run(
+                "pg_ctl",
+                &["start", "-w", "-t", "30", "-D", &d, "-l", &log, "-o", &opts],
+                "starting PostgreSQL",
+            )
+            .with_context(|| format!("see {log}"))?;
             pg.started_by_us = true;
         }
         tracing::info!(folder = %d, port, "private PostgreSQL cluster is running");
@@ -112,11 +130,15 @@ pub async fn ensure_database(port: u16) -> anyhow::Result<()> {
     use sqlx::Connection;
     let admin = format!("postgres://postgres@127.0.0.1:{port}/postgres");
     let mut conn = sqlx::PgConnection::connect(&admin).await.context("connecting to the private cluster")?;
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'healthsync')")
-        .fetch_one(&mut conn)
-        .await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'healthsync')")
+            .fetch_one(&mut conn)
+            .await?;
     if !exists {
-        sqlx::query("CREATE DATABASE healthsync").execute(&mut conn).await.context("creating the database")?;
+        sqlx::query("CREATE DATABASE healthsync")
+            .execute(&mut conn)
+            .await
+            .context("creating the database")?;
     }
     Ok(())
 }

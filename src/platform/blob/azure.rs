@@ -45,8 +45,8 @@ impl AzureBlobStore {
                     .map_err(|e| sdk(e, "creating the managed identity credential"))?,
             )
         };
-        let container =
-            BlobContainerClient::new(url, credential, None).map_err(|e| sdk(e, "creating the blob container client"))?;
+        let container = BlobContainerClient::new(url, credential, None)
+            .map_err(|e| sdk(e, "creating the blob container client"))?;
         Ok(Self { container })
     }
 
@@ -63,7 +63,10 @@ impl AzureBlobStore {
 #[async_trait]
 impl BlobStore for AzureBlobStore {
     async fn put(&self, name: &BlobName, data: Bytes, content_type: &str) -> anyhow::Result<()> {
-        let options = BlobClientUploadOptions { blob_content_type: Some(content_type.to_string()), ..Default::default() };
+        let options = BlobClientUploadOptions {
+            blob_content_type: Some(content_type.to_string()),
+            ..Default::default()
+        };
         self.container
             .blob_client(name.as_str())
             .upload(RequestContent::from(data.to_vec()), Some(options))

@@ -59,7 +59,7 @@ pub struct LocalQueueSink {
 impl EventSink for LocalQueueSink {
     async fn publish(&self, conn: &mut PgConnection, events: &[OutboxEvent]) -> anyhow::Result<()> {
         for event in events {
-            for sub in self.subscriptions.iter().filter(|s| s.subjects.iter().any(|x| *x == event.event_type)) {
+            for sub in self.subscriptions.iter().filter(|s| s.subjects.contains(&event.event_type)) {
                 sqlx::query(
                     "INSERT INTO events.local_queue \
                      (function_name, message_id, subject, body, correlation_id) \
