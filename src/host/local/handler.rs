@@ -22,6 +22,8 @@ pub struct Handler {
     pid: Arc<AtomicU32>,
     ready: Arc<AtomicBool>,
     restarts: Arc<AtomicU32>,
+    stopping: Arc<AtomicBool>,
+    stop: Arc<tokio::sync::Notify>,
     client: reqwest::Client,
 }
 
@@ -36,6 +38,12 @@ impl Handler {
 
     pub fn restarts(&self) -> u32 {
         self.restarts.load(Ordering::SeqCst)
+    }
+
+    /// Stops the handler for good (the local host is shutting down).
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.stop.notify_waiters();
     }
 
     pub fn client(&self) -> &reqwest::Client {
@@ -77,6 +85,8 @@ pub async fn start(env: Vec<(String, String)>) -> anyhow::Result<Handler> {
         pid: Arc::new(AtomicU32::new(0)),
         ready: Arc::new(AtomicBool::new(false)),
         restarts: Arc::new(AtomicU32::new(0)),
+        stopping: Arc::new(AtomicBool::new(false)),
+        stop: Arc::new(tokio::sync::Notify::new()),
         client,
     };
     let h = handler.clone();
@@ -101,9 +111,21 @@ pub async fn start(env: Vec<(String, String)>) -> anyhow::Result<Handler> {
                             "handler is up"
                         );
                     }
-                    let status = child.wait().await;
-                    h.ready.store(false, Ordering::SeqCst);
-                    tracing::warn!(?status, "handler exited; restarting it");
+                    let stopped = h.stop.notified();
+                    tokio::select! {
+                        status = child.wait() => {
+                            h.ready.store(false, Ordering::SeqCst);
+                            if h.stopping.load(Ordering::SeqCst) {
+                                return;
+                            }
+                            tracing::warn!(?status, "handler exited; restarting it");
+                        }
+                        _ = stopped => {
+                            h.ready.store(false, Ordering::SeqCst);
+                            let _ = child.kill().await;
+                            return;
+                        }
+                    }
                 }
                 Err(err) => tracing::error!(error = %err, "could not start the handler"),
             }

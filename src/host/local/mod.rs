@@ -107,8 +107,12 @@ async fn host(opts: &DevOptions, settings: HashMap<String, String>) -> anyhow::R
             BlobConfig::Azure { .. } => "Azure Blob (BLOB_CONTAINER_URL)".into(),
         }
     );
-    axum::serve(listener, front::router(handler))
+    let served = axum::serve(listener, front::router(handler.clone()))
         .with_graceful_shutdown(crate::host::serve::shutdown_signal())
         .await
-        .context("serving the local host")
+        .context("serving the local host");
+    handler.stop();
+    // Give the supervisor a moment to end the child before the runtime goes away.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    served
 }
