@@ -3,13 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::{
-    Router,
-    extract::DefaultBodyLimit,
-    middleware,
-    response::{IntoResponse, Response},
-    routing::get,
-};
+use axum::{Router, extract::DefaultBodyLimit, middleware, routing::get};
 use sqlx::PgPool;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -78,11 +72,7 @@ pub fn app(state: AppState) -> Router {
         .merge(host::invoke::router(&host::registry::all()))
         .fallback(|| async { ApiError::not_found("요청한 주소를 찾을 수 없습니다.") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(CatchPanicLayer::custom(http::error::panic_response))
         .layer(middleware::from_fn_with_state(timeout, http::context::request_context))
         .with_state(state)
-}
-
-fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    ApiError::from(anyhow::anyhow!("a handler panicked")).into_response()
 }

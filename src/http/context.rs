@@ -110,7 +110,48 @@ pub async fn record_route(req: Request, next: Next) -> Response {
 
 #[cfg(test)]
 mod tests {
+    use axum::{Router, body::Body, middleware, routing::get};
+    use tower::ServiceExt as _;
+
     use super::*;
+
+    async fn answer(router: Router, uri: &str) -> (axum::http::StatusCode, serde_json::Value) {
+        let res = router.oneshot(axum::http::Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
+        let status = res.status();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap_or_default())
+    }
+
+    #[tokio::test]
+    async fn a_request_over_its_time_is_cut_off_with_a_503_in_the_error_shape() {
+        let router = Router::new()
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    "late"
+                }),
+            )
+            .layer(middleware::from_fn_with_state(Duration::from_millis(50), request_context));
+        let started = Instant::now();
+        let (status, body) = answer(router, "/slow").await;
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert_eq!(status, 503);
+        assert_eq!(body["code"], "TIMEOUT");
+        assert_eq!(body["traceId"].as_str().map(str::len), Some(32));
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_an_opaque_500_not_a_dropped_connection() {
+        let router = Router::new()
+            .route("/boom", get(|| async { if true { panic!("secret detail") } else { "never" } }))
+            .layer(tower_http::catch_panic::CatchPanicLayer::custom(crate::http::error::panic_response))
+            .layer(middleware::from_fn_with_state(Duration::from_secs(5), request_context));
+        let (status, body) = answer(router, "/boom").await;
+        assert_eq!(status, 500);
+        assert_eq!(body["code"], "INTERNAL_ERROR");
+        assert!(!body.to_string().contains("secret"));
+    }
 
     #[test]
     fn the_invocation_id_wins_over_traceparent() {

@@ -195,3 +195,9 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// What a panicking handler answers: the opaque 500, its cause logged by the request middleware
+/// (the panic message is not included: it may hold anything).
+pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::from(anyhow::anyhow!("a handler panicked")).into_response()
+}

@@ -63,6 +63,31 @@ impl Handler {
     }
 }
 
+impl Handler {
+    /// A handler that something else runs at `base` (tests, or a handler started by hand).
+    pub fn attach(base: &str) -> anyhow::Result<Self> {
+        let port = url::Url::parse(base).ok().and_then(|u| u.port()).context("a handler URL with a port")?;
+        Ok(Handler {
+            port,
+            base: base.trim_end_matches('/').to_string(),
+            pid: Arc::new(AtomicU32::new(0)),
+            ready: Arc::new(AtomicBool::new(true)),
+            restarts: Arc::new(AtomicU32::new(0)),
+            stopping: Arc::new(AtomicBool::new(false)),
+            stop: Arc::new(tokio::sync::Notify::new()),
+            client: client()?,
+        })
+    }
+}
+
+fn client() -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_secs(30))
+        .connect_timeout(Duration::from_secs(2))
+        .build()
+        .context("building the local host's HTTP client")
+}
+
 /// A free loopback port for the handler.
 pub fn free_port() -> anyhow::Result<u16> {
     let l = std::net::TcpListener::bind(("127.0.0.1", 0)).context("finding a free port")?;
@@ -74,11 +99,7 @@ pub fn free_port() -> anyhow::Result<u16> {
 pub async fn start(env: Vec<(String, String)>) -> anyhow::Result<Handler> {
     let port = free_port()?;
     let exe = std::env::current_exe().context("locating the healthsync binary")?;
-    let client = reqwest::Client::builder()
-        .pool_idle_timeout(Duration::from_secs(30))
-        .connect_timeout(Duration::from_secs(2))
-        .build()
-        .context("building the local host's HTTP client")?;
+    let client = client()?;
     let handler = Handler {
         port,
         base: format!("http://127.0.0.1:{port}"),

@@ -91,7 +91,7 @@ async fn host(opts: &DevOptions, settings: HashMap<String, String>) -> anyhow::R
     timers::start(handler.clone(), |name| settings.get(name).cloned())?;
     let wake = Arc::new(Notify::new());
     tokio::spawn(queue::run_relay(pool.clone(), wake.clone()));
-    tokio::spawn(queue::run_delivery(pool.clone(), handler.clone(), wake));
+    tokio::spawn(queue::run_delivery(pool.clone(), handler.clone(), wake, queue::Redelivery::default()));
 
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], opts.port));
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;

@@ -24,6 +24,33 @@ const LOCK: &str = "60 seconds";
 const BATCH: i64 = 64;
 const CONCURRENCY: usize = 16;
 
+/// How failed deliveries are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct Redelivery {
+    /// Deliveries before a message is dead-lettered (Service Bus `maxDeliveryCount`).
+    pub max_delivery_count: i32,
+    /// Wait before the second delivery; doubled for each further one, up to `max_wait`.
+    pub first_wait: Duration,
+    pub max_wait: Duration,
+}
+
+impl Default for Redelivery {
+    fn default() -> Self {
+        Self {
+            max_delivery_count: MAX_DELIVERY_COUNT,
+            first_wait: Duration::from_millis(100),
+            max_wait: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Redelivery {
+    fn wait_after(&self, delivery_count: i32) -> Duration {
+        let doubled = self.first_wait.saturating_mul(1 << (delivery_count.clamp(1, 16) - 1) as u32);
+        doubled.min(self.max_wait)
+    }
+}
+
 /// Runs the relay: on every outbox notification, and every second as a sweep.
 pub async fn run_relay(pool: PgPool, wake_delivery: Arc<Notify>) {
     let sink = LocalQueueSink { subscriptions: registry::subscriptions() };
@@ -80,7 +107,7 @@ struct Claimed {
 }
 
 /// Delivers due messages until the process ends.
-pub async fn run_delivery(pool: PgPool, handler: Handler, wake: Arc<Notify>) {
+pub async fn run_delivery(pool: PgPool, handler: Handler, wake: Arc<Notify>, policy: Redelivery) {
     let permits = Arc::new(Semaphore::new(CONCURRENCY));
     loop {
         if !handler.wait_ready(Duration::from_secs(5)).await {
@@ -99,7 +126,7 @@ pub async fn run_delivery(pool: PgPool, handler: Handler, wake: Arc<Notify>) {
                     let Ok(permit) = permits.clone().acquire_owned().await else { return };
                     let (pool, handler) = (pool.clone(), handler.clone());
                     tokio::spawn(async move {
-                        deliver(&pool, &handler, msg).await;
+                        deliver(&pool, &handler, msg, policy).await;
                         drop(permit);
                     });
                 }
@@ -151,7 +178,7 @@ fn invocation(msg: &Claimed) -> Value {
     })
 }
 
-async fn deliver(pool: &PgPool, handler: &Handler, msg: Claimed) {
+async fn deliver(pool: &PgPool, handler: &Handler, msg: Claimed, policy: Redelivery) {
     let invocation_id = uuid::Uuid::new_v4().to_string();
     let sent = handler
         .client()
@@ -165,11 +192,11 @@ async fn deliver(pool: &PgPool, handler: &Handler, msg: Claimed) {
         Ok(res) if res.status().is_success() => complete(pool, msg.id).await,
         Ok(res) => {
             let reason = format!("handler answered {}", res.status());
-            abandon_or_dead_letter(pool, &msg, &reason).await
+            abandon_or_dead_letter(pool, &msg, &reason, policy).await
         }
         Err(err) => {
             let reason = if err.is_timeout() { "invocation timed out" } else { "handler unreachable" };
-            abandon_or_dead_letter(pool, &msg, reason).await
+            abandon_or_dead_letter(pool, &msg, reason, policy).await
         }
     };
     if let Err(err) = outcome {
@@ -187,8 +214,13 @@ async fn complete(pool: &PgPool, id: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn abandon_or_dead_letter(pool: &PgPool, msg: &Claimed, reason: &str) -> anyhow::Result<()> {
-    if msg.delivery_count >= MAX_DELIVERY_COUNT {
+async fn abandon_or_dead_letter(
+    pool: &PgPool,
+    msg: &Claimed,
+    reason: &str,
+    policy: Redelivery,
+) -> anyhow::Result<()> {
+    if msg.delivery_count >= policy.max_delivery_count {
         tracing::warn!(function = %msg.function_name, reason, "message dead-lettered after max deliveries");
         let mut tx = pool.begin().await.context("starting the dead-letter transaction")?;
         let reason = format!("MaxDeliveryCountExceeded: {reason}");
@@ -205,15 +237,14 @@ async fn abandon_or_dead_letter(pool: &PgPool, msg: &Claimed, reason: &str) -> a
         tx.commit().await.context("committing the dead letter")?;
         return Ok(());
     }
-    // Exponential backoff from 100 ms, at most 10 s.
-    let backoff_ms = (100u64 << msg.delivery_count.clamp(0, 7) as u32).min(10_000);
+    let backoff_ms = policy.wait_after(msg.delivery_count).as_millis() as f64;
     tracing::info!(function = %msg.function_name, reason, delivery = msg.delivery_count, "message abandoned; will be redelivered");
     sqlx::query(
         "UPDATE events.local_queue SET locked_until = NULL, \
          next_attempt_at = now() + make_interval(secs => $2::double precision / 1000) WHERE id = $1",
     )
     .bind(msg.id)
-    .bind(backoff_ms as f64)
+    .bind(backoff_ms)
     .execute(pool)
     .await
     .context("abandoning a message")?;
