@@ -74,12 +74,17 @@ pub fn invoke_http(state: AppState, req: InvocationRequest) -> InvokeFuture {
                 "body": json!({"success": false, "code": "BAD_INVOCATION", "message": "HTTP 요청 데이터가 없습니다."}).to_string() });
             return Ok(InvocationResponse::default().output(HTTP_OUT, res));
         };
-        let mut builder = Request::builder().method(http.method.as_str()).uri(http.path_and_query());
+        // The routed request carries this invocation's id, so its logs and its traceId match.
+        let mut builder = Request::builder()
+            .method(http.method.as_str())
+            .uri(http.path_and_query())
+            .header(context::INVOCATION_ID, context::trace_id());
         for (k, v) in &http.headers {
-            // Hop-by-hop and length headers describe the host's connection, not ours.
+            // Hop-by-hop and length headers describe the host's connection, not ours; the
+            // invocation id is the host's to set, not the caller's.
             if matches!(
                 k.to_ascii_lowercase().as_str(),
-                "content-length" | "transfer-encoding" | "connection" | "host"
+                "content-length" | "transfer-encoding" | "connection" | "host" | context::INVOCATION_ID
             ) {
                 continue;
             }

@@ -58,7 +58,11 @@ fn tally(state: AppState, req: InvocationRequest) -> InvokeFuture {
 
 async fn tally_one(state: &AppState, msg: &ServiceBusMessage) -> anyhow::Result<Handled> {
     let poison = |reason: &'static str| async move {
-        let id = msg.message_id.clone().unwrap_or_else(|| format!("missing-{}", Uuid::new_v4()));
+        let id = msg
+            .message_id
+            .clone()
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| format!("missing-{}", Uuid::new_v4()));
         let dl = bus::DeadLetter {
             consumer: CONSUMER,
             message_id: &id,

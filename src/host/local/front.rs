@@ -92,7 +92,8 @@ async fn forward(
     let target = format!("{}{}", h.base, uri.path_and_query().map(|p| p.as_str()).unwrap_or(path));
     let mut req = h.client().request(method, target).body(body);
     for (k, v) in &headers {
-        if !is_hop_by_hop(k) {
+        // The invocation id is the host's to set, as in the real host.
+        if !is_hop_by_hop(k) && k.as_str() != crate::http::context::INVOCATION_ID {
             req = req.header(k, v);
         }
     }

@@ -81,7 +81,9 @@ impl Handler {
 }
 
 fn client() -> anyhow::Result<reqwest::Client> {
+    // Loopback only: a proxy from the environment must never sit between host and handler.
     reqwest::Client::builder()
+        .no_proxy()
         .pool_idle_timeout(Duration::from_secs(30))
         .connect_timeout(Duration::from_secs(2))
         .build()
