@@ -83,6 +83,50 @@ pub mod names {
     /// Set by App Service / Functions on every instance in Azure.
     pub const WEBSITE_INSTANCE_ID: &str = "WEBSITE_INSTANCE_ID";
     pub const WEBSITE_SITE_NAME: &str = "WEBSITE_SITE_NAME";
+    pub const HEARTBEAT_SCHEDULE: &str = "HEARTBEAT_SCHEDULE";
+    /// Service Bus triggers' connection (identity-based: the namespace's host name).
+    pub const SERVICE_BUS_NAMESPACE: &str = "ServiceBusConnection__fullyQualifiedNamespace";
+
+    // Identity (src/users): our token keys, Google, a second OIDC issuer, limits.
+    pub const AUTH_SIGNING_KEYS: &str = "AUTH_SIGNING_KEYS";
+    pub const AUTH_ACCESS_TTL_SECS: &str = "AUTH_ACCESS_TTL_SECS";
+    pub const AUTH_REFRESH_TTL_DAYS: &str = "AUTH_REFRESH_TTL_DAYS";
+    pub const GOOGLE_CLIENT_IDS: &str = "GOOGLE_CLIENT_IDS";
+    pub const GOOGLE_CLIENT_SECRET: &str = "GOOGLE_CLIENT_SECRET";
+    pub const GOOGLE_JWKS_URL: &str = "GOOGLE_JWKS_URL";
+    pub const GOOGLE_TOKEN_URL: &str = "GOOGLE_TOKEN_URL";
+    pub const OIDC_ISSUER: &str = "OIDC_ISSUER";
+    pub const OIDC_JWKS_URL: &str = "OIDC_JWKS_URL";
+    pub const OIDC_AUDIENCES: &str = "OIDC_AUDIENCES";
+    pub const DEV_LOGIN_ENABLED: &str = "DEV_LOGIN_ENABLED";
+    pub const AUTH_RATE_LIMIT_PER_MINUTE: &str = "AUTH_RATE_LIMIT_PER_MINUTE";
+
+    /// Every setting the app reads in Azure. The Bicep must set each one (a test checks it);
+    /// settings only the local host uses (`BLOB_DIR`, the dev cluster's port, `DEV_LOGIN_ENABLED`)
+    /// and those the platform sets itself are not here.
+    pub const AZURE_APP_SETTINGS: &[&str] = &[
+        DATABASE_URL,
+        DB_POOL_MAX,
+        DB_ACQUIRE_TIMEOUT_MS,
+        REDIS_URL,
+        BLOB_CONTAINER_URL,
+        HTTP_BODY_LIMIT_BYTES,
+        HTTP_TIMEOUT_MS,
+        READY_CHECK_TIMEOUT_MS,
+        HEARTBEAT_SCHEDULE,
+        SERVICE_BUS_NAMESPACE,
+        AUTH_SIGNING_KEYS,
+        AUTH_ACCESS_TTL_SECS,
+        AUTH_REFRESH_TTL_DAYS,
+        GOOGLE_CLIENT_IDS,
+        GOOGLE_CLIENT_SECRET,
+        GOOGLE_JWKS_URL,
+        GOOGLE_TOKEN_URL,
+        OIDC_ISSUER,
+        OIDC_JWKS_URL,
+        OIDC_AUDIENCES,
+        AUTH_RATE_LIMIT_PER_MINUTE,
+    ];
 }
 
 impl Config {
