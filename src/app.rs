@@ -17,6 +17,7 @@ use crate::{
         cache::{Cache, MemoryCache, RedisCache},
         db,
     },
+    users,
 };
 
 /// Everything a request or an invocation needs. Cheap to clone; nothing connects until used.
@@ -26,6 +27,7 @@ pub struct AppState {
     pub db: PgPool,
     pub cache: Arc<dyn Cache>,
     pub blob: Arc<dyn BlobStore>,
+    pub auth: Arc<users::auth::Auth>,
 }
 
 impl AppState {
@@ -47,13 +49,14 @@ impl AppState {
                 Arc::new(AzureBlobStore::new(container_url).context("configuring Azure Blob")?)
             }
         };
-        Ok(Self { config: Arc::new(config), db, cache, blob })
+        let auth = Arc::new(users::auth::Auth::new(config.auth.clone())?);
+        Ok(Self { config: Arc::new(config), db, cache, blob, auth })
     }
 }
 
 /// Every `/api` route of every domain.
 pub fn api_routes() -> Routes<AppState> {
-    http::system::routes().merge(ops::routes())
+    http::system::routes().merge(ops::routes()).merge(users::routes())
 }
 
 /// The whole app: `/api` routes, the function invocation endpoints and the host's ping.

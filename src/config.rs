@@ -48,6 +48,7 @@ pub struct Config {
     pub http_body_limit: usize,
     pub http_timeout: Duration,
     pub ready_check_timeout: Duration,
+    pub auth: crate::users::auth::AuthConfig,
 }
 
 /// A source of settings: the process environment in production, a map in tests.
@@ -208,6 +209,7 @@ impl Config {
                 "milliseconds from 50 to 30000",
                 50..=30_000,
             )?),
+            auth: crate::users::auth::AuthConfig::from_source(src, environment)?,
         })
     }
 }
@@ -300,10 +302,25 @@ mod tests {
             ("DATABASE_URL", "postgres://localhost/x"),
             ("WEBSITE_INSTANCE_ID", "abc"),
             ("BLOB_CONTAINER_URL", "https://acct.blob.core.windows.net/checkup-files"),
+            ("AUTH_SIGNING_KEYS", "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"),
         ]))
         .unwrap();
         assert_eq!(c.environment, Environment::Azure);
         assert!(matches!(c.blob, BlobConfig::Azure { .. }));
+    }
+
+    #[test]
+    fn in_azure_the_signing_key_is_required_and_the_dev_login_is_off() {
+        let base = [
+            ("DATABASE_URL", "postgres://localhost/x"),
+            ("WEBSITE_SITE_NAME", "app"),
+            ("DEV_LOGIN_ENABLED", "true"),
+        ];
+        let err = Config::from_source(&src(&base)).unwrap_err().to_string();
+        assert!(err.contains("AUTH_SIGNING_KEYS"), "{err}");
+        let mut s = src(&base);
+        s.insert("AUTH_SIGNING_KEYS".into(), "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY".into());
+        assert!(!Config::from_source(&s).unwrap().auth.dev_login);
     }
 
     #[test]

@@ -7,5 +7,6 @@ pub mod host;
 pub mod http;
 pub mod ops;
 pub mod platform;
+pub mod users;
 
 pub use app::{AppState, app};

@@ -85,6 +85,7 @@ pub fn all() -> Vec<FunctionDef> {
         http("Docs", "docs", &["get"]),
     ];
     defs.extend(crate::ops::functions());
+    defs.extend(crate::users::functions());
     defs
 }
 

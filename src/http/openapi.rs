@@ -3,7 +3,7 @@
 
 use utoipa::OpenApi;
 
-use crate::{http, ops};
+use crate::{http, ops, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,11 +17,43 @@ use crate::{http, ops};
         ops::routes::record,
         ops::routes::summary,
         ops::routes::one,
+        users::auth_routes::login,
+        users::auth_routes::refresh,
+        users::auth_routes::logout,
+        users::auth_routes::dev_login,
+        users::account_routes::register,
+        users::account_routes::profile,
+        users::account_routes::update_profile,
+        users::account_routes::consents,
+        users::account_routes::put_consents,
+        users::account_routes::export,
+        users::account_routes::delete_me,
     ),
     components(schemas(http::error::ErrorBody, http::error::FieldError)),
-    tags((name = "system", description = "운영: 상태 확인, 문서, 백본 시연"))
+    modifiers(&BearerAuth),
+    tags(
+        (name = "system", description = "운영: 상태 확인, 문서, 백본 시연"),
+        (name = "auth", description = "로그인, 토큰 갱신, 로그아웃"),
+        (name = "users", description = "가입, 프로필, 동의, 내 정보 내려받기와 삭제"),
+    )
 )]
 pub struct ApiDoc;
+
+/// Declares the `bearer` scheme the protected operations name.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build(),
+            ),
+        );
+    }
+}
 
 /// The paths the document describes, plus the document and its page themselves.
 pub fn documented_paths() -> Vec<String> {

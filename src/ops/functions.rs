@@ -57,25 +57,7 @@ fn tally(state: AppState, req: InvocationRequest) -> InvokeFuture {
 }
 
 async fn tally_one(state: &AppState, msg: &ServiceBusMessage) -> anyhow::Result<Handled> {
-    let poison = |reason: &'static str| async move {
-        let id = msg
-            .message_id
-            .clone()
-            .filter(|m| !m.is_empty())
-            .unwrap_or_else(|| format!("missing-{}", Uuid::new_v4()));
-        let dl = bus::DeadLetter {
-            consumer: CONSUMER,
-            message_id: &id,
-            subject: msg.subject.as_deref(),
-            reason,
-            body: Some(&msg.body),
-            delivery_count: i32::try_from(msg.delivery_count).unwrap_or(i32::MAX),
-        };
-        let mut conn = state.db.acquire().await?;
-        bus::record_dead_letter(&mut conn, &dl).await?;
-        tracing::warn!(consumer = CONSUMER, reason, "message dead-lettered");
-        anyhow::Ok(Handled::DeadLettered)
-    };
+    let poison = |reason: &'static str| bus::dead_letter_message(&state.db, CONSUMER, msg, reason);
     let Some(message_id) = msg.message_id.as_deref().filter(|m| !m.is_empty()) else {
         return poison("message has no MessageId").await;
     };

@@ -17,6 +17,9 @@ pub trait Cache: Send + Sync {
     async fn get(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>>;
     async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> anyhow::Result<()>;
     async fn delete(&self, key: &str) -> anyhow::Result<()>;
+    /// Adds one to a counter that lives for `window` from its first increment (a fixed window)
+    /// and returns the new count.
+    async fn incr(&self, key: &str, window: Duration) -> anyhow::Result<u64>;
     /// For readiness checks.
     async fn ping(&self) -> anyhow::Result<()>;
     fn kind(&self) -> &'static str;
@@ -53,6 +56,8 @@ pub async fn invalidate(cache: &dyn Cache, key: &str) {
 struct Entry {
     value: Arc<[u8]>,
     ttl: Duration,
+    /// Counters keep the expiry of their first write; values get a new TTL on every write.
+    fixed_window: bool,
 }
 
 struct PerEntryTtl;
@@ -67,9 +72,9 @@ impl moka::Expiry<String, Entry> for PerEntryTtl {
         _key: &String,
         value: &Entry,
         _now: Instant,
-        _current: Option<Duration>,
+        current: Option<Duration>,
     ) -> Option<Duration> {
-        Some(value.ttl)
+        if value.fixed_window { current.or(Some(value.ttl)) } else { Some(value.ttl) }
     }
 }
 
@@ -93,8 +98,28 @@ impl Cache for MemoryCache {
     }
 
     async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> anyhow::Result<()> {
-        self.inner.insert(key.to_string(), Entry { value: value.into(), ttl }).await;
+        self.inner.insert(key.to_string(), Entry { value: value.into(), ttl, fixed_window: false }).await;
         Ok(())
+    }
+
+    async fn incr(&self, key: &str, window: Duration) -> anyhow::Result<u64> {
+        let entry = self
+            .inner
+            .entry(key.to_string())
+            .and_upsert_with(|existing| {
+                let count = existing
+                    .and_then(|e| e.into_value().value.as_ref().try_into().ok().map(u64::from_le_bytes))
+                    .unwrap_or(0)
+                    + 1;
+                std::future::ready(Entry {
+                    value: count.to_le_bytes().into(),
+                    ttl: window,
+                    fixed_window: true,
+                })
+            })
+            .await;
+        let bytes: [u8; 8] = entry.into_value().value.as_ref().try_into().unwrap_or([0; 8]);
+        Ok(u64::from_le_bytes(bytes))
     }
 
     async fn delete(&self, key: &str) -> anyhow::Result<()> {
@@ -169,6 +194,20 @@ impl Cache for RedisCache {
 
     async fn delete(&self, key: &str) -> anyhow::Result<()> {
         self.run::<()>(redis::cmd("DEL").arg(self.key(key)).clone(), "DEL").await
+    }
+
+    async fn incr(&self, key: &str, window: Duration) -> anyhow::Result<u64> {
+        let key = self.key(key);
+        let ms = window.as_millis().clamp(1, u64::MAX as u128) as u64;
+        let mut conn = self.conn().await?;
+        // One round trip, atomically: the first increment starts the window (PEXPIRE NX).
+        let mut pipe = redis::pipe();
+        pipe.atomic().cmd("INCR").arg(&key).cmd("PEXPIRE").arg(&key).arg(ms).arg("NX").ignore();
+        let (count,): (u64,) = tokio::time::timeout(self.timeout, pipe.query_async(&mut conn))
+            .await
+            .context("Redis INCR timed out")?
+            .context("Redis INCR")?;
+        Ok(count)
     }
 
     async fn ping(&self) -> anyhow::Result<()> {

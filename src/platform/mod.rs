@@ -4,4 +4,6 @@ pub mod blob;
 pub mod bus;
 pub mod cache;
 pub mod db;
+pub mod ratelimit;
+pub mod resilience;
 pub mod telemetry;

@@ -6,7 +6,7 @@ pub mod consumer;
 pub mod outbox;
 pub mod relay;
 
-pub use consumer::{DeadLetter, Handled, begin_once, record_dead_letter};
+pub use consumer::{DeadLetter, Handled, begin_once, dead_letter_message, record_dead_letter};
 pub use outbox::{NewEvent, OutboxEvent, publish};
 pub use relay::{EventSink, LocalQueueSink, relay_batch};
 

@@ -1,0 +1,168 @@
+//! One circuit breaker per external dependency, with observable state, and bounded retries with
+//! jitter for calls that are safe to repeat.
+
+use std::{
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum BreakerState {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+/// Opens after `threshold` consecutive failures; after `cool_down` lets one trial call through
+/// (half-open); a success closes it, a failure opens it again.
+pub struct Breaker {
+    name: &'static str,
+    threshold: u32,
+    cool_down: Duration,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    failures: u32,
+    opened_at: Option<Instant>,
+    trial_in_flight: bool,
+}
+
+/// The breaker refused the call without trying.
+#[derive(Debug, thiserror::Error)]
+#[error("circuit breaker for {0} is open")]
+pub struct BreakerOpen(pub &'static str);
+
+impl Breaker {
+    pub fn new(name: &'static str, threshold: u32, cool_down: Duration) -> Self {
+        Self {
+            name,
+            threshold,
+            cool_down,
+            inner: Mutex::new(Inner { failures: 0, opened_at: None, trial_in_flight: false }),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    pub fn state(&self) -> BreakerState {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        match inner.opened_at {
+            None => BreakerState::Closed,
+            Some(at) if at.elapsed() >= self.cool_down => BreakerState::HalfOpen,
+            Some(_) => BreakerState::Open,
+        }
+    }
+
+    /// Whether a call may go ahead now.
+    fn admit(&self) -> Result<(), BreakerOpen> {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        match inner.opened_at {
+            None => Ok(()),
+            Some(at) if at.elapsed() >= self.cool_down && !inner.trial_in_flight => {
+                inner.trial_in_flight = true;
+                Ok(())
+            }
+            Some(_) => Err(BreakerOpen(self.name)),
+        }
+    }
+
+    fn record(&self, ok: bool) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.trial_in_flight = false;
+        if ok {
+            inner.failures = 0;
+            if inner.opened_at.take().is_some() {
+                tracing::info!(dependency = self.name, "circuit breaker closed");
+            }
+        } else {
+            inner.failures += 1;
+            if inner.failures >= self.threshold {
+                if inner.opened_at.is_none() {
+                    // Alert rules look for this line (dependency + breaker_open).
+                    tracing::warn!(dependency = self.name, event = "breaker_open", "circuit breaker opened");
+                }
+                inner.opened_at = Some(Instant::now());
+            }
+        }
+    }
+
+    /// Runs `call` through the breaker. `is_failure` says which errors count against the
+    /// dependency (a 4xx answer is the caller's problem, not the dependency's).
+    pub async fn call<T, E, F, Fut>(
+        &self,
+        is_failure: impl Fn(&E) -> bool,
+        call: F,
+    ) -> Result<T, CallError<E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T, E>>,
+    {
+        self.admit().map_err(CallError::Open)?;
+        let result = call().await;
+        match &result {
+            Ok(_) => self.record(true),
+            Err(e) => self.record(!is_failure(e)),
+        }
+        result.map_err(CallError::Failed)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CallError<E> {
+    #[error(transparent)]
+    Open(BreakerOpen),
+    #[error("dependency call failed")]
+    Failed(#[source] E),
+}
+
+/// A wait before retry `attempt` (1-based): exponential from `base`, with full jitter.
+pub fn backoff_with_jitter(base: Duration, attempt: u32, max: Duration) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.min(16)).min(max);
+    let jitter: f64 = rand::random();
+    exp.mul_f64(jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn fail(b: &Breaker) -> bool {
+        matches!(b.call(|_: &()| true, || async { Err::<(), ()>(()) }).await, Err(CallError::Open(_)))
+    }
+
+    #[tokio::test]
+    async fn the_breaker_opens_after_the_threshold_and_half_opens_after_the_cool_down() {
+        let b = Breaker::new("test", 3, Duration::from_millis(50));
+        for _ in 0..3 {
+            assert!(!fail(&b).await, "calls go through while closed");
+        }
+        assert_eq!(b.state(), BreakerState::Open);
+        assert!(fail(&b).await, "an open breaker refuses without calling");
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert_eq!(b.state(), BreakerState::HalfOpen);
+        let ok = b.call(|_: &()| true, || async { Ok::<_, ()>(1) }).await;
+        assert!(ok.is_ok());
+        assert_eq!(b.state(), BreakerState::Closed);
+    }
+
+    #[tokio::test]
+    async fn errors_that_are_not_the_dependencys_fault_do_not_open_it() {
+        let b = Breaker::new("test", 1, Duration::from_secs(60));
+        let _ = b.call(|_: &()| false, || async { Err::<(), ()>(()) }).await;
+        assert_eq!(b.state(), BreakerState::Closed);
+    }
+
+    #[test]
+    fn backoff_stays_under_its_cap() {
+        for attempt in 0..40 {
+            assert!(
+                backoff_with_jitter(Duration::from_millis(100), attempt, Duration::from_secs(2))
+                    <= Duration::from_secs(2)
+            );
+        }
+    }
+}

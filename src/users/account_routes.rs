@@ -1,0 +1,289 @@
+//! `/api/users/*`: onboarding, profile, consents and data rights. The user is always the one in
+//! the access token.
+
+use axum::{
+    extract::State,
+    routing::{get, post},
+};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{
+    extract::{AuthUser, status_cache_key},
+    model::{self, ConsentKind, Sex, UserStatus},
+    rights,
+    store::{self, ConsentRecord, ProfilePatch, Registration, UserRow},
+};
+use crate::{
+    app::AppState,
+    http::{ApiError, ApiJson, ApiResult, FieldError, Routes, Success, envelope::Envelope},
+    platform::cache,
+};
+
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
+        .route("/api/users/register", post(register))
+        .route("/api/users/profile", get(profile).patch(update_profile))
+        .route("/api/users/me/consents", get(consents).put(put_consents))
+        .route("/api/users/me/export", get(export))
+        .route("/api/users/me", axum::routing::delete(delete_me))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    pub user_id: Uuid,
+    pub status: UserStatus,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub birth_date: Option<NaiveDate>,
+    /// Full years, today in Asia/Seoul.
+    pub age: Option<u32>,
+    pub sex: Option<Sex>,
+    pub occupation: Option<String>,
+    pub height_cm: Option<f64>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<UserRow> for Profile {
+    fn from(u: UserRow) -> Self {
+        Profile {
+            user_id: u.id,
+            status: u.status(),
+            age: u.birth_date.map(|b| model::age_on(b, model::today_seoul())),
+            sex: u.sex(),
+            email: u.email,
+            name: u.name,
+            birth_date: u.birth_date,
+            occupation: u.occupation,
+            height_cm: u.height_cm,
+            created_at: u.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterRequest {
+    pub name: String,
+    /// `YYYY-MM-DD`. Never a resident registration number.
+    pub birth_date: String,
+    /// `MALE` or `FEMALE` (the national checkup's thresholds differ by sex).
+    pub sex: String,
+    pub occupation: Option<String>,
+    pub height_cm: Option<f64>,
+}
+
+fn collect<T>(errors: &mut Vec<FieldError>, r: Result<T, FieldError>) -> Option<T> {
+    r.map_err(|e| errors.push(e)).ok()
+}
+
+fn parse_sex(raw: &str) -> Result<Sex, FieldError> {
+    Sex::parse(raw.trim()).ok_or_else(|| FieldError::new("sex", "MALE 또는 FEMALE 로 입력해 주세요."))
+}
+
+/// Finishes onboarding: PENDING → ACTIVE with the profile. Emits `user.registered`.
+#[utoipa::path(post, path = "/api/users/register", tag = "users", request_body = RegisterRequest,
+    security(("bearer" = [])),
+    responses((status = 201, body = inline(Envelope<Profile>)), (status = 401, body = crate::http::error::ErrorBody),
+              (status = 409, body = crate::http::error::ErrorBody), (status = 422, body = crate::http::error::ErrorBody)))]
+pub async fn register(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(req): ApiJson<RegisterRequest>,
+) -> ApiResult<Success<Profile>> {
+    let mut errors = Vec::new();
+    let name = collect(&mut errors, model::parse_name(&req.name));
+    let birth = collect(&mut errors, model::parse_birth_date(&req.birth_date));
+    let sex = collect(&mut errors, parse_sex(&req.sex));
+    let occupation = req.occupation.as_deref().and_then(|o| collect(&mut errors, model::parse_occupation(o)));
+    let height = req.height_cm.and_then(|h| collect(&mut errors, model::parse_height(h)));
+    let (Some(name), Some(birth_date), Some(sex)) = (name, birth, sex) else {
+        return Err(ApiError::Validation(errors));
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let reg = Registration {
+        name: &name,
+        birth_date,
+        sex,
+        occupation: occupation.as_deref().filter(|o| !o.is_empty()),
+        height_cm: height,
+    };
+    let Some(row) = store::register(&state.db, user.id, &reg).await? else {
+        return Err(ApiError::Conflict {
+            code: "ALREADY_REGISTERED",
+            message: "이미 가입을 마친 계정입니다.".into(),
+        });
+    };
+    cache::invalidate(state.cache.as_ref(), &status_cache_key(user.id)).await;
+    Ok(Success::created(Profile::from(row)).message("가입이 완료되었습니다."))
+}
+
+/// The caller's profile.
+#[utoipa::path(get, path = "/api/users/profile", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = inline(Envelope<Profile>)), (status = 401, body = crate::http::error::ErrorBody)))]
+pub async fn profile(State(state): State<AppState>, user: AuthUser) -> ApiResult<Success<Profile>> {
+    let row = store::get(&state.db, user.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("계정을 찾을 수 없습니다."))?;
+    Ok(Success::new(Profile::from(row)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileUpdate {
+    pub name: Option<String>,
+    pub birth_date: Option<String>,
+    pub sex: Option<String>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    pub occupation: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub height_cm: Option<Option<f64>>,
+}
+
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Corrects the profile (개인정보보호법 §36). Only the fields sent change.
+#[utoipa::path(patch, path = "/api/users/profile", tag = "users", request_body = ProfileUpdate, security(("bearer" = [])),
+    responses((status = 200, body = inline(Envelope<Profile>)), (status = 422, body = crate::http::error::ErrorBody)))]
+pub async fn update_profile(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(req): ApiJson<ProfileUpdate>,
+) -> ApiResult<Success<Profile>> {
+    let mut errors = Vec::new();
+    let patch = ProfilePatch {
+        name: req.name.as_deref().and_then(|n| collect(&mut errors, model::parse_name(n))),
+        birth_date: req.birth_date.as_deref().and_then(|b| collect(&mut errors, model::parse_birth_date(b))),
+        sex: req.sex.as_deref().and_then(|s| collect(&mut errors, parse_sex(s))),
+        occupation: req.occupation.map(|o| {
+            o.and_then(|o| collect(&mut errors, model::parse_occupation(&o))).filter(|o| !o.is_empty())
+        }),
+        height_cm: req.height_cm.map(|h| h.and_then(|h| collect(&mut errors, model::parse_height(h)))),
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let row = store::update_profile(&state.db, user.id, &patch)
+        .await?
+        .ok_or_else(|| ApiError::not_found("계정을 찾을 수 없습니다."))?;
+    Ok(Success::new(Profile::from(row)).message("프로필을 수정했습니다."))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsentState {
+    #[serde(rename = "type")]
+    pub kind: ConsentKind,
+    pub granted: bool,
+    /// The version answered (null if never answered).
+    pub version: Option<String>,
+    /// The version in force, to show the user.
+    pub current_version: &'static str,
+    pub recorded_at: Option<DateTime<Utc>>,
+}
+
+async fn consent_states(state: &AppState, user: Uuid) -> anyhow::Result<Vec<ConsentState>> {
+    let records: Vec<ConsentRecord> = store::current_consents(&state.db, user).await?;
+    Ok(ConsentKind::ALL
+        .into_iter()
+        .map(|kind| {
+            let rec = records.iter().find(|r| r.kind == kind.as_str());
+            ConsentState {
+                kind,
+                granted: rec.is_some_and(|r| r.granted && r.version == kind.current_version()),
+                version: rec.map(|r| r.version.clone()),
+                current_version: kind.current_version(),
+                recorded_at: rec.map(|r| r.recorded_at),
+            }
+        })
+        .collect())
+}
+
+/// The caller's consents, one per kind.
+#[utoipa::path(get, path = "/api/users/me/consents", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = inline(Envelope<Vec<ConsentState>>))))]
+pub async fn consents(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> ApiResult<Success<Vec<ConsentState>>> {
+    Ok(Success::new(consent_states(&state, user.id).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsentAnswer {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub granted: bool,
+    /// The version of the text the user saw; it must be the one in force.
+    pub version: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ConsentsUpdate {
+    pub consents: Vec<ConsentAnswer>,
+}
+
+/// Records consent answers (each a new, timestamped record). Withdrawal is `granted: false`.
+#[utoipa::path(put, path = "/api/users/me/consents", tag = "users", request_body = ConsentsUpdate, security(("bearer" = [])),
+    responses((status = 200, body = inline(Envelope<Vec<ConsentState>>)), (status = 422, body = crate::http::error::ErrorBody)))]
+pub async fn put_consents(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(req): ApiJson<ConsentsUpdate>,
+) -> ApiResult<Success<Vec<ConsentState>>> {
+    let mut errors = Vec::new();
+    let mut items: Vec<(ConsentKind, bool)> = Vec::new();
+    if req.consents.is_empty() || req.consents.len() > ConsentKind::ALL.len() {
+        errors.push(FieldError::new("consents", "동의 항목을 1~3개 보내 주세요."));
+    }
+    for (i, answer) in req.consents.iter().enumerate() {
+        match ConsentKind::parse(&answer.kind) {
+            None => {
+                errors.push(FieldError::new(format!("consents[{i}].type"), "알 수 없는 동의 항목입니다."))
+            }
+            Some(kind) if answer.version != kind.current_version() => errors.push(FieldError::new(
+                format!("consents[{i}].version"),
+                "동의서 버전이 최신이 아닙니다. 최신 동의서를 확인해 주세요.",
+            )),
+            Some(kind) if items.iter().any(|(k, _)| *k == kind) => {
+                errors.push(FieldError::new(format!("consents[{i}].type"), "같은 항목이 두 번 있습니다."))
+            }
+            Some(kind) => items.push((kind, answer.granted)),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    store::record_consents(&state.db, user.id, &items).await?;
+    Ok(Success::new(consent_states(&state, user.id).await?).message("동의 내용을 저장했습니다."))
+}
+
+/// Everything held about the caller, as JSON (개인정보보호법 §35, §35-2).
+#[utoipa::path(get, path = "/api/users/me/export", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = inline(Envelope<Value>))))]
+pub async fn export(State(state): State<AppState>, user: AuthUser) -> ApiResult<Success<Value>> {
+    Ok(Success::new(rights::export(&state, user.id).await?))
+}
+
+/// Erases the caller's account and data in every domain and their files, unrecoverably (§36).
+#[utoipa::path(delete, path = "/api/users/me", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = inline(Envelope<Value>)), (status = 401, body = crate::http::error::ErrorBody)))]
+pub async fn delete_me(State(state): State<AppState>, user: AuthUser) -> ApiResult<Success<Value>> {
+    rights::erase(&state, user.id).await?;
+    Ok(Success::new(serde_json::json!({ "deleted": true })).message("계정과 모든 데이터를 삭제했습니다."))
+}

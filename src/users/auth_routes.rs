@@ -1,0 +1,218 @@
+//! `/api/auth/*`: sign-in (Google ID token or authorization code, a second OIDC issuer, the local
+//! dev login), token refresh with rotation, logout.
+
+use std::time::Duration;
+
+use axum::{extract::State, http::HeaderMap, routing::post};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::{
+    auth::{DEV_ISSUER, SignInError, TokenPair},
+    store::{self, Rotation},
+    tokens,
+};
+use crate::{
+    app::AppState,
+    http::{ApiError, ApiJson, ApiResult, FieldError, Routes, Success, envelope::Envelope},
+    platform::ratelimit,
+};
+
+pub fn routes() -> Routes<AppState> {
+    Routes::new()
+        .route("/api/auth/login", post(login))
+        .route("/api/auth/refresh", post(refresh))
+        .route("/api/auth/logout", post(logout))
+        .route("/api/auth/dev-login", post(dev_login))
+}
+
+const WINDOW: Duration = Duration::from_secs(60);
+
+/// The caller's address as the front end reports it (Front Door, then the Functions host).
+fn client_address(headers: &HeaderMap) -> String {
+    for name in ["x-azure-clientip", "x-forwarded-for", "x-client-ip"] {
+        if let Some(v) = headers.get(name).and_then(|v| v.to_str().ok()) {
+            if let Some(first) = v.split(',').next().map(str::trim).filter(|s| !s.is_empty()) {
+                return first.to_string();
+            }
+        }
+    }
+    "unknown".into()
+}
+
+async fn limit(state: &AppState, scope: &'static str, subject: &str) -> Result<(), ApiError> {
+    ratelimit::check(state.cache.as_ref(), scope, subject, state.config.auth.rate_limit_per_minute, WINDOW)
+        .await
+}
+
+fn sign_in_error(err: SignInError) -> ApiError {
+    match err {
+        SignInError::Invalid(why) => {
+            tracing::info!(reason = why, "sign-in refused");
+            ApiError::Unauthorized {
+                code: "INVALID_CREDENTIAL",
+                message: "로그인 정보를 확인할 수 없습니다. 다시 시도해 주세요.".into(),
+            }
+        }
+        SignInError::NotConfigured => ApiError::Unavailable {
+            dependency: "identity-provider",
+            source: Some(std::sync::Arc::new(anyhow::anyhow!("no sign-in provider configured"))),
+        },
+        SignInError::Unavailable(err) => {
+            ApiError::Unavailable { dependency: "identity-provider", source: Some(std::sync::Arc::new(err)) }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginRequest {
+    /// The ID token the Google Sign-In SDK (or the second issuer) gave the app.
+    pub id_token: Option<String>,
+    /// Or an authorization code, with its PKCE verifier and redirect URI.
+    pub authorization_code: Option<String>,
+    pub code_verifier: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub client_id: Option<String>,
+}
+
+/// Signs in with Google (or the configured second issuer) and returns our token pair.
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = inline(Envelope<TokenPair>)), (status = 401, body = crate::http::error::ErrorBody),
+              (status = 422, body = crate::http::error::ErrorBody), (status = 429, body = crate::http::error::ErrorBody),
+              (status = 503, body = crate::http::error::ErrorBody)))]
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> ApiResult<Success<TokenPair>> {
+    limit(&state, "login-ip", &client_address(&headers)).await?;
+    let too_long = |s: &Option<String>| s.as_ref().is_some_and(|v| v.len() > 8192);
+    if too_long(&req.id_token)
+        || too_long(&req.authorization_code)
+        || too_long(&req.code_verifier)
+        || too_long(&req.redirect_uri)
+    {
+        return Err(ApiError::field("body", "값이 너무 깁니다."));
+    }
+    let id_token = match (req.id_token, req.authorization_code) {
+        (Some(t), None) => t,
+        (None, Some(code)) => {
+            let mut missing = Vec::new();
+            if req.code_verifier.as_deref().is_none_or(str::is_empty) {
+                missing.push(FieldError::new("codeVerifier", "인가 코드와 함께 PKCE 검증값이 필요합니다."));
+            }
+            if req.redirect_uri.as_deref().is_none_or(str::is_empty) {
+                missing.push(FieldError::new("redirectUri", "인가 코드와 함께 리디렉션 URI가 필요합니다."));
+            }
+            if !missing.is_empty() {
+                return Err(ApiError::Validation(missing));
+            }
+            state
+                .auth
+                .exchange_google_code(
+                    &code,
+                    req.code_verifier.as_deref().unwrap_or_default(),
+                    req.redirect_uri.as_deref().unwrap_or_default(),
+                    req.client_id.as_deref(),
+                )
+                .await
+                .map_err(sign_in_error)?
+        }
+        _ => return Err(ApiError::field("idToken", "idToken 또는 authorizationCode 중 하나만 보내 주세요.")),
+    };
+    let identity = state.auth.verify_id_token(&id_token).await.map_err(sign_in_error)?;
+    limit(&state, "login-account", &format!("{}|{}", identity.issuer, identity.subject)).await?;
+    let (user, new_user) =
+        store::find_or_create(&state.db, &identity.issuer, &identity.subject, identity.email.as_deref())
+            .await?;
+    let pair = state.auth.issue(&state.db, &user, new_user).await?;
+    Ok(Success::new(pair).message("로그인되었습니다."))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// Trades a refresh token for a new pair. The old token stops working; presenting it again
+/// revokes every token of its family (theft detection).
+#[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, body = inline(Envelope<TokenPair>)), (status = 401, body = crate::http::error::ErrorBody),
+              (status = 429, body = crate::http::error::ErrorBody)))]
+pub async fn refresh(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<RefreshRequest>,
+) -> ApiResult<Success<TokenPair>> {
+    limit(&state, "refresh-ip", &client_address(&headers)).await?;
+    if req.refresh_token.is_empty() || req.refresh_token.len() > 256 {
+        return Err(ApiError::field("refreshToken", "리프레시 토큰이 올바르지 않습니다."));
+    }
+    let old = tokens::hash_refresh(&req.refresh_token);
+    limit(&state, "refresh-token", &req.refresh_token).await?;
+    let (new_token, new_hash) = tokens::new_refresh();
+    let expires = chrono::Utc::now() + state.config.auth.refresh_ttl;
+    let invalid = || ApiError::Unauthorized {
+        code: "INVALID_REFRESH_TOKEN",
+        message: "로그인이 만료되었습니다. 다시 로그인해 주세요.".into(),
+    };
+    match store::rotate_refresh(&state.db, &old, &new_hash, expires).await? {
+        Rotation::Rotated { user } => {
+            let Some(row) = store::get(&state.db, user).await? else { return Err(invalid()) };
+            let pair = state.auth.pair(user, row.status(), new_token, false)?;
+            Ok(Success::new(pair).message("토큰이 갱신되었습니다."))
+        }
+        Rotation::Reused { .. } => {
+            tracing::warn!("a replaced refresh token was presented again; its family is revoked");
+            Err(ApiError::Unauthorized {
+                code: "REFRESH_TOKEN_REUSED",
+                message: "보안을 위해 모든 기기에서 로그아웃되었습니다. 다시 로그인해 주세요.".into(),
+            })
+        }
+        Rotation::Invalid => Err(invalid()),
+    }
+}
+
+/// Revokes the refresh token's whole family. Answers the same whether or not it existed.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, body = inline(Envelope<serde_json::Value>))))]
+pub async fn logout(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<RefreshRequest>,
+) -> ApiResult<Success<serde_json::Value>> {
+    if req.refresh_token.len() <= 256 {
+        store::revoke_by_token(&state.db, &tokens::hash_refresh(&req.refresh_token)).await?;
+    }
+    Ok(Success::new(serde_json::json!({})).message("로그아웃되었습니다."))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DevLoginRequest {
+    /// Any address; the same one signs in as the same user.
+    pub email: String,
+}
+
+/// Local development only: signs in without Google. Refused (404) whenever the app runs in Azure
+/// or `DEV_LOGIN_ENABLED` is not `true`.
+#[utoipa::path(post, path = "/api/auth/dev-login", tag = "auth", request_body = DevLoginRequest,
+    responses((status = 200, body = inline(Envelope<TokenPair>)), (status = 404, body = crate::http::error::ErrorBody)))]
+pub async fn dev_login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<DevLoginRequest>,
+) -> ApiResult<Success<TokenPair>> {
+    if !state.config.auth.dev_login {
+        return Err(ApiError::not_found("요청한 주소를 찾을 수 없습니다."));
+    }
+    limit(&state, "login-ip", &client_address(&headers)).await?;
+    let email = req.email.trim().to_ascii_lowercase();
+    if email.is_empty() || email.len() > 320 || !email.contains('@') {
+        return Err(ApiError::field("email", "이메일 형식으로 입력해 주세요."));
+    }
+    let (user, new_user) = store::find_or_create(&state.db, DEV_ISSUER, &email, Some(&email)).await?;
+    let pair = state.auth.issue(&state.db, &user, new_user).await?;
+    Ok(Success::new(pair).message("개발용 로그인이 완료되었습니다."))
+}

@@ -1,0 +1,179 @@
+//! Domain types of the user domain. Requests become these at the edge; nothing downstream sees a
+//! raw string where one of these belongs.
+
+use chrono::{Datelike, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::http::FieldError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Sex {
+    Male,
+    Female,
+}
+
+impl Sex {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sex::Male => "MALE",
+            Sex::Female => "FEMALE",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "MALE" => Some(Sex::Male),
+            "FEMALE" => Some(Sex::Female),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum UserStatus {
+    /// Signed in, onboarding not finished.
+    Pending,
+    Active,
+}
+
+impl UserStatus {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "PENDING" => Some(UserStatus::Pending),
+            "ACTIVE" => Some(UserStatus::Active),
+            _ => None,
+        }
+    }
+}
+
+/// "Today" for users is the date in Asia/Seoul (UTC+9 all year; Korea has no daylight saving).
+pub fn today_seoul() -> NaiveDate {
+    (Utc::now() + chrono::Duration::hours(9)).date_naive()
+}
+
+/// Age in full years on `today`.
+pub fn age_on(birth: NaiveDate, today: NaiveDate) -> u32 {
+    let mut age = today.year() - birth.year();
+    if (today.month(), today.day()) < (birth.month(), birth.day()) {
+        age -= 1;
+    }
+    age.max(0) as u32
+}
+
+/// Youngest age that may sign up without a guardian's consent (개인정보보호법 §22-2).
+pub const MIN_AGE: u32 = 14;
+
+/// A birth date (never a resident registration number): ISO `YYYY-MM-DD`, the person at least
+/// 14 and at most 120 years old today in Seoul.
+pub fn parse_birth_date(raw: &str) -> Result<NaiveDate, FieldError> {
+    let date = NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+        .map_err(|_| FieldError::new("birthDate", "YYYY-MM-DD 형식의 날짜로 입력해 주세요."))?;
+    let age = age_on(date, today_seoul());
+    if date > today_seoul() || age > 120 {
+        return Err(FieldError::new("birthDate", "생년월일을 다시 확인해 주세요."));
+    }
+    if age < MIN_AGE {
+        return Err(FieldError::new("birthDate", "만 14세 이상만 가입할 수 있습니다."));
+    }
+    Ok(date)
+}
+
+pub fn parse_name(raw: &str) -> Result<String, FieldError> {
+    let name = raw.trim();
+    let len = name.chars().count();
+    if len == 0 || len > 50 || name.chars().any(char::is_control) {
+        return Err(FieldError::new("name", "이름은 1~50자로 입력해 주세요."));
+    }
+    Ok(name.to_string())
+}
+
+pub fn parse_occupation(raw: &str) -> Result<String, FieldError> {
+    let v = raw.trim();
+    if v.chars().count() > 50 || v.chars().any(char::is_control) {
+        return Err(FieldError::new("occupation", "직업은 50자 이내로 입력해 주세요."));
+    }
+    Ok(v.to_string())
+}
+
+pub fn parse_height(v: f64) -> Result<f64, FieldError> {
+    if !(50.0..=250.0).contains(&v) {
+        return Err(FieldError::new("heightCm", "키는 50~250cm 사이로 입력해 주세요."));
+    }
+    Ok((v * 10.0).round() / 10.0)
+}
+
+/// The consents a user gives separately (개인정보보호법 §23, §28-8; 정보통신망법 §50).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ConsentKind {
+    /// Processing of health (sensitive) data.
+    HealthData,
+    /// Sending health data to the AI provider abroad.
+    AiOverseasTransfer,
+    /// Promotional and night-time (21:00–08:00 KST) notifications.
+    NightPromotional,
+}
+
+impl ConsentKind {
+    pub const ALL: [ConsentKind; 3] =
+        [ConsentKind::HealthData, ConsentKind::AiOverseasTransfer, ConsentKind::NightPromotional];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsentKind::HealthData => "HEALTH_DATA",
+            ConsentKind::AiOverseasTransfer => "AI_OVERSEAS_TRANSFER",
+            ConsentKind::NightPromotional => "NIGHT_PROMOTIONAL",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The version of the consent text in force; a grant must name it.
+    pub fn current_version(self) -> &'static str {
+        match self {
+            ConsentKind::HealthData => "2026-11",
+            ConsentKind::AiOverseasTransfer => "2026-11",
+            ConsentKind::NightPromotional => "2026-11",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn age_counts_full_years_in_seoul() {
+        let d = |s| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(age_on(d("1990-05-10"), d("2026-05-09")), 35);
+        assert_eq!(age_on(d("1990-05-10"), d("2026-05-10")), 36);
+        assert_eq!(age_on(d("2000-02-29"), d("2026-02-28")), 25);
+    }
+
+    #[test]
+    fn birth_dates_are_checked_for_form_and_age() {
+        assert!(parse_birth_date("1990-05-10").is_ok());
+        for bad in ["1990/05/10", "19900510", "2999-01-01", "1850-01-01", "", "1990-02-30"] {
+            assert!(parse_birth_date(bad).is_err(), "{bad}");
+        }
+        let young = (today_seoul() - chrono::Duration::days(365 * 10)).format("%Y-%m-%d").to_string();
+        assert_eq!(parse_birth_date(&young).unwrap_err().message, "만 14세 이상만 가입할 수 있습니다.");
+    }
+
+    #[test]
+    fn names_heights_and_occupations_are_bounded() {
+        assert_eq!(parse_name("  홍길동 ").unwrap(), "홍길동");
+        assert!(parse_name("").is_err());
+        assert!(parse_name(&"가".repeat(51)).is_err());
+        assert!(parse_name("a\u{0}b").is_err());
+        assert_eq!(parse_height(172.34).unwrap(), 172.3);
+        assert!(parse_height(20.0).is_err());
+        assert!(parse_height(f64::NAN).is_err());
+        assert!(parse_occupation(&"x".repeat(51)).is_err());
+    }
+}
