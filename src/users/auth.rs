@@ -222,7 +222,7 @@ impl Auth {
         let provider = [self.google.as_ref(), self.extra.as_ref()]
             .into_iter()
             .flatten()
-            .find(|p| p.config().issuers.iter().any(|i| *i == iss));
+            .find(|p| p.config().issuers.contains(&iss));
         match provider {
             Some(p) => Ok(p.verify(token).await?),
             None if self.google.is_none() && self.extra.is_none() => Err(SignInError::NotConfigured),

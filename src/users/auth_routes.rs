@@ -31,10 +31,10 @@ const WINDOW: Duration = Duration::from_secs(60);
 /// The caller's address as the front end reports it (Front Door, then the Functions host).
 fn client_address(headers: &HeaderMap) -> String {
     for name in ["x-azure-clientip", "x-forwarded-for", "x-client-ip"] {
-        if let Some(v) = headers.get(name).and_then(|v| v.to_str().ok()) {
-            if let Some(first) = v.split(',').next().map(str::trim).filter(|s| !s.is_empty()) {
-                return first.to_string();
-            }
+        if let Some(v) = headers.get(name).and_then(|v| v.to_str().ok())
+            && let Some(first) = v.split(',').next().map(str::trim).filter(|s| !s.is_empty())
+        {
+            return first.to_string();
         }
     }
     "unknown".into()

@@ -63,12 +63,16 @@ pub async fn erase(state: &AppState, user: Uuid) -> anyhow::Result<()> {
     for part in parts().iter().rev() {
         (part.erase)(&mut tx, user).await.with_context(|| format!("erasing {}", part.name))?;
     }
-    // Published events that named the user are no longer needed by anyone.
-    sqlx::query("DELETE FROM events.outbox WHERE published_at IS NOT NULL AND payload->>'userId' = $1")
-        .bind(user.to_string())
-        .execute(&mut *tx)
-        .await
-        .context("dropping published events about the user")?;
+    // Events and dead letters that name the user go too: nobody needs news of an account that
+    // no longer exists, except `user.deleted` itself.
+    for table in ["events.outbox", "events.dead_letters", "events.local_queue"] {
+        let column = if table == "events.outbox" { "payload" } else { "body" };
+        sqlx::query(&format!("DELETE FROM {table} WHERE {column}->>'userId' = $1"))
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await
+            .with_context(|| format!("dropping {table} rows about the user"))?;
+    }
     bus::publish(&mut tx, NewEvent::new("user.deleted", json!({ "userId": user }))).await?;
     tx.commit().await.context("committing the erasure")?;
     cache::invalidate(state.cache.as_ref(), &super::extract::status_cache_key(user)).await;

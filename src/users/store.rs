@@ -180,6 +180,11 @@ pub async fn insert_refresh(
     Ok(())
 }
 
+/// user, family, expires, replaced, revoked
+type TokenRow = (Uuid, Uuid, DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+/// created, expires, replaced, revoked
+type SessionRow = (DateTime<Utc>, DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum Rotation {
     /// The token was current: it is replaced by the new one.
@@ -199,15 +204,14 @@ pub async fn rotate_refresh(
     expires_at: DateTime<Utc>,
 ) -> anyhow::Result<Rotation> {
     let mut tx = pool.begin().await.context("starting the refresh transaction")?;
-    let row: Option<(Uuid, Uuid, DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>)> =
-        sqlx::query_as(
-            "SELECT user_id, family_id, expires_at, replaced_at, revoked_at FROM users.refresh_tokens \
+    let row: Option<TokenRow> = sqlx::query_as(
+        "SELECT user_id, family_id, expires_at, replaced_at, revoked_at FROM users.refresh_tokens \
          WHERE token_hash = $1 FOR UPDATE",
-        )
-        .bind(old)
-        .fetch_optional(&mut *tx)
-        .await
-        .context("reading a refresh token")?;
+    )
+    .bind(old)
+    .fetch_optional(&mut *tx)
+    .await
+    .context("reading a refresh token")?;
     let Some((user, family, expires, replaced, revoked)) = row else { return Ok(Rotation::Invalid) };
     if replaced.is_some() {
         revoke_family_in(&mut tx, family).await?;
@@ -325,7 +329,7 @@ pub async fn export(pool: &PgPool, user: Uuid) -> anyhow::Result<Value> {
     .fetch_all(pool)
     .await
     .context("exporting consents")?;
-    let sessions: Vec<(DateTime<Utc>, DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>)> = sqlx::query_as(
+    let sessions: Vec<SessionRow> = sqlx::query_as(
         "SELECT created_at, expires_at, replaced_at, revoked_at FROM users.refresh_tokens WHERE user_id = $1 ORDER BY created_at",
     )
     .bind(user)

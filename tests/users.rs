@@ -1,0 +1,380 @@
+//! The user domain through the router: onboarding, profile, consents, token refresh and logout,
+//! protection of every route, and export and erasure leaving nothing behind.
+
+mod common;
+
+use axum::{
+    Router,
+    body::Body,
+    http::{Method, Request, StatusCode},
+};
+use bytes::Bytes;
+use common::{Answer, call, send, state_with};
+use healthsync::{AppState, app, platform::blob::BlobName};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+const LOCAL: &[(&str, &str)] = &[("DEV_LOGIN_ENABLED", "true")];
+
+struct Session {
+    user_id: String,
+    access: String,
+    refresh: String,
+}
+
+async fn dev_login(app: &Router, email: &str) -> Session {
+    let a = call(app, Method::POST, "/api/auth/dev-login", Some(json!({ "email": email }))).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    Session {
+        user_id: a.body["data"]["userId"].as_str().unwrap().into(),
+        access: a.body["data"]["accessToken"].as_str().unwrap().into(),
+        refresh: a.body["data"]["refreshToken"].as_str().unwrap().into(),
+    }
+}
+
+async fn authed(app: &Router, token: &str, method: Method, uri: &str, body: Option<Value>) -> Answer {
+    let mut b = Request::builder().method(method).uri(uri).header("authorization", format!("Bearer {token}"));
+    let body = match body {
+        Some(v) => {
+            b = b.header("content-type", "application/json");
+            Body::from(v.to_string())
+        }
+        None => Body::empty(),
+    };
+    send(app, b.body(body).unwrap()).await
+}
+
+fn registration() -> Value {
+    json!({ "name": "김건강", "birthDate": "1988-03-15", "sex": "FEMALE", "occupation": "교사", "heightCm": 162.5 })
+}
+
+async fn registered(app: &Router, email: &str) -> Session {
+    let s = dev_login(app, email).await;
+    let a = authed(app, &s.access, Method::POST, "/api/users/register", Some(registration())).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    s
+}
+
+fn setup(pool: PgPool) -> (AppState, Router) {
+    let state = state_with(pool, LOCAL);
+    (state.clone(), app(state))
+}
+
+#[sqlx::test]
+async fn onboarding_moves_a_new_account_from_pending_to_active_once(pool: PgPool) {
+    let (_, app) = setup(pool.clone());
+    let s = dev_login(&app, "new@example.com").await;
+    let p = authed(&app, &s.access, Method::GET, "/api/users/profile", None).await;
+    assert_eq!(p.body["data"]["status"], "PENDING");
+    let a = authed(&app, &s.access, Method::POST, "/api/users/register", Some(registration())).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    assert_eq!(a.body["data"]["status"], "ACTIVE");
+    assert_eq!(a.body["data"]["sex"], "FEMALE");
+    assert!(a.body["data"]["age"].as_u64().unwrap() >= 38);
+    let again = authed(&app, &s.access, Method::POST, "/api/users/register", Some(registration())).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert_eq!(again.body["code"], "ALREADY_REGISTERED");
+    let events: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events.outbox WHERE event_type = 'user.registered'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(events, 1);
+}
+
+#[sqlx::test]
+async fn bad_registrations_name_every_failing_field_and_change_nothing(pool: PgPool) {
+    let (_, app) = setup(pool.clone());
+    let s = dev_login(&app, "bad@example.com").await;
+    let cases = [
+        (json!({"name": "", "birthDate": "1988-03-15", "sex": "FEMALE"}), vec!["name"]),
+        (json!({"name": "가", "birthDate": "880315", "sex": "FEMALE"}), vec!["birthDate"]),
+        (json!({"name": "가", "birthDate": "2020-01-01", "sex": "FEMALE"}), vec!["birthDate"]),
+        (json!({"name": "가", "birthDate": "1988-03-15", "sex": "F"}), vec!["sex"]),
+        (json!({"name": "가", "birthDate": "1988-03-15", "sex": "MALE", "heightCm": 400}), vec!["heightCm"]),
+        (json!({"name": "", "birthDate": "x", "sex": "?"}), vec!["name", "birthDate", "sex"]),
+    ];
+    for (body, fields) in cases {
+        let a = authed(&app, &s.access, Method::POST, "/api/users/register", Some(body.clone())).await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {}", a.text);
+        let got: Vec<&str> =
+            a.body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+        assert_eq!(got, fields, "{body}");
+    }
+    let missing =
+        authed(&app, &s.access, Method::POST, "/api/users/register", Some(json!({"name": "가"}))).await;
+    assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let status: String = sqlx::query_scalar("SELECT status FROM users.users").fetch_one(&pool).await.unwrap();
+    assert_eq!(status, "PENDING");
+}
+
+#[sqlx::test]
+async fn the_profile_is_corrected_field_by_field(pool: PgPool) {
+    let (_, app) = setup(pool);
+    let s = registered(&app, "p@example.com").await;
+    let a = authed(
+        &app,
+        &s.access,
+        Method::PATCH,
+        "/api/users/profile",
+        Some(json!({"name": "김수정", "occupation": null})),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(a.body["data"]["name"], "김수정");
+    assert_eq!(a.body["data"]["occupation"], Value::Null);
+    assert_eq!(a.body["data"]["heightCm"], json!(162.5));
+    let bad = authed(
+        &app,
+        &s.access,
+        Method::PATCH,
+        "/api/users/profile",
+        Some(json!({"name": "x", "heightCm": 10})),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let p = authed(&app, &s.access, Method::GET, "/api/users/profile", None).await;
+    assert_eq!(p.body["data"]["name"], "김수정", "a failed patch changes nothing");
+}
+
+#[sqlx::test]
+async fn consents_are_versioned_records_and_other_domains_can_check_them(pool: PgPool) {
+    let (state, app) = setup(pool.clone());
+    let s = registered(&app, "c@example.com").await;
+    let id = uuid::Uuid::parse_str(&s.user_id).unwrap();
+    let a = authed(&app, &s.access, Method::GET, "/api/users/me/consents", None).await;
+    assert_eq!(a.body["data"].as_array().unwrap().len(), 3);
+    assert!(a.body["data"].as_array().unwrap().iter().all(|c| c["granted"] == false));
+
+    let grant = json!({"consents": [{"type": "HEALTH_DATA", "granted": true, "version": "2026-11"},
+                                    {"type": "AI_OVERSEAS_TRANSFER", "granted": true, "version": "2026-11"}]});
+    let a = authed(&app, &s.access, Method::PUT, "/api/users/me/consents", Some(grant)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    use healthsync::users::{ConsentKind, has_consent};
+    assert!(has_consent(&state, id, ConsentKind::HealthData).await.unwrap());
+    assert!(has_consent(&state, id, ConsentKind::AiOverseasTransfer).await.unwrap());
+    assert!(!has_consent(&state, id, ConsentKind::NightPromotional).await.unwrap());
+
+    let stale = json!({"consents": [{"type": "HEALTH_DATA", "granted": true, "version": "2020-01"}]});
+    let a = authed(&app, &s.access, Method::PUT, "/api/users/me/consents", Some(stale)).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(a.body["errors"][0]["field"], "consents[0].version");
+    let unknown = json!({"consents": [{"type": "MARKETING", "granted": true, "version": "2026-11"}]});
+    assert_eq!(
+        authed(&app, &s.access, Method::PUT, "/api/users/me/consents", Some(unknown)).await.status,
+        422
+    );
+
+    let withdraw =
+        json!({"consents": [{"type": "AI_OVERSEAS_TRANSFER", "granted": false, "version": "2026-11"}]});
+    authed(&app, &s.access, Method::PUT, "/api/users/me/consents", Some(withdraw)).await;
+    assert!(!has_consent(&state, id, ConsentKind::AiOverseasTransfer).await.unwrap());
+    let history: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM users.consents").fetch_one(&pool).await.unwrap();
+    assert_eq!(history, 3, "every answer is kept as a record");
+}
+
+#[sqlx::test]
+async fn a_refresh_token_works_once_and_its_reuse_revokes_the_whole_family(pool: PgPool) {
+    let (_, app) = setup(pool);
+    let s = dev_login(&app, "r@example.com").await;
+    let first = call(&app, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": s.refresh}))).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    let rotated = first.body["data"]["refreshToken"].as_str().unwrap().to_string();
+    assert_ne!(rotated, s.refresh);
+    assert_eq!(first.body["data"]["userId"], json!(s.user_id));
+    let access = first.body["data"]["accessToken"].as_str().unwrap();
+    assert_eq!(authed(&app, access, Method::GET, "/api/users/profile", None).await.status, StatusCode::OK);
+
+    // The old token comes back (stolen, or replayed): refused, and the family is revoked.
+    let reuse = call(&app, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": s.refresh}))).await;
+    assert_eq!(reuse.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(reuse.body["code"], "REFRESH_TOKEN_REUSED");
+    let after = call(&app, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": rotated}))).await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED, "the rotated token died with its family");
+
+    let garbage = call(&app, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": "nope"}))).await;
+    assert_eq!(garbage.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(garbage.body["code"], "INVALID_REFRESH_TOKEN");
+}
+
+#[sqlx::test]
+async fn logout_revokes_the_refresh_token_and_answers_the_same_for_unknown_ones(pool: PgPool) {
+    let (_, app) = setup(pool);
+    let s = dev_login(&app, "l@example.com").await;
+    let other = dev_login(&app, "l@example.com").await;
+    let a = call(&app, Method::POST, "/api/auth/logout", Some(json!({"refreshToken": s.refresh}))).await;
+    assert_eq!(a.status, StatusCode::OK);
+    let r = call(&app, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": s.refresh}))).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // Another session of the same user (another device) is untouched.
+    let r = call(&app, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": other.refresh}))).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let unknown =
+        call(&app, Method::POST, "/api/auth/logout", Some(json!({"refreshToken": "unknown"}))).await;
+    assert_eq!(unknown.status, StatusCode::OK);
+}
+
+#[sqlx::test]
+async fn every_protected_route_refuses_a_missing_or_forged_token(pool: PgPool) {
+    let (_, app) = setup(pool);
+    let routes = [
+        (Method::POST, "/api/users/register"),
+        (Method::GET, "/api/users/profile"),
+        (Method::PATCH, "/api/users/profile"),
+        (Method::GET, "/api/users/me/consents"),
+        (Method::PUT, "/api/users/me/consents"),
+        (Method::GET, "/api/users/me/export"),
+        (Method::DELETE, "/api/users/me"),
+    ];
+    // Every /api/users route of the router is in the list above.
+    let listed: std::collections::BTreeSet<&str> = routes.iter().map(|(_, p)| *p).collect();
+    for path in healthsync::app::api_routes().paths() {
+        if path.starts_with("/api/users") {
+            assert!(listed.contains(path), "{path} is not checked for authentication");
+        }
+    }
+    for (method, path) in routes {
+        let a = call(&app, method.clone(), path, Some(json!({}))).await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{method} {path}");
+        assert_eq!(a.body["code"], "UNAUTHENTICATED");
+        let a = authed(&app, "not.a.jwt", method.clone(), path, Some(json!({}))).await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{method} {path}");
+        assert_eq!(a.body["code"], "INVALID_TOKEN");
+    }
+}
+
+#[sqlx::test]
+async fn another_users_token_never_reaches_the_first_users_data(pool: PgPool) {
+    let (_, app) = setup(pool.clone());
+    let a = registered(&app, "a@example.com").await;
+    let b = dev_login(&app, "b@example.com").await;
+    // There is no parameter that names a user: B only ever sees B.
+    let p =
+        authed(&app, &b.access, Method::GET, &format!("/api/users/profile?userId={}", a.user_id), None).await;
+    assert_eq!(p.body["data"]["userId"], json!(b.user_id));
+    assert_eq!(p.body["data"]["name"], Value::Null);
+    let e = authed(&app, &b.access, Method::GET, "/api/users/me/export", None).await;
+    assert!(!e.text.contains("김건강") && !e.text.contains(&a.user_id), "{}", e.text);
+    let patch = json!({"name": "탈취", "userId": a.user_id});
+    authed(&app, &b.access, Method::PATCH, "/api/users/profile", Some(patch)).await;
+    authed(&app, &b.access, Method::DELETE, "/api/users/me", None).await;
+    let p = authed(&app, &a.access, Method::GET, "/api/users/profile", None).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert_eq!(p.body["data"]["name"], "김건강");
+}
+
+/// Rows anywhere in the app's schemas whose JSON form mentions `needle`.
+async fn rows_mentioning(pool: &PgPool, needle: &str) -> Vec<String> {
+    let tables: Vec<(String, String)> = sqlx::query_as(
+        "SELECT table_schema::text, table_name::text FROM information_schema.tables \
+         WHERE table_schema IN ('users','health','goals','intelligence','motivator','events','ops') AND table_type = 'BASE TABLE'",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let mut found = Vec::new();
+    for (schema, table) in tables {
+        let rows: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT row_to_json(t)::text FROM {schema}.{table} t WHERE row_to_json(t)::text LIKE $1"
+        ))
+        .bind(format!("%{needle}%"))
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        found.extend(rows.into_iter().map(|r| format!("{schema}.{table}: {r}")));
+    }
+    found
+}
+
+#[sqlx::test]
+async fn export_returns_everything_and_delete_leaves_nothing_in_any_table_or_container(pool: PgPool) {
+    let (state, app) = setup(pool.clone());
+    let s = registered(&app, "erase-me@example.com").await;
+    let grant = json!({"consents": [{"type": "HEALTH_DATA", "granted": true, "version": "2026-11"}]});
+    authed(&app, &s.access, Method::PUT, "/api/users/me/consents", Some(grant)).await;
+    call(&app, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": s.refresh}))).await;
+    let file = BlobName::parse(&format!("users/{}/checkups/2024.pdf", s.user_id)).unwrap();
+    state.blob.put(&file, Bytes::from_static(b"%PDF-1.7"), "application/pdf").await.unwrap();
+    // A poison message about the user, too.
+    sqlx::query(
+        "INSERT INTO events.dead_letters (consumer, message_id, reason, body) VALUES ('X', 'm', 'r', $1)",
+    )
+    .bind(json!({"userId": s.user_id}))
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    let e = authed(&app, &s.access, Method::GET, "/api/users/me/export", None).await;
+    assert_eq!(e.status, StatusCode::OK, "{}", e.text);
+    let data = &e.body["data"];
+    assert_eq!(data["userId"], json!(s.user_id));
+    assert_eq!(data["data"]["users"]["account"]["name"], "김건강");
+    assert_eq!(data["data"]["users"]["account"]["email"], "erase-me@example.com");
+    assert_eq!(data["data"]["users"]["consentHistory"].as_array().unwrap().len(), 1);
+    assert_eq!(data["data"]["users"]["sessions"].as_array().unwrap().len(), 2);
+    assert_eq!(data["files"], json!([file.as_str()]));
+    assert!(!rows_mentioning(&pool, &s.user_id).await.is_empty());
+
+    let d = authed(&app, &s.access, Method::DELETE, "/api/users/me", None).await;
+    assert_eq!(d.status, StatusCode::OK, "{}", d.text);
+
+    let left: Vec<String> = rows_mentioning(&pool, &s.user_id)
+        .await
+        .into_iter()
+        .filter(|r| !(r.starts_with("events.outbox:") && r.contains("\"user.deleted\"")))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:#?}");
+    assert!(rows_mentioning(&pool, "김건강").await.is_empty());
+    assert!(rows_mentioning(&pool, "erase-me@example.com").await.is_empty());
+    let deleted_events: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events.outbox WHERE event_type = 'user.deleted' AND payload->>'userId' = $1",
+    )
+    .bind(&s.user_id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(deleted_events, 1);
+    assert!(state.blob.list(&format!("users/{}/", s.user_id)).await.unwrap().is_empty());
+    assert!(state.blob.get(&file).await.unwrap().is_none());
+
+    // The old tokens are worthless now, and signing in again makes a new, empty account.
+    let p = authed(&app, &s.access, Method::GET, "/api/users/profile", None).await;
+    assert_eq!(p.status, StatusCode::UNAUTHORIZED);
+    let r = call(&app, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": s.refresh}))).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let again = dev_login(&app, "erase-me@example.com").await;
+    assert_ne!(again.user_id, s.user_id);
+}
+
+#[sqlx::test]
+async fn the_files_eraser_consumer_removes_a_deleted_users_files_and_is_idempotent(pool: PgPool) {
+    let (state, app) = setup(pool.clone());
+    let user = uuid::Uuid::new_v4();
+    let file = BlobName::parse(&format!("users/{user}/a.pdf")).unwrap();
+    state.blob.put(&file, Bytes::from_static(b"x"), "application/pdf").await.unwrap();
+    let payload = json!({"Data": {"message": json!({"userId": user}).to_string()},
+                         "Metadata": {"MessageId": "d-1", "DeliveryCount": 1, "Subject": "user.deleted"}});
+    for _ in 0..2 {
+        let a = call(&app, Method::POST, "/UserFilesEraser", Some(payload.clone())).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    }
+    assert!(state.blob.get(&file).await.unwrap().is_none());
+    let bad = json!({"Data": {"message": "{}"}, "Metadata": {"MessageId": "d-2"}});
+    assert_eq!(call(&app, Method::POST, "/UserFilesEraser", Some(bad)).await.status, StatusCode::OK);
+    let dead: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events.dead_letters").fetch_one(&pool).await.unwrap();
+    assert_eq!(dead, 1);
+}
+
+#[sqlx::test]
+async fn a_deleted_user_is_refused_at_once_even_with_a_cached_status(pool: PgPool) {
+    let (_, app) = setup(pool);
+    let s = registered(&app, "gone@example.com").await;
+    // Warm the status cache, then delete.
+    authed(&app, &s.access, Method::GET, "/api/users/profile", None).await;
+    authed(&app, &s.access, Method::DELETE, "/api/users/me", None).await;
+    let a = authed(&app, &s.access, Method::GET, "/api/users/me/consents", None).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(a.body["code"], "ACCOUNT_NOT_FOUND");
+}
