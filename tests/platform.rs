@@ -31,6 +31,19 @@ async fn cache_contract(c: &dyn Cache) {
     let v: Option<serde_json::Value> = cache::get_json(c, &key).await;
     assert_eq!(v, Some(serde_json::json!({"a": 1})));
     c.ping().await.unwrap();
+
+    // Counters: a fixed window from the first increment, shared by every caller.
+    let counter = format!("test:ctr:{}", uuid::Uuid::new_v4());
+    for expected in 1..=3 {
+        assert_eq!(c.incr(&counter, Duration::from_millis(300)).await.unwrap(), expected);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        c.incr(&counter, Duration::from_millis(300)).await.unwrap(),
+        1,
+        "{}: the window ended",
+        c.kind()
+    );
 }
 
 #[tokio::test]
@@ -99,4 +112,25 @@ async fn a_missing_container_fails_the_readiness_ping() {
     let url = url::Url::parse(&common::azurite_container_url("never-created")).unwrap();
     let store = AzureBlobStore::new(&url).unwrap();
     assert!(store.ping().await.is_err());
+}
+
+#[tokio::test]
+async fn a_rate_limit_on_redis_is_shared_by_every_instance_and_says_when_to_retry() {
+    use healthsync::{http::ApiError, platform::ratelimit};
+    // Two instances: two clients of the same Redis.
+    let a = RedisCache::new(&redis_url(), Duration::from_secs(2), "hs-test:").unwrap();
+    let b = RedisCache::new(&redis_url(), Duration::from_secs(2), "hs-test:").unwrap();
+    let who = format!("client-{}", uuid::Uuid::new_v4());
+    for cache in [&a, &b, &a] {
+        ratelimit::check(cache, "test", &who, 3, Duration::from_secs(60)).await.unwrap();
+    }
+    match ratelimit::check(&b, "test", &who, 3, Duration::from_secs(60)).await {
+        Err(ApiError::TooManyRequests { retry_after_secs }) => assert_eq!(retry_after_secs, 60),
+        other => panic!("expected 429, got {other:?}"),
+    }
+    ratelimit::check(&a, "test", "198.51.100.7-other", 3, Duration::from_secs(60)).await.unwrap();
+    // With the cache down the limit lets requests through rather than locking everyone out.
+    let down = RedisCache::new(&SecretString::from("redis://127.0.0.1:1"), Duration::from_millis(200), "x:")
+        .unwrap();
+    ratelimit::check(&down, "test", &who, 0, Duration::from_secs(60)).await.unwrap();
 }
