@@ -1,0 +1,343 @@
+// The function app: Flex Consumption with the custom runtime (default), or Elastic Premium with a
+// `staging` slot for blue-green swaps. It runs as the user-assigned identity; every secret in its
+// settings is a Key Vault reference and every Azure connection is identity-based.
+param name string
+param planName string
+param location string
+param tags object
+
+@allowed([
+  'FlexConsumption'
+  'Premium'
+])
+param hostingPlan string
+param premiumSku string
+param flexMaximumInstanceCount int
+param flexInstanceMemoryMB int
+
+param identityId string
+param identityClientId string
+param hostStorageAccountName string
+param deploymentContainerUrl string
+param checkupContainerUrl string
+param keyVaultUri string
+param applicationInsightsConnectionString string
+param serviceBusNamespaceFqdn string
+param eventHubNamespaceFqdn string
+param eventHubName string
+param googleClientIds string
+param oidcIssuer string
+param oidcJwksUrl string
+param oidcAudiences string
+param logAnalyticsWorkspaceId string
+
+@description('Outbound VNet integration subnet; empty = none.')
+param appSubnetId string
+
+@description('Front Door profile id (X-Azure-FDID); empty = no Front Door, the app is reached directly.')
+param frontDoorId string
+
+@description('Timer and Service Bus functions: disabled in the staging slot (slot-sticky) so only production consumes.')
+param triggeredFunctions array
+
+var isFlex = hostingPlan == 'FlexConsumption'
+// azd finds the deploy target of service `api` (azure.yaml) by this tag.
+var serviceTag = {
+  'azd-service-name': 'api'
+}
+var kv = '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets'
+
+// Every setting the code reads in Azure (src/config.rs names::AZURE_APP_SETTINGS; tests/infra.rs
+// checks that each one is here) plus what the host and the Azure SDKs need.
+var appSettings = {
+  // Functions host storage, identity-based (no account key anywhere).
+  AzureWebJobsStorage__accountName: hostStorageAccountName
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identityClientId
+  // Telemetry with Entra auth (App Insights local auth is off).
+  APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  // azure_identity's ManagedIdentityCredential picks the user-assigned identity by this id.
+  AZURE_CLIENT_ID: identityClientId
+  // Service Bus triggers (binding connection `ServiceBusConnection`) and the relay's sender.
+  ServiceBusConnection__fullyQualifiedNamespace: serviceBusNamespaceFqdn
+  ServiceBusConnection__credential: 'managedidentity'
+  ServiceBusConnection__clientId: identityClientId
+  // Analytics events.
+  EVENT_HUB_NAMESPACE: eventHubNamespaceFqdn
+  EVENT_HUB_NAME: eventHubName
+  // Data.
+  DATABASE_URL: '${kv}/database-url/)'
+  DB_POOL_MAX: '5'
+  DB_ACQUIRE_TIMEOUT_MS: '3000'
+  REDIS_URL: '${kv}/redis-url/)'
+  BLOB_CONTAINER_URL: checkupContainerUrl
+  // HTTP.
+  HTTP_BODY_LIMIT_BYTES: '1048576'
+  HTTP_TIMEOUT_MS: '15000'
+  READY_CHECK_TIMEOUT_MS: '2000'
+  HEARTBEAT_SCHEDULE: '0 */5 * * * *'
+  // Identity.
+  AUTH_SIGNING_KEYS: '${kv}/auth-signing-keys/)'
+  AUTH_ACCESS_TTL_SECS: '900'
+  AUTH_REFRESH_TTL_DAYS: '30'
+  AUTH_RATE_LIMIT_PER_MINUTE: '20'
+  GOOGLE_CLIENT_IDS: googleClientIds
+  GOOGLE_CLIENT_SECRET: '${kv}/google-client-secret/)'
+  GOOGLE_JWKS_URL: 'https://www.googleapis.com/oauth2/v3/certs'
+  GOOGLE_TOKEN_URL: 'https://oauth2.googleapis.com/token'
+  OIDC_ISSUER: oidcIssuer
+  OIDC_JWKS_URL: oidcJwksUrl
+  OIDC_AUDIENCES: oidcAudiences
+  // AI.
+  CLAUDE_API_KEY: '${kv}/claude-api-key/)'
+  RUST_LOG: 'info'
+}
+
+// Premium runs the classic way: the runtime comes from settings and the zip is mounted read-only
+// (no Azure Files content share, which would need a storage account key).
+var premiumSettings = {
+  FUNCTIONS_EXTENSION_VERSION: '~4'
+  FUNCTIONS_WORKER_RUNTIME: 'custom'
+  WEBSITE_RUN_FROM_PACKAGE: '1'
+}
+
+// AzureWebJobs.<Function>.Disabled for each triggered function ('false' in production, 'true'
+// in staging; slot-sticky, so a swap never moves them).
+var disabledSettingNames = [for f in triggeredFunctions: 'AzureWebJobs.${f}.Disabled']
+var productionTriggerSettings = empty(triggeredFunctions) ? {} : json('{"${join(disabledSettingNames, '": "false", "')}": "false"}')
+var stagingTriggerSettings = empty(triggeredFunctions) ? {} : json('{"${join(disabledSettingNames, '": "true", "')}": "true"}')
+
+// Only Front Door (its service tag, with this profile's id in X-Azure-FDID) may call the app.
+var frontDoorRestrictions = empty(frontDoorId) ? [] : [
+  {
+    name: 'front-door-only'
+    action: 'Allow'
+    priority: 100
+    tag: 'ServiceTag'
+    ipAddress: 'AzureFrontDoor.Backend'
+    headers: {
+      'x-azure-fdid': [
+        frontDoorId
+      ]
+    }
+  }
+]
+
+var flexSku = {
+  name: 'FC1'
+  tier: 'FlexConsumption'
+}
+var premiumPlanSku = {
+  name: premiumSku
+  tier: 'ElasticPremium'
+}
+var flexConfig = {
+  deployment: {
+    storage: {
+      type: 'blobContainer'
+      value: deploymentContainerUrl
+      authentication: {
+        type: 'UserAssignedIdentity'
+        userAssignedIdentityResourceId: identityId
+      }
+    }
+  }
+  scaleAndConcurrency: {
+    maximumInstanceCount: flexMaximumInstanceCount
+    instanceMemoryMB: flexInstanceMemoryMB
+  }
+  runtime: {
+    name: 'custom'
+    version: '1.0'
+  }
+}
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_225: zone redundancy is a cost decision per environment (Premium needs 3+ always-ready instances for it); turn it on with the plan's zoneRedundant when production needs it
+  name: planName
+  location: location
+  tags: tags
+  kind: isFlex ? 'functionapp' : 'elastic'
+  sku: isFlex ? flexSku : premiumPlanSku
+  properties: {
+    reserved: true
+    maximumElasticWorkerCount: isFlex ? null : 20
+  }
+}
+
+resource site 'Microsoft.Web/sites@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_222: the API is public by design (the mobile app); with Front Door on, access restrictions admit only Front Door with this profile's X-Azure-FDID
+  // checkov:skip=CKV_AZURE_17: clients are mobile apps that authenticate with bearer tokens, not client certificates
+  // checkov:skip=CKV_AZURE_212: Flex Consumption scales per function from zero; Premium keeps minimumElasticInstanceCount 1 warm
+  // checkov:skip=CKV_AZURE_213: Premium gets healthCheckPath /api/system/live; Flex Consumption has no App Service health check
+  name: name
+  location: location
+  tags: union(tags, serviceTag)
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    clientCertEnabled: false
+    keyVaultReferenceIdentity: identityId
+    virtualNetworkSubnetId: empty(appSubnetId) ? null : appSubnetId
+    siteConfig: {
+      minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      ipSecurityRestrictions: frontDoorRestrictions
+      ipSecurityRestrictionsDefaultAction: empty(frontDoorId) ? 'Allow' : 'Deny'
+      // The deployment (scm) endpoint stays reachable for the pipelines: Entra auth only.
+      scmIpSecurityRestrictionsUseMain: false
+      // Premium only (Flex Consumption scales per function and has no health check):
+      healthCheckPath: isFlex ? null : '/api/system/live'
+      minimumElasticInstanceCount: isFlex ? null : 1
+      functionsRuntimeScaleMonitoringEnabled: isFlex ? null : true
+      vnetRouteAllEnabled: isFlex ? null : !empty(appSubnetId)
+    }
+    functionAppConfig: isFlex ? flexConfig : null
+  }
+}
+
+resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_13: this is the app-settings resource; the app authenticates users itself (Google ID tokens, its own JWTs), not with App Service Authentication
+  // checkov:skip=CKV_AZURE_88: no Azure Files content share on purpose: it needs a storage account key (shared keys are off); Flex runs from its deployment container and Premium from the mounted package
+  // checkov:skip=CKV_AZURE_63: IIS-style HTTP logs do not apply to a Linux function app; requests go to Application Insights and FunctionAppLogs
+  // checkov:skip=CKV_AZURE_65: detailed error pages do not apply to a Linux function app (see CKV_AZURE_63)
+  // checkov:skip=CKV_AZURE_66: failed request tracing does not apply to a Linux function app (see CKV_AZURE_63)
+  // checkov:skip=CKV_AZURE_80: no .NET in this app (a Rust custom handler)
+  // checkov:skip=CKV_AZURE_222: see the site: public API behind Front Door access restrictions
+  parent: site
+  name: 'appsettings'
+  properties: isFlex ? appSettings : union(appSettings, premiumSettings, productionTriggerSettings)
+}
+
+// Basic (publishing-profile) credentials off: deployments authenticate with Entra ID.
+resource ftpCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+// ---- Premium: the staging slot ---------------------------------------------------------------
+
+resource slotSticky 'Microsoft.Web/sites/config@2024-04-01' = if (!isFlex) {
+  // checkov:skip=CKV_AZURE_13: this is the app-settings resource; the app authenticates users itself (Google ID tokens, its own JWTs), not with App Service Authentication
+  // checkov:skip=CKV_AZURE_88: no Azure Files content share on purpose: it needs a storage account key (shared keys are off); Flex runs from its deployment container and Premium from the mounted package
+  // checkov:skip=CKV_AZURE_63: IIS-style HTTP logs do not apply to a Linux function app; requests go to Application Insights and FunctionAppLogs
+  // checkov:skip=CKV_AZURE_65: detailed error pages do not apply to a Linux function app (see CKV_AZURE_63)
+  // checkov:skip=CKV_AZURE_66: failed request tracing does not apply to a Linux function app (see CKV_AZURE_63)
+  // checkov:skip=CKV_AZURE_80: no .NET in this app (a Rust custom handler)
+  // checkov:skip=CKV_AZURE_222: see the site: public API behind Front Door access restrictions
+  parent: site
+  name: 'slotConfigNames'
+  properties: {
+    appSettingNames: disabledSettingNames
+  }
+}
+
+resource staging 'Microsoft.Web/sites/slots@2024-04-01' = if (!isFlex) {
+  // checkov:skip=CKV_AZURE_222: the API is public by design (the mobile app); with Front Door on, access restrictions admit only Front Door with this profile's X-Azure-FDID
+  // checkov:skip=CKV_AZURE_17: clients are mobile apps that authenticate with bearer tokens, not client certificates
+  // checkov:skip=CKV_AZURE_212: Flex Consumption scales per function from zero; Premium keeps minimumElasticInstanceCount 1 warm
+  // checkov:skip=CKV_AZURE_213: Premium gets healthCheckPath /api/system/live; Flex Consumption has no App Service health check
+  // checkov:skip=CKV_AZURE_153: httpsOnly is true on the slot as on the site; checkov does not read the properties of a conditional (`if`) slot
+  // checkov:skip=CKV_AZURE_67: http20Enabled is true on the slot as on the site (same reason as CKV_AZURE_153)
+  parent: site
+  name: 'staging'
+  location: location
+  tags: tags
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    clientCertEnabled: false
+    keyVaultReferenceIdentity: identityId
+    virtualNetworkSubnetId: empty(appSubnetId) ? null : appSubnetId
+    siteConfig: {
+      minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      ipSecurityRestrictions: frontDoorRestrictions
+      ipSecurityRestrictionsDefaultAction: empty(frontDoorId) ? 'Allow' : 'Deny'
+      // The deployment (scm) endpoint stays reachable for the pipelines: Entra auth only.
+      scmIpSecurityRestrictionsUseMain: false
+      // Premium only (Flex Consumption scales per function and has no health check):
+      healthCheckPath: isFlex ? null : '/api/system/live'
+      minimumElasticInstanceCount: isFlex ? null : 1
+      functionsRuntimeScaleMonitoringEnabled: isFlex ? null : true
+      vnetRouteAllEnabled: isFlex ? null : !empty(appSubnetId)
+    }
+  }
+}
+
+resource stagingSettings 'Microsoft.Web/sites/slots/config@2024-04-01' = if (!isFlex) {
+  parent: staging
+  name: 'appsettings'
+  properties: union(appSettings, premiumSettings, stagingTriggerSettings)
+}
+
+resource stagingFtpCredentials 'Microsoft.Web/sites/slots/basicPublishingCredentialsPolicies@2024-04-01' = if (!isFlex) {
+  parent: staging
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource stagingScmCredentials 'Microsoft.Web/sites/slots/basicPublishingCredentialsPolicies@2024-04-01' = if (!isFlex) {
+  parent: staging
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: site
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      {
+        category: 'FunctionAppLogs'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
+  }
+}
+
+output id string = site.id
+output name string = site.name
+output defaultHostName string = site.properties.defaultHostName
+output stagingHostName string = isFlex ? '' : staging.properties.defaultHostName

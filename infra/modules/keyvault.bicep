@@ -1,0 +1,118 @@
+// Key Vault holding every secret the app reads (as Key Vault references in its app settings):
+// RBAC authorization, soft delete, purge protection. Secrets that come from people (signing keys,
+// the Claude key, the Google client secret) are written only when a value is passed, so a
+// provision never overwrites a key rotated by hand; the PostgreSQL and Redis modules write theirs.
+param name string
+param location string
+param tags object
+param appPrincipalId string
+param deployerPrincipalId string
+param deployerPrincipalType string
+param logAnalyticsWorkspaceId string
+
+@allowed([
+  'Enabled'
+  'Disabled'
+])
+param publicNetworkAccess string
+
+@secure()
+param authSigningKeys string
+@secure()
+param claudeApiKey string
+@secure()
+param googleClientSecret string
+
+// Secret names (app setting → secret): AUTH_SIGNING_KEYS → auth-signing-keys, CLAUDE_API_KEY →
+// claude-api-key, GOOGLE_CLIENT_SECRET → google-client-secret, DATABASE_URL → database-url,
+// REDIS_URL → redis-url, postgres-admin-password.
+var handSecrets = [
+  {
+    name: 'auth-signing-keys'
+    value: authSigningKeys
+  }
+  {
+    name: 'claude-api-key'
+    value: claudeApiKey
+  }
+  {
+    name: 'google-client-secret'
+    value: googleClientSecret
+  }
+]
+
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
+  // checkov:skip=CKV_AZURE_109: network ACLs deny by default when useVnet puts the vault behind a private endpoint; without a VNet the app's outbound addresses are not fixed, so access is RBAC-only
+  // checkov:skip=CKV_AZURE_189: public network access is Disabled when useVnet; cheap environments without a VNet keep it on, RBAC-only
+  name: name
+  location: location
+  tags: tags
+  properties: {
+    tenantId: tenant().tenantId
+    sku: {
+      family: 'A'
+      name: 'standard'
+    }
+    enableRbacAuthorization: true
+    enableSoftDelete: true
+    softDeleteRetentionInDays: 90
+    enablePurgeProtection: true
+    publicNetworkAccess: publicNetworkAccess
+    networkAcls: {
+      bypass: 'AzureServices'
+      defaultAction: publicNetworkAccess == 'Enabled' ? 'Allow' : 'Deny'
+    }
+  }
+}
+
+resource secrets 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [
+  for s in handSecrets: if (!empty(s.value)) {
+  // checkov:skip=CKV_AZURE_41: no expiry on purpose: an expired secret breaks the app's Key Vault reference at the next restart; rotation is a runbook step (docs/operations.md)
+    parent: vault
+    name: s.name
+    properties: {
+      value: s.value
+      contentType: 'text/plain'
+    }
+  }
+]
+
+// Key Vault Secrets User: the app resolves its Key Vault references with its identity.
+resource appSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(vault.id, appPrincipalId, '4633458b-17de-408a-b874-0445c86b69e6')
+  scope: vault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '4633458b-17de-408a-b874-0445c86b69e6')
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Key Vault Secrets Officer for whoever provisions: rotating keys is a data-plane write.
+resource deployerSecretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
+  name: guid(vault.id, deployerPrincipalId, 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7')
+  scope: vault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7')
+    principalId: deployerPrincipalId
+    principalType: deployerPrincipalType
+  }
+}
+
+resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: vault
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      {
+        categoryGroup: 'audit'
+        enabled: true
+      }
+    ]
+  }
+}
+
+output id string = vault.id
+output name string = vault.name
+output uri string = vault.properties.vaultUri

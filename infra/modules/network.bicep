@@ -1,0 +1,115 @@
+// Private networking (useVnet): one VNet with a subnet for the app's outbound integration, a subnet
+// delegated to PostgreSQL Flexible Server (private access, no public endpoint) and a subnet for the
+// private endpoints of Key Vault, storage, Redis and the messaging namespaces.
+param name string
+param nsgName string
+param location string
+param tags object
+
+@description('Flex Consumption integrates through Microsoft.App/environments, Premium through Microsoft.Web/serverFarms.')
+param appSubnetDelegation string
+
+param addressPrefix string = '10.60.0.0/16'
+param appSubnetPrefix string = '10.60.1.0/24'
+param postgresSubnetPrefix string = '10.60.2.0/24'
+param privateEndpointSubnetPrefix string = '10.60.3.0/24'
+
+var subnets = [
+  {
+    name: 'app'
+    prefix: appSubnetPrefix
+    delegation: appSubnetDelegation
+  }
+  {
+    name: 'postgres'
+    prefix: postgresSubnetPrefix
+    delegation: 'Microsoft.DBforPostgreSQL/flexibleServers'
+  }
+  {
+    name: 'private-endpoints'
+    prefix: privateEndpointSubnetPrefix
+    delegation: ''
+  }
+]
+
+// Inbound from inside the VNet only; the platform's defaults add the load balancer rule.
+resource nsg 'Microsoft.Network/networkSecurityGroups@2024-05-01' = {
+  name: nsgName
+  location: location
+  tags: tags
+  properties: {
+    securityRules: [
+      {
+        name: 'deny-internet-inbound'
+        properties: {
+          priority: 4000
+          direction: 'Inbound'
+          access: 'Deny'
+          protocol: '*'
+          sourceAddressPrefix: 'Internet'
+          sourcePortRange: '*'
+          destinationAddressPrefix: '*'
+          destinationPortRange: '*'
+        }
+      }
+    ]
+  }
+}
+
+resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
+  name: name
+  location: location
+  tags: tags
+  properties: {
+    addressSpace: {
+      addressPrefixes: [
+        addressPrefix
+      ]
+    }
+    subnets: [
+      for s in subnets: {
+        name: s.name
+        properties: {
+          addressPrefix: s.prefix
+          networkSecurityGroup: {
+            id: nsg.id
+          }
+          privateEndpointNetworkPolicies: 'Disabled'
+          delegations: empty(s.delegation) ? [] : [
+            {
+              name: replace(s.delegation, '/', '.')
+              properties: {
+                serviceName: s.delegation
+              }
+            }
+          ]
+        }
+      }
+    ]
+  }
+}
+
+// PostgreSQL private access resolves the server's name through this zone.
+resource postgresDns 'Microsoft.Network/privateDnsZones@2024-06-01' = {
+  name: '${uniqueString(resourceGroup().id)}.private.postgres.database.azure.com'
+  location: 'global'
+  tags: tags
+}
+
+resource postgresDnsLink 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2024-06-01' = {
+  parent: postgresDns
+  name: 'vnet'
+  location: 'global'
+  properties: {
+    registrationEnabled: false
+    virtualNetwork: {
+      id: vnet.id
+    }
+  }
+}
+
+output vnetId string = vnet.id
+output appSubnetId string = vnet.properties.subnets[0].id
+output postgresSubnetId string = vnet.properties.subnets[1].id
+output privateEndpointSubnetId string = vnet.properties.subnets[2].id
+output postgresDnsZoneId string = postgresDns.id

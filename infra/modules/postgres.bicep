@@ -1,0 +1,212 @@
+// PostgreSQL Flexible Server: one database for all domains (one schema each), Entra and password
+// authentication, TLS required, backups kept `backupRetentionDays` days and geo-redundant,
+// optional zone-redundant HA and read replica, private access in a delegated subnet when given.
+// Writes the admin password and DATABASE_URL to Key Vault.
+param name string
+param location string
+param tags object
+param version string
+param skuName string
+param skuTier string
+param storageSizeGB int
+param backupRetentionDays int
+param geoRedundantBackup bool
+param highAvailability bool
+param readReplica bool
+param replicaLocation string
+param databaseName string
+param keyVaultName string
+param logAnalyticsWorkspaceId string
+
+param administratorLogin string = 'healthsync_admin'
+
+@secure()
+param adminPassword string
+
+@description('Entra admin (object id, display name, type); empty id = none.')
+param entraAdminObjectId string
+param entraAdminName string
+param entraAdminType string
+
+@description('Private access: a subnet delegated to Microsoft.DBforPostgreSQL/flexibleServers; empty = public access with the Azure-services firewall rule.')
+param delegatedSubnetId string
+param privateDnsZoneId string
+
+var privateAccess = !empty(delegatedSubnetId)
+var privateNetwork = {
+  delegatedSubnetResourceId: delegatedSubnetId
+  privateDnsZoneArmResourceId: privateDnsZoneId
+  publicNetworkAccess: 'Disabled'
+}
+var publicNetwork = {
+  publicNetworkAccess: 'Enabled'
+}
+var network = privateAccess ? privateNetwork : publicNetwork
+
+resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
+  name: name
+  location: location
+  tags: tags
+  sku: {
+    name: skuName
+    tier: skuTier
+  }
+  properties: {
+    version: version
+    administratorLogin: administratorLogin
+    administratorLoginPassword: adminPassword
+    authConfig: {
+      activeDirectoryAuth: 'Enabled'
+      passwordAuth: 'Enabled'
+      tenantId: tenant().tenantId
+    }
+    storage: {
+      storageSizeGB: storageSizeGB
+      autoGrow: 'Enabled'
+    }
+    backup: {
+      backupRetentionDays: backupRetentionDays
+      geoRedundantBackup: geoRedundantBackup ? 'Enabled' : 'Disabled'
+    }
+    highAvailability: {
+      mode: highAvailability ? 'ZoneRedundant' : 'Disabled'
+    }
+    network: network
+  }
+}
+
+resource database 'Microsoft.DBforPostgreSQL/flexibleServers/databases@2024-08-01' = {
+  parent: server
+  name: databaseName
+  properties: {
+    charset: 'UTF8'
+    collation: 'en_US.utf8'
+  }
+}
+
+// TLS for every connection (the app connects with sslmode=require) and connection logging.
+resource requireTls 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@2024-08-01' = {
+  parent: server
+  name: 'require_secure_transport'
+  properties: {
+    value: 'on'
+    source: 'user-override'
+  }
+}
+
+resource logConnections 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@2024-08-01' = {
+  parent: server
+  name: 'log_connections'
+  properties: {
+    value: 'on'
+    source: 'user-override'
+  }
+  dependsOn: [
+    requireTls
+  ]
+}
+
+resource logDisconnections 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@2024-08-01' = {
+  parent: server
+  name: 'log_disconnections'
+  properties: {
+    value: 'on'
+    source: 'user-override'
+  }
+  dependsOn: [
+    logConnections
+  ]
+}
+
+resource administrator 'Microsoft.DBforPostgreSQL/flexibleServers/administrators@2024-08-01' = if (!empty(entraAdminObjectId)) {
+  parent: server
+  name: empty(entraAdminObjectId) ? 'none' : entraAdminObjectId
+  properties: {
+    principalType: entraAdminType
+    principalName: empty(entraAdminName) ? entraAdminObjectId : entraAdminName
+    tenantId: tenant().tenantId
+  }
+  dependsOn: [
+    database
+  ]
+}
+
+// Without private access the server accepts connections from Azure services only (the app's
+// outbound addresses on Flex Consumption are not fixed); the password and TLS still apply.
+resource allowAzure 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2024-08-01' = if (!privateAccess) {
+  parent: server
+  name: 'AllowAllAzureServicesAndResourcesWithinAzureIps'
+  properties: {
+    startIpAddress: '0.0.0.0'
+    endIpAddress: '0.0.0.0'
+  }
+}
+
+resource replica 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = if (readReplica) {
+  name: '${name}-replica'
+  location: replicaLocation
+  tags: tags
+  sku: {
+    name: skuName
+    tier: skuTier
+  }
+  properties: {
+    createMode: 'Replica'
+    sourceServerResourceId: server.id
+    network: network
+  }
+  dependsOn: [
+    database
+    logDisconnections
+  ]
+}
+
+resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: server
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
+  }
+}
+
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
+  name: keyVaultName
+}
+
+resource adminPasswordSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  // checkov:skip=CKV_AZURE_41: no expiry on purpose: an expired secret breaks the app's Key Vault reference at the next restart; rotation is a runbook step (docs/operations.md)
+  parent: vault
+  name: 'postgres-admin-password'
+  properties: {
+    value: adminPassword
+    contentType: 'text/plain'
+  }
+}
+
+// DATABASE_URL as the app reads it (src/config.rs): postgres://user:password@host:5432/db.
+resource databaseUrlSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  // checkov:skip=CKV_AZURE_41: no expiry on purpose: an expired secret breaks the app's Key Vault reference at the next restart; rotation is a runbook step (docs/operations.md)
+  parent: vault
+  name: 'database-url'
+  properties: {
+    value: 'postgres://${administratorLogin}:${uriComponent(adminPassword)}@${server.properties.fullyQualifiedDomainName}:5432/${databaseName}?sslmode=require'
+    contentType: 'text/plain'
+  }
+}
+
+output id string = server.id
+output name string = server.name
+output fqdn string = server.properties.fullyQualifiedDomainName
+output replicaName string = readReplica ? replica.name : ''

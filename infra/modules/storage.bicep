@@ -1,0 +1,141 @@
+// A storage account reached only with Entra ID (shared keys off), no anonymous access, TLS 1.2,
+// blob soft delete + versioning + change feed. Used twice: the Functions host's account (leases,
+// timers, the deployment package) and the checkup-files account (zone- and geo-redundant).
+param name string
+param location string
+param tags object
+param skuName string
+param containers array
+param appPrincipalId string
+param logAnalyticsWorkspaceId string
+
+@description('Role the app gets on the blob service of this account.')
+param blobRoleDefinitionId string
+
+@description('Also grant queue and table data roles (the Functions host uses them).')
+param grantQueueAndTable bool
+
+@allowed([
+  'Enabled'
+  'Disabled'
+])
+param publicNetworkAccess string
+
+@minValue(7)
+param softDeleteDays int = 30
+
+resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  // checkov:skip=CKV_AZURE_35: defaultAction is Deny when useVnet puts the account behind private endpoints; without a VNet the app's outbound addresses are not fixed, and access is Entra ID only (shared keys off) over TLS 1.2
+  // checkov:skip=CKV_AZURE_206: replication is passed in by main.bicep (Standard_ZRS for the host account, Standard_GZRS/RAGZRS for checkup files), which checkov cannot see across modules
+  name: name
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: {
+    name: skuName
+  }
+  properties: {
+    accessTier: 'Hot'
+    allowBlobPublicAccess: false
+    allowSharedKeyAccess: false
+    allowCrossTenantReplication: false
+    defaultToOAuthAuthentication: true
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    publicNetworkAccess: publicNetworkAccess
+    networkAcls: {
+      bypass: 'AzureServices'
+      defaultAction: publicNetworkAccess == 'Enabled' ? 'Allow' : 'Deny'
+    }
+    encryption: {
+      keySource: 'Microsoft.Storage'
+      requireInfrastructureEncryption: true
+      services: {
+        blob: {
+          enabled: true
+        }
+        file: {
+          enabled: true
+        }
+        queue: {
+          enabled: true
+          keyType: 'Account'
+        }
+        table: {
+          enabled: true
+          keyType: 'Account'
+        }
+      }
+    }
+  }
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: account
+  name: 'default'
+  properties: {
+    isVersioningEnabled: true
+    changeFeed: {
+      enabled: true
+    }
+    deleteRetentionPolicy: {
+      enabled: true
+      days: softDeleteDays
+    }
+    containerDeleteRetentionPolicy: {
+      enabled: true
+      days: softDeleteDays
+    }
+  }
+}
+
+resource blobContainers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [
+  for c in containers: {
+    parent: blobService
+    name: c
+    properties: {
+      publicAccess: 'None'
+    }
+  }
+]
+
+resource blobRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(account.id, appPrincipalId, blobRoleDefinitionId)
+  scope: account
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', blobRoleDefinitionId)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Storage Queue Data Contributor and Storage Table Data Contributor.
+resource hostRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for roleId in (grantQueueAndTable ? ['974c5e8b-45b9-4653-ba55-5f855dd0fb88', '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'] : []): {
+    name: guid(account.id, appPrincipalId, roleId)
+    scope: account
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleId)
+      principalId: appPrincipalId
+      principalType: 'ServicePrincipal'
+    }
+  }
+]
+
+resource blobDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: blobService
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      {
+        categoryGroup: 'audit'
+        enabled: true
+      }
+    ]
+  }
+}
+
+output id string = account.id
+output name string = account.name
+output blobEndpoint string = account.properties.primaryEndpoints.blob

@@ -1,0 +1,321 @@
+//! `infra/` and `scripts/package` agree with the code: every Bicep file parses, every app setting
+//! the code reads and every binding connection is set by the Bicep, every Service Bus function has
+//! its filtered subscription, and the deploy zip has the layout the Functions host accepts.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use healthsync::{
+    config::names::AZURE_APP_SETTINGS,
+    host::registry::{self, Trigger},
+    platform::bus::{EVENTS_TOPIC, MAX_DELIVERY_COUNT},
+};
+use tree_sitter::{Node, Parser, Tree};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn bicep_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            bicep_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "bicep") {
+            out.push(path);
+        }
+    }
+}
+
+fn parse(source: &str) -> Tree {
+    let mut parser = Parser::new();
+    parser.set_language(&tree_sitter_bicep::LANGUAGE.into()).expect("the Bicep grammar loads");
+    parser.parse(source, None).expect("the parser returns a tree")
+}
+
+/// Every ERROR or MISSING node, as `file:line:column: what`.
+fn syntax_errors(file: &str, source: &str, tree: &Tree) -> Vec<String> {
+    fn walk(node: Node, file: &str, source: &str, out: &mut Vec<String>) {
+        if node.is_error() || node.is_missing() {
+            let p = node.start_position();
+            let text: String = node.utf8_text(source.as_bytes()).unwrap_or("").chars().take(60).collect();
+            let what = if node.is_missing() {
+                format!("missing {}", node.kind())
+            } else {
+                format!("unexpected `{text}`")
+            };
+            out.push(format!("{file}:{}:{}: {what}", p.row + 1, p.column + 1));
+            if node.is_error() {
+                return;
+            }
+        }
+        let mut cursor = node.walk();
+        for child in node.children(&mut cursor) {
+            walk(child, file, source, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(tree.root_node(), file, source, &mut out);
+    out
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+fn text<'a>(node: Node, source: &'a str) -> &'a str {
+    node.utf8_text(source.as_bytes()).unwrap()
+}
+
+fn unquote(s: &str) -> String {
+    s.trim_matches('\'').to_string()
+}
+
+/// The expression assigned by `var <name> = ...` at the top level of a file.
+fn variable<'t>(tree: &'t Tree, source: &str, name: &str) -> Option<Node<'t>> {
+    fn find<'t>(node: Node<'t>, source: &str, name: &str) -> Option<Node<'t>> {
+        if node.kind() == "variable_declaration" {
+            let mut cursor = node.walk();
+            let children: Vec<Node> = node.named_children(&mut cursor).collect();
+            if children.first().is_some_and(|id| text(*id, source) == name) {
+                return children.get(1).copied();
+            }
+        }
+        let mut cursor = node.walk();
+        let children: Vec<Node<'t>> = node.named_children(&mut cursor).collect();
+        children.into_iter().find_map(|c| find(c, source, name))
+    }
+    find(tree.root_node(), source, name)
+}
+
+/// The properties of an object literal: key (unquoted) → value node.
+fn properties<'t>(object: Node<'t>, source: &str) -> BTreeMap<String, Node<'t>> {
+    let mut out = BTreeMap::new();
+    let mut cursor = object.walk();
+    for prop in object.named_children(&mut cursor).filter(|n| n.kind() == "object_property") {
+        let mut c = prop.walk();
+        let parts: Vec<Node> = prop.named_children(&mut c).collect();
+        if let [key, value, ..] = parts.as_slice() {
+            out.insert(unquote(text(*key, source)), *value);
+        }
+    }
+    out
+}
+
+fn elements<'t>(array: Node<'t>) -> Vec<Node<'t>> {
+    let mut cursor = array.walk();
+    array.named_children(&mut cursor).filter(|n| n.kind() != "comment").collect()
+}
+
+/// The names of the app settings the function app gets: the keys of its `*Settings` objects.
+fn function_app_settings() -> BTreeSet<String> {
+    let source = read(&root().join("infra/modules/functionapp.bicep"));
+    let tree = parse(&source);
+    let mut names = BTreeSet::new();
+    for var in ["appSettings", "premiumSettings"] {
+        let object =
+            variable(&tree, &source, var).unwrap_or_else(|| panic!("functionapp.bicep has no `var {var}`"));
+        assert_eq!(object.kind(), "object", "`var {var}` is an object literal");
+        names.extend(properties(object, &source).into_keys());
+    }
+    names
+}
+
+#[test]
+fn every_bicep_file_parses_without_syntax_errors() {
+    let mut files = Vec::new();
+    bicep_files(&root().join("infra"), &mut files);
+    files.sort();
+    assert!(files.len() >= 10, "expected main.bicep and its modules, found {files:?}");
+    let mut errors = Vec::new();
+    for path in &files {
+        let source = read(path);
+        let rel = path.strip_prefix(root()).unwrap().display().to_string();
+        errors.extend(syntax_errors(&rel, &source, &parse(&source)));
+    }
+    assert!(errors.is_empty(), "Bicep syntax errors:\n{}", errors.join("\n"));
+}
+
+#[test]
+fn a_syntax_error_is_reported_with_its_file_and_line() {
+    let source = "param ok string\nresource x 'A/b@2020-01-01' = {\n  name: 'x'\n  properties: {\n}\n";
+    let errors = syntax_errors("broken.bicep", source, &parse(source));
+    assert!(!errors.is_empty(), "an unclosed object must be reported");
+    assert!(errors.iter().all(|e| e.starts_with("broken.bicep:")), "{errors:?}");
+    let stray = "var a = 1 +\nparam b string\n";
+    assert!(
+        syntax_errors("s.bicep", stray, &parse(stray)).iter().any(|e| e.starts_with("s.bicep:")),
+        "a dangling operator must be reported"
+    );
+}
+
+#[test]
+fn every_app_setting_the_code_reads_is_set_by_the_bicep() {
+    let settings = function_app_settings();
+    let missing: Vec<_> = AZURE_APP_SETTINGS.iter().filter(|name| !settings.contains(**name)).collect();
+    assert!(missing.is_empty(), "infra/modules/functionapp.bicep does not set {missing:?}");
+}
+
+#[test]
+fn secrets_are_key_vault_references_never_plain_values() {
+    let source = read(&root().join("infra/modules/functionapp.bicep"));
+    let tree = parse(&source);
+    let object = variable(&tree, &source, "appSettings").unwrap();
+    let props = properties(object, &source);
+    for secret in ["DATABASE_URL", "REDIS_URL", "AUTH_SIGNING_KEYS", "GOOGLE_CLIENT_SECRET", "CLAUDE_API_KEY"]
+    {
+        let value = props.get(secret).unwrap_or_else(|| panic!("{secret} is not set"));
+        assert!(text(*value, &source).starts_with("'${kv}/"), "{secret} must be a Key Vault reference");
+    }
+    let kv = variable(&tree, &source, "kv").unwrap();
+    assert!(
+        text(kv, &source).starts_with("'@Microsoft.KeyVault(SecretUri="),
+        "`kv` builds Key Vault references"
+    );
+}
+
+#[test]
+fn every_binding_connection_has_its_app_setting() {
+    let settings = function_app_settings();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(root().join("functions")).unwrap().flatten() {
+        let path = entry.path().join("function.json");
+        let json: serde_json::Value = serde_json::from_str(&read(&path)).unwrap();
+        for binding in json["bindings"].as_array().unwrap() {
+            let Some(connection) = binding.get("connection").and_then(|c| c.as_str()) else { continue };
+            let identity_based = format!("{connection}__fullyQualifiedNamespace");
+            assert!(
+                settings.contains(&identity_based) || settings.contains(connection),
+                "{} uses connection {connection} but the Bicep sets neither {identity_based} nor {connection}",
+                path.display()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "no binding with a connection was found; the check checked nothing");
+}
+
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Subscription {
+    name: String,
+    function: String,
+    subjects: BTreeSet<String>,
+}
+
+fn bicep_subscriptions() -> BTreeSet<Subscription> {
+    let source = read(&root().join("infra/main.bicep"));
+    let tree = parse(&source);
+    let array = variable(&tree, &source, "serviceBusSubscriptions")
+        .expect("main.bicep has `var serviceBusSubscriptions`");
+    elements(array)
+        .into_iter()
+        .map(|object| {
+            let props = properties(object, &source);
+            Subscription {
+                name: unquote(text(props["name"], &source)),
+                function: unquote(text(props["function"], &source)),
+                subjects: elements(props["subjects"])
+                    .into_iter()
+                    .map(|s| unquote(text(s, &source)))
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn every_service_bus_function_has_its_subscription_filtered_on_its_subjects() {
+    let mut expected = BTreeSet::new();
+    for def in registry::all() {
+        if let Trigger::ServiceBus { topic, subscription, subjects } = def.trigger {
+            assert_eq!(topic, EVENTS_TOPIC, "{} listens on a topic the Bicep does not create", def.name);
+            expected.insert(Subscription {
+                name: subscription.to_string(),
+                function: def.name.to_string(),
+                subjects: subjects.iter().map(|s| s.to_string()).collect(),
+            });
+        }
+    }
+    assert!(!expected.is_empty(), "the registry has no Service Bus function; the check checked nothing");
+    assert_eq!(
+        bicep_subscriptions(),
+        expected,
+        "main.bicep serviceBusSubscriptions differs from the registry"
+    );
+
+    // The module turns each entry into a subscription whose only rule matches its subjects.
+    let module = read(&root().join("infra/modules/servicebus.bicep"));
+    assert!(module.contains("param topicName string = 'events'"), "the topic is `events`");
+    assert!(
+        module.contains("name: '$Default'") && module.contains("sys.Label IN"),
+        "the $Default rule filters on Subject"
+    );
+    assert!(module.contains("join(s.subjects"), "the filter is built from the entry's subjects");
+}
+
+#[test]
+fn max_delivery_count_and_timer_functions_match_the_code() {
+    let source = read(&root().join("infra/main.bicep"));
+    assert!(
+        source.contains(&format!("maxDeliveryCount: {MAX_DELIVERY_COUNT} ")),
+        "main.bicep passes maxDeliveryCount: {MAX_DELIVERY_COUNT} (MAX_DELIVERY_COUNT)"
+    );
+    let tree = parse(&source);
+    let timers: BTreeSet<String> = elements(variable(&tree, &source, "timerFunctions").unwrap())
+        .into_iter()
+        .map(|n| unquote(text(n, &source)))
+        .collect();
+    let expected: BTreeSet<String> = registry::all()
+        .into_iter()
+        .filter(|d| matches!(d.trigger, Trigger::Timer { .. }))
+        .map(|d| d.name.to_string())
+        .collect();
+    assert_eq!(
+        timers, expected,
+        "main.bicep timerFunctions (disabled in the staging slot) differs from the registry"
+    );
+}
+
+#[test]
+fn the_package_has_the_layout_the_functions_host_accepts() {
+    let dist = tempfile::tempdir().unwrap();
+    let status = Command::new(root().join("scripts/package"))
+        .env("PACKAGE_BINARY", env!("CARGO_BIN_EXE_healthsync"))
+        .env("PACKAGE_DIST", dist.path())
+        .status()
+        .expect("scripts/package runs");
+    assert!(status.success(), "scripts/package failed");
+
+    let file = std::fs::File::open(dist.path().join("healthsync.zip")).expect("dist/healthsync.zip exists");
+    let mut archive = zip::ZipArchive::new(file).unwrap();
+    let mut found = BTreeMap::new();
+    for i in 0..archive.len() {
+        let entry = archive.by_index(i).unwrap();
+        if !entry.is_dir() {
+            found.insert(entry.name().unwrap().to_string(), entry.unix_mode().map(|m| m & 0o777));
+        }
+    }
+
+    let mut expected: BTreeMap<String, Option<u32>> = BTreeMap::new();
+    expected.insert("host.json".into(), Some(0o644));
+    expected.insert("healthsync".into(), Some(0o755));
+    for def in registry::all() {
+        expected.insert(format!("{}/function.json", def.name), Some(0o644));
+    }
+    assert_eq!(
+        found, expected,
+        "zip entries (name → mode) differ from host.json + one folder per function + the executable"
+    );
+
+    let host: serde_json::Value = serde_json::from_str(&read(&root().join("host.json"))).unwrap();
+    assert_eq!(host["customHandler"]["description"]["defaultExecutablePath"], "healthsync");
+    for def in registry::all() {
+        let mut entry = archive.by_name(&format!("{}/function.json", def.name)).unwrap();
+        let mut packaged = String::new();
+        std::io::Read::read_to_string(&mut entry, &mut packaged).unwrap();
+        assert_eq!(packaged, read(&root().join("functions").join(def.name).join("function.json")));
+    }
+}
