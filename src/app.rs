@@ -45,9 +45,10 @@ impl AppState {
         };
         let blob: Arc<dyn BlobStore> = match &config.blob {
             BlobConfig::Folder(dir) => Arc::new(FolderBlobStore::new(dir)),
-            BlobConfig::Azure { container_url } => {
-                Arc::new(AzureBlobStore::new(container_url).context("configuring Azure Blob")?)
-            }
+            BlobConfig::Azure { container_url } => Arc::new(
+                AzureBlobStore::new(container_url, config.managed_identity_client_id.as_deref())
+                    .context("configuring Azure Blob")?,
+            ),
         };
         let auth = Arc::new(users::auth::Auth::new(config.auth.clone())?);
         Ok(Self { config: Arc::new(config), db, cache, blob, auth })

@@ -45,6 +45,8 @@ pub struct Config {
     /// `None`: the in-process cache.
     pub redis_url: Option<SecretString>,
     pub blob: BlobConfig,
+    /// The client id of the app's user-assigned managed identity (Azure); `None`: system-assigned.
+    pub managed_identity_client_id: Option<String>,
     pub http_body_limit: usize,
     pub http_timeout: Duration,
     pub ready_check_timeout: Duration,
@@ -87,6 +89,8 @@ pub mod names {
     pub const HEARTBEAT_SCHEDULE: &str = "HEARTBEAT_SCHEDULE";
     /// Service Bus triggers' connection (identity-based: the namespace's host name).
     pub const SERVICE_BUS_NAMESPACE: &str = "ServiceBusConnection__fullyQualifiedNamespace";
+    /// The user-assigned managed identity the app authenticates to Azure services with.
+    pub const AZURE_CLIENT_ID: &str = "AZURE_CLIENT_ID";
 
     // Identity (src/users): our token keys, Google, a second OIDC issuer, limits.
     pub const AUTH_SIGNING_KEYS: &str = "AUTH_SIGNING_KEYS";
@@ -116,6 +120,7 @@ pub mod names {
         READY_CHECK_TIMEOUT_MS,
         HEARTBEAT_SCHEDULE,
         SERVICE_BUS_NAMESPACE,
+        AZURE_CLIENT_ID,
         AUTH_SIGNING_KEYS,
         AUTH_ACCESS_TTL_SECS,
         AUTH_REFRESH_TTL_DAYS,
@@ -188,6 +193,7 @@ impl Config {
             )?),
             redis_url,
             blob,
+            managed_identity_client_id: src.get(AZURE_CLIENT_ID),
             http_body_limit: parse_num(
                 src,
                 HTTP_BODY_LIMIT_BYTES,

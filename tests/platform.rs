@@ -101,7 +101,7 @@ async fn the_blob_folder_stores_lists_and_deletes() {
 async fn azure_blob_on_azurite_behaves_like_the_folder() {
     let container = format!("test-{}", uuid::Uuid::new_v4().simple());
     let url = url::Url::parse(&common::azurite_container_url(&container)).unwrap();
-    let store = AzureBlobStore::new(&url).unwrap();
+    let store = AzureBlobStore::new(&url, None).unwrap();
     store.ensure_container().await.unwrap();
     store.ensure_container().await.unwrap();
     blob_contract(&store).await;
@@ -110,7 +110,7 @@ async fn azure_blob_on_azurite_behaves_like_the_folder() {
 #[tokio::test]
 async fn a_missing_container_fails_the_readiness_ping() {
     let url = url::Url::parse(&common::azurite_container_url("never-created")).unwrap();
-    let store = AzureBlobStore::new(&url).unwrap();
+    let store = AzureBlobStore::new(&url, None).unwrap();
     assert!(store.ping().await.is_err());
 }
 

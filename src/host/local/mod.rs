@@ -84,7 +84,7 @@ async fn host(opts: &DevOptions, settings: HashMap<String, String>) -> anyhow::R
     // Migrations run automatically only here, in local dev.
     db::migrate(&pool).await?;
     if let BlobConfig::Azure { container_url } = &config.blob {
-        AzureBlobStore::new(container_url)?.ensure_container().await?;
+        AzureBlobStore::new(container_url, None)?.ensure_container().await?;
     }
     let env: Vec<(String, String)> = settings.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let handler = handler::start(env).await?;

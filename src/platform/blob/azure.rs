@@ -34,15 +34,22 @@ fn sdk(e: azure_core::Error, what: &'static str) -> anyhow::Error {
 }
 
 impl AzureBlobStore {
-    pub fn new(container_url: &url::Url) -> anyhow::Result<Self> {
+    /// `client_id`: the user-assigned managed identity to use (`AZURE_CLIENT_ID`); ignored with a SAS.
+    pub fn new(container_url: &url::Url, client_id: Option<&str>) -> anyhow::Result<Self> {
         let url = Url::parse(container_url.as_str()).context("parsing BLOB_CONTAINER_URL")?;
         let has_sas = url.query().is_some_and(|q| q.contains("sig="));
         let credential: Option<Arc<dyn TokenCredential>> = if has_sas {
             None
         } else {
             Some(
-                azure_identity::ManagedIdentityCredential::new(None)
-                    .map_err(|e| sdk(e, "creating the managed identity credential"))?,
+                azure_identity::ManagedIdentityCredential::new(Some(
+                    azure_identity::ManagedIdentityCredentialOptions {
+                        user_assigned_id: client_id
+                            .map(|id| azure_identity::UserAssignedId::ClientId(id.to_string())),
+                        ..Default::default()
+                    },
+                ))
+                .map_err(|e| sdk(e, "creating the managed identity credential"))?,
             )
         };
         let container = BlobContainerClient::new(url, credential, None)
