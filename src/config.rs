@@ -26,6 +26,15 @@ pub enum Environment {
     Azure,
 }
 
+/// Which request header carries the caller's address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientIpHeader {
+    /// `X-Azure-ClientIP`, set by Front Door (the only way in when Front Door is deployed).
+    FrontDoor,
+    /// The last `X-Forwarded-For` entry, appended by the platform's own front end.
+    ForwardedFor,
+}
+
 /// Where checkup files and other blobs go.
 #[derive(Debug, Clone)]
 pub enum BlobConfig {
@@ -50,6 +59,7 @@ pub struct Config {
     pub http_body_limit: usize,
     pub http_timeout: Duration,
     pub ready_check_timeout: Duration,
+    pub client_ip_header: ClientIpHeader,
     pub auth: crate::users::auth::AuthConfig,
 }
 
@@ -82,6 +92,8 @@ pub mod names {
     pub const HTTP_BODY_LIMIT_BYTES: &str = "HTTP_BODY_LIMIT_BYTES";
     pub const HTTP_TIMEOUT_MS: &str = "HTTP_TIMEOUT_MS";
     pub const READY_CHECK_TIMEOUT_MS: &str = "READY_CHECK_TIMEOUT_MS";
+    /// `X-Azure-ClientIP` behind Front Door, else `X-Forwarded-For`.
+    pub const CLIENT_IP_HEADER: &str = "CLIENT_IP_HEADER";
     pub const CUSTOMHANDLER_PORT: &str = "FUNCTIONS_CUSTOMHANDLER_PORT";
     /// Set by App Service / Functions on every instance in Azure.
     pub const WEBSITE_INSTANCE_ID: &str = "WEBSITE_INSTANCE_ID";
@@ -118,6 +130,7 @@ pub mod names {
         HTTP_BODY_LIMIT_BYTES,
         HTTP_TIMEOUT_MS,
         READY_CHECK_TIMEOUT_MS,
+        CLIENT_IP_HEADER,
         HEARTBEAT_SCHEDULE,
         SERVICE_BUS_NAMESPACE,
         AZURE_CLIENT_ID,
@@ -215,6 +228,16 @@ impl Config {
                 "milliseconds from 50 to 30000",
                 50..=30_000,
             )?),
+            client_ip_header: match src.get(CLIENT_IP_HEADER).map(|v| v.to_ascii_lowercase()).as_deref() {
+                None | Some("x-forwarded-for") => ClientIpHeader::ForwardedFor,
+                Some("x-azure-clientip") => ClientIpHeader::FrontDoor,
+                Some(_) => {
+                    return Err(ConfigError::Malformed {
+                        name: CLIENT_IP_HEADER,
+                        expects: "X-Forwarded-For or X-Azure-ClientIP",
+                    });
+                }
+            },
             auth: crate::users::auth::AuthConfig::from_source(src, environment)?,
         })
     }

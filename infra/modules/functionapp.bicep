@@ -76,6 +76,8 @@ var appSettings = {
   HTTP_BODY_LIMIT_BYTES: '1048576'
   HTTP_TIMEOUT_MS: '15000'
   READY_CHECK_TIMEOUT_MS: '2000'
+  // Behind Front Door only Front Door can reach the app, so its X-Azure-ClientIP is trustworthy.
+  CLIENT_IP_HEADER: empty(frontDoorId) ? 'X-Forwarded-For' : 'X-Azure-ClientIP'
   HEARTBEAT_SCHEDULE: '0 */5 * * * *'
   // Identity.
   AUTH_SIGNING_KEYS: '${kv}/auth-signing-keys/)'

@@ -14,6 +14,35 @@ pub use envelope::Success;
 pub use error::{ApiError, ApiResult, FieldError};
 pub use extract::{ApiJson, ApiPath, ApiQuery};
 
+/// The caller's address, as the configured front end reports it, without a port. Only the
+/// header the platform itself sets is read, so a client cannot choose its own address.
+pub fn client_address(headers: &axum::http::HeaderMap, source: crate::config::ClientIpHeader) -> String {
+    use crate::config::ClientIpHeader;
+    let value = match source {
+        ClientIpHeader::FrontDoor => {
+            headers.get("x-azure-clientip").and_then(|v| v.to_str().ok()).map(str::trim)
+        }
+        ClientIpHeader::ForwardedFor => headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .rfind(|s| !s.is_empty()),
+    };
+    value.map(strip_port).filter(|s| !s.is_empty()).unwrap_or("unknown").to_string()
+}
+
+fn strip_port(addr: &str) -> &str {
+    if let Some(rest) = addr.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match addr.matches(':').count() {
+        1 => addr.split(':').next().unwrap_or(addr),
+        _ => addr,
+    }
+}
+
 /// A router that remembers the path templates it serves, so tests can prove each one is
 /// reachable through a function's route and documented in OpenAPI.
 pub struct Routes<S> {
@@ -50,5 +79,29 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
 
     pub fn into_router(self) -> Router<S> {
         self.router
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderMap;
+
+    use super::client_address;
+    use crate::config::ClientIpHeader;
+
+    #[test]
+    fn the_client_address_is_the_platforms_entry_without_its_port() {
+        let mut h = HeaderMap::new();
+        h.append("x-forwarded-for", "6.6.6.6, 10.0.0.1".parse().unwrap());
+        h.append("x-forwarded-for", "203.0.113.9:51234".parse().unwrap());
+        h.insert("x-azure-clientip", "198.51.100.4".parse().unwrap());
+        assert_eq!(client_address(&h, ClientIpHeader::ForwardedFor), "203.0.113.9");
+        assert_eq!(client_address(&h, ClientIpHeader::FrontDoor), "198.51.100.4");
+        let mut v6 = HeaderMap::new();
+        v6.insert("x-forwarded-for", "[2001:db8::1]:443".parse().unwrap());
+        assert_eq!(client_address(&v6, ClientIpHeader::ForwardedFor), "2001:db8::1");
+        v6.insert("x-forwarded-for", "2001:db8::2".parse().unwrap());
+        assert_eq!(client_address(&v6, ClientIpHeader::ForwardedFor), "2001:db8::2");
+        assert_eq!(client_address(&HeaderMap::new(), ClientIpHeader::FrontDoor), "unknown");
     }
 }

@@ -57,14 +57,14 @@ impl Breaker {
         }
     }
 
-    /// Whether a call may go ahead now.
-    fn admit(&self) -> Result<(), BreakerOpen> {
+    /// Whether a call may go ahead now, and whether it is the half-open trial.
+    fn admit(&self) -> Result<bool, BreakerOpen> {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         match inner.opened_at {
-            None => Ok(()),
+            None => Ok(false),
             Some(at) if at.elapsed() >= self.cool_down && !inner.trial_in_flight => {
                 inner.trial_in_flight = true;
-                Ok(())
+                Ok(true)
             }
             Some(_) => Err(BreakerOpen(self.name)),
         }
@@ -101,13 +101,30 @@ impl Breaker {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<T, E>>,
     {
-        self.admit().map_err(CallError::Open)?;
+        let trial = self.admit().map_err(CallError::Open)?;
+        // If the caller is cancelled mid-trial, the guard counts it as failed, so the breaker
+        // cannot stay half-open with a trial that never ends.
+        let mut guard = TrialGuard { breaker: self, armed: trial };
         let result = call().await;
+        guard.armed = false;
         match &result {
             Ok(_) => self.record(true),
             Err(e) => self.record(!is_failure(e)),
         }
         result.map_err(CallError::Failed)
+    }
+}
+
+struct TrialGuard<'a> {
+    breaker: &'a Breaker,
+    armed: bool,
+}
+
+impl Drop for TrialGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.breaker.record(false);
+        }
     }
 }
 
@@ -146,6 +163,21 @@ mod tests {
         assert_eq!(b.state(), BreakerState::HalfOpen);
         let ok = b.call(|_: &()| true, || async { Ok::<_, ()>(1) }).await;
         assert!(ok.is_ok());
+        assert_eq!(b.state(), BreakerState::Closed);
+    }
+
+    #[tokio::test]
+    async fn a_trial_call_that_is_cancelled_does_not_leave_the_breaker_stuck() {
+        let b = Breaker::new("test", 1, Duration::from_millis(20));
+        assert!(!fail(&b).await);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        // The trial hangs and its caller gives up.
+        let hung = b.call(|_: &()| true, || std::future::pending::<Result<(), ()>>());
+        assert!(tokio::time::timeout(Duration::from_millis(20), hung).await.is_err());
+        assert_eq!(b.state(), BreakerState::Open, "the abandoned trial counts as a failure");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let ok = b.call(|_: &()| true, || async { Ok::<_, ()>(()) }).await;
+        assert!(ok.is_ok(), "a new trial is admitted after the cool-down");
         assert_eq!(b.state(), BreakerState::Closed);
     }
 

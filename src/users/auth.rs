@@ -259,7 +259,7 @@ impl Auth {
         let answer = self
             .token_breaker
             .call(
-                |e: &reqwest::Error| e.status().is_none_or(|s| s.is_server_error()),
+                |e: &reqwest::Error| e.status().is_none_or(|s| s.is_server_error() || s.as_u16() == 429),
                 || async move {
                     let body =
                         url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
@@ -278,7 +278,11 @@ impl Auth {
         match answer {
             Ok(TokenEndpointAnswer { id_token: Some(t) }) => Ok(t),
             Ok(_) => Err(SignInError::Invalid("token endpoint returned no id_token")),
-            Err(CallError::Failed(e)) if e.status().is_some_and(|s| s.is_client_error()) => {
+            // 408 and 429 are Google being busy, not the code being wrong.
+            Err(CallError::Failed(e))
+                if e.status()
+                    .is_some_and(|s| s.is_client_error() && s.as_u16() != 408 && s.as_u16() != 429) =>
+            {
                 Err(SignInError::Invalid("authorization code refused"))
             }
             Err(CallError::Failed(e)) => {

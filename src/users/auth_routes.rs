@@ -28,16 +28,8 @@ pub fn routes() -> Routes<AppState> {
 
 const WINDOW: Duration = Duration::from_secs(60);
 
-/// The caller's address as the front end reports it (Front Door, then the Functions host).
-fn client_address(headers: &HeaderMap) -> String {
-    for name in ["x-azure-clientip", "x-forwarded-for", "x-client-ip"] {
-        if let Some(v) = headers.get(name).and_then(|v| v.to_str().ok())
-            && let Some(first) = v.split(',').next().map(str::trim).filter(|s| !s.is_empty())
-        {
-            return first.to_string();
-        }
-    }
-    "unknown".into()
+fn client_address(state: &AppState, headers: &HeaderMap) -> String {
+    crate::http::client_address(headers, state.config.client_ip_header)
 }
 
 async fn limit(state: &AppState, scope: &'static str, subject: &str) -> Result<(), ApiError> {
@@ -86,7 +78,7 @@ pub async fn login(
     headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Success<TokenPair>> {
-    limit(&state, "login-ip", &client_address(&headers)).await?;
+    limit(&state, "login-ip", &client_address(&state, &headers)).await?;
     let too_long = |s: &Option<String>| s.as_ref().is_some_and(|v| v.len() > 8192);
     if too_long(&req.id_token)
         || too_long(&req.authorization_code)
@@ -146,7 +138,7 @@ pub async fn refresh(
     headers: HeaderMap,
     ApiJson(req): ApiJson<RefreshRequest>,
 ) -> ApiResult<Success<TokenPair>> {
-    limit(&state, "refresh-ip", &client_address(&headers)).await?;
+    limit(&state, "refresh-ip", &client_address(&state, &headers)).await?;
     if req.refresh_token.is_empty() || req.refresh_token.len() > 256 {
         return Err(ApiError::field("refreshToken", "리프레시 토큰이 올바르지 않습니다."));
     }
@@ -207,7 +199,7 @@ pub async fn dev_login(
     if !state.config.auth.dev_login {
         return Err(ApiError::not_found("요청한 주소를 찾을 수 없습니다."));
     }
-    limit(&state, "login-ip", &client_address(&headers)).await?;
+    limit(&state, "login-ip", &client_address(&state, &headers)).await?;
     let email = req.email.trim().to_ascii_lowercase();
     if email.is_empty() || email.len() > 320 || !email.contains('@') {
         return Err(ApiError::field("email", "이메일 형식으로 입력해 주세요."));

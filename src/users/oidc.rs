@@ -141,7 +141,9 @@ impl Provider {
             Lookup::Found(key) => return Ok(key),
             // A fresh set without this kid: the provider may have rotated. Fetch once.
             Lookup::Fresh => {
-                let _ = self.refresh(false).await;
+                if let Err(err) = self.refresh(false).await {
+                    tracing::warn!(error = format!("{err:#}"), "JWKS refetch for an unknown kid failed");
+                }
             }
             Lookup::Stale | Lookup::Empty => {
                 if let Err(err) = self.refresh(true).await {
