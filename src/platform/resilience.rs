@@ -172,7 +172,7 @@ mod tests {
         assert!(!fail(&b).await);
         tokio::time::sleep(Duration::from_millis(30)).await;
         // The trial hangs and its caller gives up.
-        let hung = b.call(|_: &()| true, || std::future::pending::<Result<(), ()>>());
+        let hung = b.call(|_: &()| true, std::future::pending::<Result<(), ()>>);
         assert!(tokio::time::timeout(Duration::from_millis(20), hung).await.is_err());
         assert_eq!(b.state(), BreakerState::Open, "the abandoned trial counts as a failure");
         tokio::time::sleep(Duration::from_millis(30)).await;
