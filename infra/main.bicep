@@ -179,6 +179,7 @@ var serviceBusSubscriptions = [
 // Timer-triggered functions: disabled in the staging slot so they never run twice.
 var timerFunctions = [
   'HeartbeatTimer'
+  'OutboxRelay'
 ]
 var serviceBusFunctions = [for s in serviceBusSubscriptions: s.function]
 

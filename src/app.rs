@@ -14,6 +14,7 @@ use crate::{
     ops,
     platform::{
         blob::{AzureBlobStore, BlobStore, FolderBlobStore},
+        bus::{self, EventSink, LocalQueueSink, servicebus::ServiceBusSink},
         cache::{Cache, MemoryCache, RedisCache},
         db,
     },
@@ -28,6 +29,8 @@ pub struct AppState {
     pub cache: Arc<dyn Cache>,
     pub blob: Arc<dyn BlobStore>,
     pub auth: Arc<users::auth::Auth>,
+    /// Where the outbox relay publishes.
+    pub events: Arc<dyn EventSink>,
 }
 
 impl AppState {
@@ -51,7 +54,18 @@ impl AppState {
             ),
         };
         let auth = Arc::new(users::auth::Auth::new(config.auth.clone())?);
-        Ok(Self { config: Arc::new(config), db, cache, blob, auth })
+        let events: Arc<dyn EventSink> = match &config.service_bus_namespace {
+            Some(ns) => Arc::new(
+                ServiceBusSink::for_namespace(
+                    ns,
+                    bus::EVENTS_TOPIC,
+                    config.managed_identity_client_id.as_deref(),
+                )
+                .context("configuring Service Bus")?,
+            ),
+            None => Arc::new(LocalQueueSink { subscriptions: host::registry::subscriptions() }),
+        };
+        Ok(Self { config: Arc::new(config), db, cache, blob, auth, events })
     }
 }
 

@@ -54,6 +54,8 @@ pub struct Config {
     /// `None`: the in-process cache.
     pub redis_url: Option<SecretString>,
     pub blob: BlobConfig,
+    /// Where events go: the Service Bus namespace (Azure), or `None` for the local host's queue.
+    pub service_bus_namespace: Option<String>,
     /// The client id of the app's user-assigned managed identity (Azure); `None`: system-assigned.
     pub managed_identity_client_id: Option<String>,
     pub http_body_limit: usize,
@@ -99,6 +101,8 @@ pub mod names {
     pub const WEBSITE_INSTANCE_ID: &str = "WEBSITE_INSTANCE_ID";
     pub const WEBSITE_SITE_NAME: &str = "WEBSITE_SITE_NAME";
     pub const HEARTBEAT_SCHEDULE: &str = "HEARTBEAT_SCHEDULE";
+    /// 6-field NCRONTAB of the `OutboxRelay` timer (the outbox sweep).
+    pub const OUTBOX_RELAY_SCHEDULE: &str = "OUTBOX_RELAY_SCHEDULE";
     /// Service Bus triggers' connection (identity-based: the namespace's host name).
     pub const SERVICE_BUS_NAMESPACE: &str = "ServiceBusConnection__fullyQualifiedNamespace";
     /// The user-assigned managed identity the app authenticates to Azure services with.
@@ -132,6 +136,7 @@ pub mod names {
         READY_CHECK_TIMEOUT_MS,
         CLIENT_IP_HEADER,
         HEARTBEAT_SCHEDULE,
+        OUTBOX_RELAY_SCHEDULE,
         SERVICE_BUS_NAMESPACE,
         AZURE_CLIENT_ID,
         AUTH_SIGNING_KEYS,
@@ -207,6 +212,7 @@ impl Config {
             redis_url,
             blob,
             managed_identity_client_id: src.get(AZURE_CLIENT_ID),
+            service_bus_namespace: src.get(SERVICE_BUS_NAMESPACE),
             http_body_limit: parse_num(
                 src,
                 HTTP_BODY_LIMIT_BYTES,

@@ -41,6 +41,8 @@ impl DevHost {
             .current_dir(dir.path())
             .env("DATABASE_URL", &db.url)
             .env("HEARTBEAT_SCHEDULE", schedule)
+            // The outbox sweep runs beside the local host's own relay: both must be safe at once.
+            .env("OUTBOX_RELAY_SCHEDULE", "*/1 * * * * *")
             .env("BLOB_DIR", dir.path().join("blobs"))
             // The handler inherits this: no line per successful invocation.
             .env("RUST_LOG", "info,sqlx=warn,healthsync::host::invoke=warn");

@@ -79,6 +79,8 @@ var appSettings = {
   // Behind Front Door only Front Door can reach the app, so its X-Azure-ClientIP is trustworthy.
   CLIENT_IP_HEADER: empty(frontDoorId) ? 'X-Forwarded-For' : 'X-Azure-ClientIP'
   HEARTBEAT_SCHEDULE: '0 */5 * * * *'
+  // The outbox sweep that publishes events to Service Bus (src/platform/bus/sweep.rs).
+  OUTBOX_RELAY_SCHEDULE: '*/15 * * * * *'
   // Identity.
   AUTH_SIGNING_KEYS: '${kv}/auth-signing-keys/)'
   AUTH_ACCESS_TTL_SECS: '900'

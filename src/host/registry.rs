@@ -86,6 +86,7 @@ pub fn all() -> Vec<FunctionDef> {
     ];
     defs.extend(crate::ops::functions());
     defs.extend(crate::users::functions());
+    defs.extend(crate::platform::bus::sweep::functions());
     defs
 }
 

@@ -5,6 +5,8 @@
 pub mod consumer;
 pub mod outbox;
 pub mod relay;
+pub mod servicebus;
+pub mod sweep;
 
 pub use consumer::{DeadLetter, Handled, begin_once, dead_letter_message, record_dead_letter};
 pub use outbox::{NewEvent, OutboxEvent, publish};
