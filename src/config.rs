@@ -183,7 +183,7 @@ impl Config {
                     name: BLOB_CONTAINER_URL,
                     expects: "an http(s) URL of a blob container",
                 })?;
-                let has_sas = url.query().is_some_and(|q| q.contains("sig="));
+                let has_sas = has_sas(&url);
                 if !(url.scheme() == "https" || (url.scheme() == "http" && has_sas))
                     || url.path_segments().is_none_or(|mut s| s.next_back().unwrap_or("").is_empty())
                 {
@@ -247,6 +247,11 @@ impl Config {
             auth: crate::users::auth::AuthConfig::from_source(src, environment)?,
         })
     }
+}
+
+/// Whether a blob URL carries a shared access signature (then no other credential is used).
+pub fn has_sas(url: &Url) -> bool {
+    url.query_pairs().any(|(k, _)| k == "sig")
 }
 
 pub fn detect_environment(src: &dyn Source) -> Environment {

@@ -448,6 +448,50 @@ async fn with_the_jwks_down_cached_keys_keep_signing_people_in(pool: PgPool) {
     assert_eq!(jwks_fetches(&server).await, 1);
 }
 
+#[tokio::test]
+async fn with_the_jwks_down_expired_cached_keys_still_verify_after_a_failed_refetch() {
+    use healthsync::{
+        platform::resilience::Breaker,
+        users::oidc::{Provider, ProviderConfig, VerifyError},
+    };
+    let server = MockServer::start().await;
+    let key = RsaKey::generate("google-1");
+    Mock::given(path("/jwks"))
+        .respond_with(jwks_answer(&[&key], 0))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/jwks")).respond_with(ResponseTemplate::new(503)).with_priority(2).mount(&server).await;
+    let provider = Provider::new(
+        ProviderConfig {
+            canonical_issuer: "https://accounts.google.com".into(),
+            issuers: vec!["https://accounts.google.com".into()],
+            audiences: vec!["client-a".into()],
+            jwks_url: format!("{}/jwks", server.uri()).parse().unwrap(),
+            require_email_verified: true,
+            // Trust the provider's max-age=0: the cached set is expired at once.
+            cache_floor: std::time::Duration::ZERO,
+        },
+        reqwest::Client::new(),
+        std::sync::Arc::new(Breaker::new("test", 5, std::time::Duration::from_secs(30))),
+    );
+    let first = provider.verify(&key.sign(&google_claims("s-1"))).await.unwrap();
+    assert_eq!(first.subject, "s-1");
+    // Expired cache, provider down: the refetch fails and the expired key still verifies.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let again = provider.verify(&key.sign(&google_claims("s-1"))).await.unwrap();
+    assert_eq!(again.subject, "s-1");
+    assert_eq!(jwks_fetches(&server).await, 2, "the expired set was refetched once, and that failed");
+    // A kid the expired set lacks is a bad token, not an outage.
+    let stranger = RsaKey::generate("nope");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert!(matches!(
+        provider.verify(&stranger.sign(&google_claims("s-2"))).await,
+        Err(VerifyError::Invalid(_))
+    ));
+}
+
 // ---------------------------------------------------------------------------------------------
 // The authorization-code exchange
 

@@ -176,7 +176,7 @@ async fn consents_are_versioned_records_and_other_domains_can_check_them(pool: P
 
 #[sqlx::test]
 async fn a_refresh_token_works_once_and_its_reuse_revokes_the_whole_family(pool: PgPool) {
-    let (_, app) = setup(pool);
+    let (_, app) = setup(pool.clone());
     let s = dev_login(&app, "r@example.com").await;
     let first = call(&app, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": s.refresh}))).await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.text);
@@ -186,7 +186,12 @@ async fn a_refresh_token_works_once_and_its_reuse_revokes_the_whole_family(pool:
     let access = first.body["data"]["accessToken"].as_str().unwrap();
     assert_eq!(authed(&app, access, Method::GET, "/api/users/profile", None).await.status, StatusCode::OK);
 
-    // The old token comes back (stolen, or replayed): refused, and the family is revoked.
+    // The old token comes back long after its rotation (stolen, or replayed): refused, and the
+    // whole family is revoked.
+    sqlx::query("UPDATE users.refresh_tokens SET replaced_at = now() - interval '5 minutes' WHERE replaced_at IS NOT NULL")
+        .execute(&pool)
+        .await
+        .unwrap();
     let reuse = call(&app, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": s.refresh}))).await;
     assert_eq!(reuse.status, StatusCode::UNAUTHORIZED);
     assert_eq!(reuse.body["code"], "REFRESH_TOKEN_REUSED");
@@ -196,6 +201,45 @@ async fn a_refresh_token_works_once_and_its_reuse_revokes_the_whole_family(pool:
     let garbage = call(&app, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": "nope"}))).await;
     assert_eq!(garbage.status, StatusCode::UNAUTHORIZED);
     assert_eq!(garbage.body["code"], "INVALID_REFRESH_TOKEN");
+}
+
+#[sqlx::test]
+async fn a_refresh_retried_at_once_is_refused_without_logging_the_user_out(pool: PgPool) {
+    let (_, app) = setup(pool);
+    let s = dev_login(&app, "retry@example.com").await;
+    let first = call(&app, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": s.refresh}))).await;
+    assert_eq!(first.status, StatusCode::OK);
+    let rotated = first.body["data"]["refreshToken"].as_str().unwrap().to_string();
+    // The client lost the answer and retries with the same token moments later.
+    let retry = call(&app, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": s.refresh}))).await;
+    assert_eq!(retry.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(retry.body["code"], "INVALID_REFRESH_TOKEN");
+    let next = call(&app, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": rotated}))).await;
+    assert_eq!(next.status, StatusCode::OK, "the family survives a quick retry");
+}
+
+#[sqlx::test]
+async fn refreshes_are_limited_per_account_across_all_of_its_tokens(pool: PgPool) {
+    let app = app(state_with(pool, &[("DEV_LOGIN_ENABLED", "true"), ("AUTH_RATE_LIMIT_PER_MINUTE", "3")]));
+    let mut token = dev_login(&app, "busy@example.com").await.refresh;
+    for n in 0..3 {
+        let req = Request::post("/api/auth/refresh")
+            .header("content-type", "application/json")
+            .header("x-forwarded-for", format!("192.0.2.{n}"))
+            .body(Body::from(json!({"refreshToken": token}).to_string()))
+            .unwrap();
+        let a = send(&app, req).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+        token = a.body["data"]["refreshToken"].as_str().unwrap().to_string();
+    }
+    let req = Request::post("/api/auth/refresh")
+        .header("content-type", "application/json")
+        .header("x-forwarded-for", "192.0.2.99")
+        .body(Body::from(json!({"refreshToken": token}).to_string()))
+        .unwrap();
+    let a = send(&app, req).await;
+    assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS, "{}", a.text);
+    assert!(a.headers.contains_key("retry-after"));
 }
 
 #[sqlx::test]

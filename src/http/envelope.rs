@@ -49,7 +49,7 @@ impl<T: Serialize> IntoResponse for Success<T> {
             data,
             timestamp: context::now_rfc3339(),
             trace_id: context::trace_id(),
-            success: true,
+            success: status.is_success(),
         };
         (status, Json(body)).into_response()
     }

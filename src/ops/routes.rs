@@ -18,10 +18,14 @@ pub fn routes() -> Routes<AppState> {
         .route("/api/system/heartbeats/{id}", get(one))
 }
 
-/// Records a heartbeat and announces it (`system.heartbeat`).
+/// Records a heartbeat and announces it (`system.heartbeat`). Local only: 404 in Azure.
 #[utoipa::path(post, path = "/api/system/heartbeats", tag = "system",
     responses((status = 201, description = "기록됨", body = inline(crate::http::envelope::Envelope<Heartbeat>))))]
 pub async fn record(State(state): State<AppState>) -> ApiResult<Success<Heartbeat>> {
+    // An anonymous write is a demonstration for local work only; in Azure the timer writes them.
+    if state.config.environment == crate::config::Environment::Azure {
+        return Err(ApiError::not_found("요청한 주소를 찾을 수 없습니다."));
+    }
     let hb = store::record(&state.db, Source::Http, &context::trace_id()).await?;
     Ok(Success::created(hb).message("하트비트를 기록했습니다."))
 }

@@ -70,9 +70,11 @@ impl Breaker {
         }
     }
 
-    fn record(&self, ok: bool) {
+    fn record(&self, ok: bool, trial: bool) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        inner.trial_in_flight = false;
+        if trial {
+            inner.trial_in_flight = false;
+        }
         if ok {
             inner.failures = 0;
             if inner.opened_at.take().is_some() {
@@ -108,8 +110,8 @@ impl Breaker {
         let result = call().await;
         guard.armed = false;
         match &result {
-            Ok(_) => self.record(true),
-            Err(e) => self.record(!is_failure(e)),
+            Ok(_) => self.record(true, trial),
+            Err(e) => self.record(!is_failure(e), trial),
         }
         result.map_err(CallError::Failed)
     }
@@ -123,7 +125,7 @@ struct TrialGuard<'a> {
 impl Drop for TrialGuard<'_> {
     fn drop(&mut self) {
         if self.armed {
-            self.breaker.record(false);
+            self.breaker.record(false, true);
         }
     }
 }

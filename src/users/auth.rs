@@ -21,6 +21,8 @@ use crate::{
 pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
 const GOOGLE_JWKS: &str = "https://www.googleapis.com/oauth2/v3/certs";
 const GOOGLE_TOKEN: &str = "https://oauth2.googleapis.com/token";
+/// A JWKS is kept at least this long, so a provider's `max-age=0` cannot make us fetch per login.
+const JWKS_CACHE_FLOOR: Duration = Duration::from_secs(60);
 /// Identities made by the local dev login are stored under this issuer.
 pub const DEV_ISSUER: &str = "healthsync-dev";
 
@@ -108,6 +110,7 @@ impl AuthConfig {
                     audiences,
                     jwks_url: url_setting(src, names::OIDC_JWKS_URL, &jwks)?,
                     require_email_verified: false,
+                    cache_floor: JWKS_CACHE_FLOOR,
                 })
             }
         };
@@ -194,6 +197,7 @@ impl Auth {
                     audiences: config.google_client_ids.clone(),
                     jwks_url: config.google_jwks_url.clone(),
                     require_email_verified: true,
+                    cache_floor: JWKS_CACHE_FLOOR,
                 },
                 client.clone(),
                 google_breaker.clone(),

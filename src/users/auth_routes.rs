@@ -143,7 +143,9 @@ pub async fn refresh(
         return Err(ApiError::field("refreshToken", "리프레시 토큰이 올바르지 않습니다."));
     }
     let old = tokens::hash_refresh(&req.refresh_token);
-    limit(&state, "refresh-token", &req.refresh_token).await?;
+    if let Some(owner) = store::refresh_owner(&state.db, &old).await? {
+        limit(&state, "refresh-account", &owner.to_string()).await?;
+    }
     let (new_token, new_hash) = tokens::new_refresh();
     let expires = chrono::Utc::now() + state.config.auth.refresh_ttl;
     let invalid = || ApiError::Unauthorized {
@@ -201,7 +203,7 @@ pub async fn dev_login(
     }
     limit(&state, "login-ip", &client_address(&state, &headers)).await?;
     let email = req.email.trim().to_ascii_lowercase();
-    if email.is_empty() || email.len() > 320 || !email.contains('@') {
+    if email.is_empty() || email.len() > 320 || !email.contains('@') || email.chars().any(char::is_control) {
         return Err(ApiError::field("email", "이메일 형식으로 입력해 주세요."));
     }
     let (user, new_user) = store::find_or_create(&state.db, DEV_ISSUER, &email, Some(&email)).await?;

@@ -46,6 +46,8 @@ pub struct ProviderConfig {
     pub audiences: Vec<String>,
     pub jwks_url: url::Url,
     pub require_email_verified: bool,
+    /// The shortest time a fetched JWKS is trusted, whatever its `max-age` says.
+    pub cache_floor: Duration,
 }
 
 struct Cached {
@@ -200,13 +202,14 @@ impl Provider {
     async fn fetch_jwks(&self) -> anyhow::Result<(JwkSet, Duration)> {
         let url = self.config.jwks_url.clone();
         let client = self.client.clone();
+        let floor = self.config.cache_floor;
         let result = self
             .breaker
             .call(
                 |_: &anyhow::Error| true,
                 || async move {
                     let res = client.get(url).timeout(FETCH_TIMEOUT).send().await?.error_for_status()?;
-                    let max_age = max_age(res.headers());
+                    let max_age = max_age(res.headers(), floor);
                     let keys: JwkSet = res.json().await?;
                     anyhow::ensure!(!keys.keys.is_empty(), "the JWKS holds no keys");
                     Ok((keys, max_age))
@@ -230,8 +233,8 @@ enum Lookup {
     Empty,
 }
 
-/// `Cache-Control: max-age` of a JWKS answer, between one minute and one day (default one hour).
-fn max_age(headers: &reqwest::header::HeaderMap) -> Duration {
+/// `Cache-Control: max-age` of a JWKS answer, between `floor` and one day (default one hour).
+fn max_age(headers: &reqwest::header::HeaderMap, floor: Duration) -> Duration {
     let secs = headers
         .get(reqwest::header::CACHE_CONTROL)
         .and_then(|v| v.to_str().ok())
@@ -240,7 +243,7 @@ fn max_age(headers: &reqwest::header::HeaderMap) -> Duration {
                 .find_map(|d| d.trim().strip_prefix("max-age=").and_then(|n| n.trim().parse::<u64>().ok()))
         })
         .unwrap_or(3600);
-    Duration::from_secs(secs.clamp(60, 86_400))
+    Duration::from_secs(secs).clamp(floor.min(Duration::from_secs(86_400)), Duration::from_secs(86_400))
 }
 
 #[cfg(test)]
@@ -250,10 +253,12 @@ mod tests {
     #[test]
     fn max_age_is_read_and_bounded() {
         let mut h = reqwest::header::HeaderMap::new();
-        assert_eq!(max_age(&h), Duration::from_secs(3600));
+        let floor = Duration::from_secs(60);
+        assert_eq!(max_age(&h, floor), Duration::from_secs(3600));
         h.insert("cache-control", "public, max-age=21600, must-revalidate".parse().unwrap());
-        assert_eq!(max_age(&h), Duration::from_secs(21600));
+        assert_eq!(max_age(&h, floor), Duration::from_secs(21600));
         h.insert("cache-control", "max-age=1".parse().unwrap());
-        assert_eq!(max_age(&h), Duration::from_secs(60));
+        assert_eq!(max_age(&h, floor), Duration::from_secs(60));
+        assert_eq!(max_age(&h, Duration::ZERO), Duration::from_secs(1));
     }
 }

@@ -65,14 +65,7 @@ pub async fn erase(state: &AppState, user: Uuid) -> anyhow::Result<()> {
     }
     // Events and dead letters that name the user go too: nobody needs news of an account that
     // no longer exists, except `user.deleted` itself.
-    for table in ["events.outbox", "events.dead_letters", "events.local_queue"] {
-        let column = if table == "events.outbox" { "payload" } else { "body" };
-        sqlx::query(&format!("DELETE FROM {table} WHERE {column}->>'userId' = $1"))
-            .bind(user.to_string())
-            .execute(&mut *tx)
-            .await
-            .with_context(|| format!("dropping {table} rows about the user"))?;
-    }
+    bus::forget_user(&mut tx, user).await?;
     bus::publish(&mut tx, NewEvent::new("user.deleted", json!({ "userId": user }))).await?;
     tx.commit().await.context("committing the erasure")?;
     cache::invalidate(state.cache.as_ref(), &super::extract::status_cache_key(user)).await;

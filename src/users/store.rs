@@ -185,6 +185,9 @@ type TokenRow = (Uuid, Uuid, DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTi
 /// created, expires, replaced, revoked
 type SessionRow = (DateTime<Utc>, DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
+/// How long after its rotation a refresh token may come back without revoking its family.
+pub const REUSE_GRACE_SECS: i64 = 20;
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum Rotation {
     /// The token was current: it is replaced by the new one.
@@ -213,6 +216,11 @@ pub async fn rotate_refresh(
     .await
     .context("reading a refresh token")?;
     let Some((user, family, expires, replaced, revoked)) = row else { return Ok(Rotation::Invalid) };
+    // A client that retries a refresh whose answer it lost (or two racing requests) presents the
+    // token again within moments: refuse it without treating it as theft.
+    if replaced.is_some_and(|at| Utc::now() - at < chrono::Duration::seconds(REUSE_GRACE_SECS)) {
+        return Ok(Rotation::Invalid);
+    }
     if replaced.is_some() {
         revoke_family_in(&mut tx, family).await?;
         tx.commit().await.context("committing the family revocation")?;
@@ -240,6 +248,15 @@ async fn revoke_family_in(conn: &mut PgConnection, family: Uuid) -> anyhow::Resu
     .await
     .context("revoking a token family")?;
     Ok(())
+}
+
+/// The owner of a refresh token, for per-account limits before the token is used.
+pub async fn refresh_owner(pool: &PgPool, hash: &[u8]) -> anyhow::Result<Option<Uuid>> {
+    sqlx::query_scalar("SELECT user_id FROM users.refresh_tokens WHERE token_hash = $1")
+        .bind(hash)
+        .fetch_optional(pool)
+        .await
+        .context("reading a refresh token's owner")
 }
 
 /// Revokes the family of the token hashed `hash` (logout). `false` when there is no such token.

@@ -38,7 +38,7 @@ async fn status(State(h): State<Handler>) -> Json<Value> {
     }))
 }
 
-/// `POST /admin/functions/{name}`: runs a timer (or any non-HTTP) function now.
+/// `POST /admin/functions/{name}`: runs a timer function now.
 async fn run_function(State(h): State<Handler>, Path(name): Path<String>) -> Response {
     let Some(def) = registry::find(&name) else {
         return (StatusCode::NOT_FOUND, Json(json!({"error": "no such function"}))).into_response();

@@ -67,11 +67,17 @@ impl Handler {
     /// A handler that something else runs at `base` (tests, or a handler started by hand).
     pub fn attach(base: &str) -> anyhow::Result<Self> {
         let port = url::Url::parse(base).ok().and_then(|u| u.port()).context("a handler URL with a port")?;
+        let handler = Self::new(port)?;
+        handler.ready.store(true, Ordering::SeqCst);
+        Ok(Handler { base: base.trim_end_matches('/').to_string(), ..handler })
+    }
+
+    fn new(port: u16) -> anyhow::Result<Self> {
         Ok(Handler {
             port,
-            base: base.trim_end_matches('/').to_string(),
+            base: format!("http://127.0.0.1:{port}"),
             pid: Arc::new(AtomicU32::new(0)),
-            ready: Arc::new(AtomicBool::new(true)),
+            ready: Arc::new(AtomicBool::new(false)),
             restarts: Arc::new(AtomicU32::new(0)),
             stopping: Arc::new(AtomicBool::new(false)),
             stop: Arc::new(tokio::sync::Notify::new()),
@@ -101,17 +107,7 @@ pub fn free_port() -> anyhow::Result<u16> {
 pub async fn start(env: Vec<(String, String)>) -> anyhow::Result<Handler> {
     let port = free_port()?;
     let exe = std::env::current_exe().context("locating the healthsync binary")?;
-    let client = client()?;
-    let handler = Handler {
-        port,
-        base: format!("http://127.0.0.1:{port}"),
-        pid: Arc::new(AtomicU32::new(0)),
-        ready: Arc::new(AtomicBool::new(false)),
-        restarts: Arc::new(AtomicU32::new(0)),
-        stopping: Arc::new(AtomicBool::new(false)),
-        stop: Arc::new(tokio::sync::Notify::new()),
-        client,
-    };
+    let handler = Handler::new(port)?;
     let h = handler.clone();
     tokio::spawn(async move {
         let mut first = true;

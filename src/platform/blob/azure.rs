@@ -36,8 +36,8 @@ fn sdk(e: azure_core::Error, what: &'static str) -> anyhow::Error {
 impl AzureBlobStore {
     /// `client_id`: the user-assigned managed identity to use (`AZURE_CLIENT_ID`); ignored with a SAS.
     pub fn new(container_url: &url::Url, client_id: Option<&str>) -> anyhow::Result<Self> {
+        let has_sas = crate::config::has_sas(container_url);
         let url = Url::parse(container_url.as_str()).context("parsing BLOB_CONTAINER_URL")?;
-        let has_sas = url.query().is_some_and(|q| q.contains("sig="));
         let credential: Option<Arc<dyn TokenCredential>> = if has_sas {
             None
         } else {

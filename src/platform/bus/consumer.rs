@@ -100,3 +100,25 @@ pub async fn dead_letter_message(
     tracing::warn!(consumer, reason, "message dead-lettered");
     Ok(Handled::DeadLettered)
 }
+
+/// Deletes every outbox row, dead letter and local queue row whose payload names `user`
+/// (`"userId"`), in the caller's transaction: part of erasing a user.
+pub async fn forget_user(conn: &mut PgConnection, user: uuid::Uuid) -> anyhow::Result<()> {
+    let id = user.to_string();
+    sqlx::query("DELETE FROM events.outbox WHERE payload->>'userId' = $1")
+        .bind(&id)
+        .execute(&mut *conn)
+        .await
+        .context("dropping events about the user")?;
+    sqlx::query("DELETE FROM events.dead_letters WHERE body->>'userId' = $1")
+        .bind(&id)
+        .execute(&mut *conn)
+        .await
+        .context("dropping dead letters about the user")?;
+    sqlx::query("DELETE FROM events.local_queue WHERE body->>'userId' = $1")
+        .bind(&id)
+        .execute(&mut *conn)
+        .await
+        .context("dropping queued messages about the user")?;
+    Ok(())
+}

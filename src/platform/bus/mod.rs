@@ -8,7 +8,7 @@ pub mod relay;
 pub mod servicebus;
 pub mod sweep;
 
-pub use consumer::{DeadLetter, Handled, begin_once, dead_letter_message, record_dead_letter};
+pub use consumer::{DeadLetter, Handled, begin_once, dead_letter_message, forget_user, record_dead_letter};
 pub use outbox::{NewEvent, OutboxEvent, publish};
 pub use relay::{EventSink, LocalQueueSink, relay_batch};
 
