@@ -68,10 +68,17 @@ async fn tally_one(state: &AppState, msg: &ServiceBusMessage) -> anyhow::Result<
     let Some(mut tx) = bus::begin_once(&state.db, CONSUMER, message_id).await? else {
         return Ok(Handled::Duplicate);
     };
-    if !store::tally(&mut tx, id).await? {
-        drop(tx);
-        return poison("heartbeat does not exist").await;
+    match store::tally(&mut tx, id).await {
+        Ok(true) => tx.commit().await?,
+        Ok(false) => {
+            // Release the "handled" mark at once, so a replay after a fix can still apply.
+            tx.rollback().await?;
+            return poison("heartbeat does not exist").await;
+        }
+        Err(err) => {
+            let _ = tx.rollback().await;
+            return Err(err);
+        }
     }
-    tx.commit().await?;
     Ok(Handled::Applied)
 }

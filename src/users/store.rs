@@ -216,9 +216,12 @@ pub async fn rotate_refresh(
     .await
     .context("reading a refresh token")?;
     let Some((user, family, expires, replaced, revoked)) = row else { return Ok(Rotation::Invalid) };
+    // Every early answer below ends the transaction explicitly: a dropped one would keep the
+    // row lock until its connection is next used, stalling a logout of the same family.
     // A client that retries a refresh whose answer it lost (or two racing requests) presents the
     // token again within moments: refuse it without treating it as theft.
     if replaced.is_some_and(|at| Utc::now() - at < chrono::Duration::seconds(REUSE_GRACE_SECS)) {
+        tx.rollback().await.context("ending the refresh transaction")?;
         return Ok(Rotation::Invalid);
     }
     if replaced.is_some() {
@@ -227,6 +230,7 @@ pub async fn rotate_refresh(
         return Ok(Rotation::Reused { user });
     }
     if revoked.is_some() || expires <= Utc::now() {
+        tx.rollback().await.context("ending the refresh transaction")?;
         return Ok(Rotation::Invalid);
     }
     sqlx::query("UPDATE users.refresh_tokens SET replaced_at = now() WHERE token_hash = $1")

@@ -31,7 +31,12 @@ pub async fn relay_batch(pool: &PgPool, sink: &dyn EventSink, limit: i64) -> any
     if events.is_empty() {
         return Ok(0);
     }
-    sink.publish(&mut tx, &events).await.context("publishing outbox events")?;
+    if let Err(err) = sink.publish(&mut tx, &events).await {
+        // Roll back now: a dropped transaction keeps its row locks until its connection is
+        // next used, and `SKIP LOCKED` would hide these rows from the next relay until then.
+        let _ = tx.rollback().await;
+        return Err(err.context("publishing outbox events"));
+    }
     let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.id).collect();
     sqlx::query("UPDATE events.outbox SET published_at = now() WHERE id = ANY($1)")
         .bind(&ids)
