@@ -473,7 +473,7 @@ async fn with_the_jwks_down_expired_cached_keys_still_verify_after_a_failed_refe
             // Trust the provider's max-age=0: the cached set is expired at once.
             cache_floor: std::time::Duration::ZERO,
         },
-        reqwest::Client::new(),
+        healthsync::platform::http_client::LazyClient::default(),
         std::sync::Arc::new(Breaker::new("test", 5, std::time::Duration::from_secs(30))),
     );
     let first = provider.verify(&key.sign(&google_claims("s-1"))).await.unwrap();

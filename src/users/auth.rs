@@ -15,7 +15,10 @@ use super::{
 };
 use crate::{
     config::{ConfigError, Environment, Source, names},
-    platform::resilience::{Breaker, CallError},
+    platform::{
+        http_client::LazyClient,
+        resilience::{Breaker, CallError},
+    },
 };
 
 pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
@@ -156,7 +159,7 @@ pub struct Auth {
     pub keys: tokens::SigningKeys,
     google: Option<Provider>,
     extra: Option<Provider>,
-    client: reqwest::Client,
+    client: LazyClient,
     token_breaker: Breaker,
     pub google_breaker: Arc<Breaker>,
 }
@@ -183,11 +186,7 @@ impl Auth {
     pub fn new(config: AuthConfig) -> anyhow::Result<Self> {
         let keys = tokens::SigningKeys::parse(&config.signing_keys)
             .map_err(|e| anyhow::anyhow!("AUTH_SIGNING_KEYS: expected {e}"))?;
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(3))
-            .timeout(Duration::from_secs(10))
-            .build()
-            .context("building the identity HTTP client")?;
+        let client = LazyClient::default();
         let google_breaker = Arc::new(Breaker::new("google", 5, Duration::from_secs(30)));
         let google = (!config.google_client_ids.is_empty()).then(|| {
             Provider::new(
@@ -258,7 +257,7 @@ impl Auth {
             form.push(("client_secret", secret.expose_secret().to_string()));
         }
         let url = self.config.google_token_url.clone();
-        let client = self.client.clone();
+        let client = self.client.get().clone();
         // A 4xx (invalid_grant) is the caller's mistake and does not count against Google.
         let answer = self
             .token_breaker
@@ -270,6 +269,7 @@ impl Auth {
                     client
                         .post(url)
                         .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                        .timeout(Duration::from_secs(10))
                         .body(body)
                         .send()
                         .await?

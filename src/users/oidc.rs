@@ -15,7 +15,10 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
 use serde::Deserialize;
 use tokio::sync::{Mutex, RwLock};
 
-use crate::platform::resilience::{Breaker, CallError};
+use crate::platform::{
+    http_client::LazyClient,
+    resilience::{Breaker, CallError},
+};
 
 /// Why an ID token was not accepted.
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +61,7 @@ struct Cached {
 
 pub struct Provider {
     config: ProviderConfig,
-    client: reqwest::Client,
+    client: LazyClient,
     breaker: Arc<Breaker>,
     cache: RwLock<Option<Cached>>,
     /// Serialises fetches and remembers the last one, so a flood of unknown `kid`s cannot turn
@@ -79,7 +82,7 @@ struct IdClaims {
 }
 
 impl Provider {
-    pub fn new(config: ProviderConfig, client: reqwest::Client, breaker: Arc<Breaker>) -> Self {
+    pub fn new(config: ProviderConfig, client: LazyClient, breaker: Arc<Breaker>) -> Self {
         Self { config, client, breaker, cache: RwLock::new(None), fetch: Mutex::new(None) }
     }
 
@@ -201,7 +204,7 @@ impl Provider {
 
     async fn fetch_jwks(&self) -> anyhow::Result<(JwkSet, Duration)> {
         let url = self.config.jwks_url.clone();
-        let client = self.client.clone();
+        let client = self.client.get().clone();
         let floor = self.config.cache_floor;
         let result = self
             .breaker

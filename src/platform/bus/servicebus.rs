@@ -15,7 +15,10 @@ use serde_json::{Value, json};
 use sqlx::PgConnection;
 
 use super::{outbox::OutboxEvent, relay::EventSink};
-use crate::platform::resilience::{Breaker, CallError};
+use crate::platform::{
+    http_client::LazyClient,
+    resilience::{Breaker, CallError},
+};
 
 pub const SCOPE: &str = "https://servicebus.azure.net/.default";
 /// Well under the 256 KB (Standard) batch limit for our small events.
@@ -25,7 +28,7 @@ pub struct ServiceBusSink {
     /// `https://{namespace}/{topic}/messages`
     endpoint: url::Url,
     credential: Arc<dyn TokenCredential>,
-    client: reqwest::Client,
+    client: LazyClient,
     breaker: Breaker,
 }
 
@@ -34,15 +37,10 @@ impl ServiceBusSink {
     pub fn new(base: &url::Url, topic: &str, credential: Arc<dyn TokenCredential>) -> anyhow::Result<Self> {
         let endpoint =
             base.join(&format!("{topic}/messages")).context("building the Service Bus endpoint")?;
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(3))
-            .timeout(Duration::from_secs(15))
-            .build()
-            .context("building the Service Bus HTTP client")?;
         Ok(Self {
             endpoint,
             credential,
-            client,
+            client: LazyClient::default(),
             breaker: Breaker::new("servicebus", 5, Duration::from_secs(30)),
         })
     }
@@ -71,7 +69,9 @@ impl ServiceBusSink {
             .map_err(|e| anyhow::anyhow!("{e}").context("getting a Service Bus token"))?;
         let request = self
             .client
+            .get()
             .post(self.endpoint.clone())
+            .timeout(Duration::from_secs(15))
             .bearer_auth(token.token.secret())
             .header(reqwest::header::CONTENT_TYPE, "application/vnd.microsoft.servicebus.json")
             .body(batch.to_string());
