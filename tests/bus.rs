@@ -203,3 +203,49 @@ async fn an_http_function_invoked_through_the_protocol_answers_in_its_output_bin
     let body: Value = serde_json::from_str(res["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["data"]["status"], json!("UP"));
 }
+
+#[sqlx::test]
+async fn the_sweep_prunes_old_published_events_and_old_marks_but_never_unpublished_ones(pool: PgPool) {
+    use healthsync::platform::bus::sweep;
+    for _ in 0..3 {
+        let mut tx = pool.begin().await.unwrap();
+        bus::publish(&mut tx, NewEvent::new("system.heartbeat", json!({}))).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    // One old and published, one recent and published, one old and never published.
+    let ids: Vec<uuid::Uuid> =
+        sqlx::query_scalar("SELECT id FROM events.outbox ORDER BY id").fetch_all(&pool).await.unwrap();
+    sqlx::query("UPDATE events.outbox SET published_at = now() - interval '8 days' WHERE id = $1")
+        .bind(ids[0])
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE events.outbox SET published_at = now() WHERE id = $1")
+        .bind(ids[1])
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE events.outbox SET created_at = now() - interval '60 days' WHERE id = $1")
+        .bind(ids[2])
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO events.processed_messages (consumer, message_id, processed_at) \
+         VALUES ('C', 'old', now() - interval '31 days'), ('C', 'recent', now() - interval '13 days')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    assert_eq!(sweep::prune(&pool).await.unwrap(), 2);
+    let left: Vec<uuid::Uuid> =
+        sqlx::query_scalar("SELECT id FROM events.outbox ORDER BY id").fetch_all(&pool).await.unwrap();
+    assert_eq!(left, vec![ids[1], ids[2]]);
+    let marks: Vec<String> = sqlx::query_scalar("SELECT message_id FROM events.processed_messages")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(marks, vec!["recent".to_string()]);
+    assert_eq!(sweep::prune(&pool).await.unwrap(), 0);
+}
