@@ -422,3 +422,22 @@ async fn a_deleted_user_is_refused_at_once_even_with_a_cached_status(pool: PgPoo
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
     assert_eq!(a.body["code"], "ACCOUNT_NOT_FOUND");
 }
+
+#[sqlx::test]
+async fn routes_that_need_a_finished_onboarding_refuse_a_pending_account_with_403(pool: PgPool) {
+    use healthsync::users::ActiveUser;
+    let (state, app) = setup(pool);
+    // A route as later domains write them: it takes `ActiveUser`.
+    let guarded = Router::new()
+        .route("/guarded", axum::routing::get(|ActiveUser(u): ActiveUser| async move { u.id.to_string() }))
+        .with_state(state);
+    let s = dev_login(&app, "pending@example.com").await;
+    let a = authed(&guarded, &s.access, Method::GET, "/guarded", None).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.text);
+    assert_eq!(a.body["code"], "ONBOARDING_REQUIRED");
+    let r = authed(&app, &s.access, Method::POST, "/api/users/register", Some(registration())).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let a = authed(&guarded, &s.access, Method::GET, "/guarded", None).await;
+    assert_eq!(a.status, StatusCode::OK, "registration clears the cached PENDING status at once");
+    assert_eq!(a.text, s.user_id);
+}

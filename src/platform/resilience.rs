@@ -1,5 +1,5 @@
-//! One circuit breaker per external dependency, with observable state, and bounded retries with
-//! jitter for calls that are safe to repeat.
+//! One circuit breaker per external dependency, with observable state. Calls are not retried
+//! in-process: the JWKS is refetched on the next sign-in, Service Bus sends on the next sweep.
 
 use std::{
     sync::Mutex,
@@ -42,10 +42,6 @@ impl Breaker {
             cool_down,
             inner: Mutex::new(Inner { failures: 0, opened_at: None, trial_in_flight: false }),
         }
-    }
-
-    pub fn name(&self) -> &'static str {
-        self.name
     }
 
     pub fn state(&self) -> BreakerState {
@@ -138,13 +134,6 @@ pub enum CallError<E> {
     Failed(#[source] E),
 }
 
-/// A wait before retry `attempt` (1-based): exponential from `base`, with full jitter.
-pub fn backoff_with_jitter(base: Duration, attempt: u32, max: Duration) -> Duration {
-    let exp = base.saturating_mul(1u32 << attempt.min(16)).min(max);
-    let jitter: f64 = rand::random();
-    exp.mul_f64(jitter)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,15 +177,5 @@ mod tests {
         let b = Breaker::new("test", 1, Duration::from_secs(60));
         let _ = b.call(|_: &()| false, || async { Err::<(), ()>(()) }).await;
         assert_eq!(b.state(), BreakerState::Closed);
-    }
-
-    #[test]
-    fn backoff_stays_under_its_cap() {
-        for attempt in 0..40 {
-            assert!(
-                backoff_with_jitter(Duration::from_millis(100), attempt, Duration::from_secs(2))
-                    <= Duration::from_secs(2)
-            );
-        }
     }
 }
