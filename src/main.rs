@@ -1,15 +1,18 @@
 //! The `healthsync` command: parses the command line, reads configuration, sets up tracing and
 //! hands over to the library.
 
-use std::{path::PathBuf, process::ExitCode};
+use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use healthsync::{
-    AppState,
-    config::{self, Config},
-    host::{self, registry},
-    platform::{db, telemetry},
+    app::{self, App, Catalog},
+    config::{self, Config, ProcessEnv},
+    host,
+    platform::{
+        db,
+        telemetry::{self, LogFormat},
+    },
 };
 
 #[derive(Parser)]
@@ -34,14 +37,14 @@ enum Command {
     },
     /// Apply database migrations (the deploy pipeline runs this).
     Migrate,
-    /// Write or check `functions/<Name>/function.json` from the function registry.
-    Functions {
-        #[arg(long, conflicts_with = "check")]
-        write: bool,
+    /// Check (default) or rewrite the files generated from the domain list: `functions/`,
+    /// `infra/catalog.json` and the settings table of README.md.
+    Generate {
         #[arg(long)]
-        check: bool,
-        #[arg(long, default_value = "functions")]
-        dir: PathBuf,
+        write: bool,
+        /// The project folder.
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
     },
 }
 
@@ -67,39 +70,49 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => {
-            telemetry::init_json();
-            let port = config::handler_port(&config::ProcessEnv)?;
-            let state = AppState::from_config(Config::from_env()?)?;
-            host::serve::serve(state, port).await
+            telemetry::init(LogFormat::from_source(&ProcessEnv));
+            let port = config::handler_port(&ProcessEnv)?;
+            let app = App::from_source(Arc::new(ProcessEnv))?;
+            host::serve::serve(app.router, port).await
         }
         Command::Dev { port } => {
-            telemetry::init_pretty();
+            telemetry::init(LogFormat::for_stdout());
+            let catalog = Catalog::app();
             let project_dir = std::env::current_dir().context("reading the current folder")?;
-            host::local::run(host::local::DevOptions { port, project_dir }).await
+            let opts = host::local::DevOptions {
+                port,
+                project_dir,
+                functions: catalog.functions(),
+                defaults: catalog.defaults(),
+            };
+            host::local::run(opts).await
         }
         Command::Migrate => {
-            telemetry::init_pretty();
+            telemetry::init(LogFormat::for_stdout());
             let config = Config::from_env()?;
             let pool = db::lazy_pool(&config)?;
             db::migrate(&pool).await?;
             println!("migrations applied");
             Ok(())
         }
-        Command::Functions { write, check, dir } => {
-            let stale = registry::sync_folders(&dir, write)?;
-            if stale.is_empty() {
-                println!("functions/ matches the registry");
-                Ok(())
-            } else if write {
-                println!("wrote: {}", stale.join(", "));
-                Ok(())
-            } else {
-                let _ = check;
-                anyhow::bail!(
-                    "functions/ differs from the registry: {} (run `healthsync functions --write`)",
+        Command::Generate { write, root } => {
+            let catalog = Catalog::app();
+            let problems = catalog.problems();
+            anyhow::ensure!(
+                problems.is_empty(),
+                "the domain declarations are inconsistent:\n{}",
+                problems.join("\n")
+            );
+            let stale = app::generate::sync(&catalog, &root, write)?;
+            match (stale.is_empty(), write) {
+                (true, _) => println!("generated files are up to date"),
+                (false, true) => println!("wrote: {}", stale.join(", ")),
+                (false, false) => anyhow::bail!(
+                    "generated files are stale: {} (run `healthsync generate --write`)",
                     stale.join(", ")
-                )
+                ),
             }
+            Ok(())
         }
     }
 }

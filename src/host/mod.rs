@@ -1,8 +1,6 @@
-//! The Functions side: the invocation protocol, the function registry, the handler server and
-//! the local Functions host used by `healthsync dev`.
+//! The Functions side: `serve` speaks the custom-handler protocol to the real host, and `local`
+//! plays the Functions host on a laptop (`healthsync dev`). Both work from function definitions
+//! and a router they are given; neither knows a domain.
 
-pub mod invoke;
 pub mod local;
-pub mod protocol;
-pub mod registry;
 pub mod serve;

@@ -3,18 +3,19 @@
 use std::net::{Ipv4Addr, SocketAddr};
 
 use anyhow::Context;
+use axum::Router;
 
-use crate::{AppState, app, config};
+use crate::config;
 
 /// Binds 127.0.0.1 at `FUNCTIONS_CUSTOMHANDLER_PORT` (the host's private port, never the
-/// public one) and serves until SIGTERM or Ctrl-C, letting requests in flight finish.
-pub async fn serve(state: AppState, port: u16) -> anyhow::Result<()> {
+/// public one) and serves `app` until SIGTERM or Ctrl-C, letting requests in flight finish.
+pub async fn serve(app: Router, port: u16) -> anyhow::Result<()> {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .with_context(|| format!("binding 127.0.0.1:{port} ({})", config::names::CUSTOMHANDLER_PORT))?;
+        .with_context(|| format!("binding 127.0.0.1:{port} ({})", config::CUSTOMHANDLER_PORT))?;
     tracing::info!(port, "handler listening");
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await.context("serving")
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving")
 }
 
 pub async fn shutdown_signal() {

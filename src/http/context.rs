@@ -1,9 +1,14 @@
 //! Per-request context: the trace id, the span, the timeout, and the one place where internal
 //! failures are logged.
 
-use std::time::{Duration, Instant};
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use axum::{
+    body::HttpBody as _,
     extract::{MatchedPath, Request, State},
     http::{HeaderMap, HeaderValue},
     middleware::Next,
@@ -86,18 +91,52 @@ pub async fn request_context(State(timeout): State<Duration>, req: Request, next
     res
 }
 
-/// Refuses a body announced larger than the limit before anything reads it. Bodies without a
-/// length (chunked) are held to the same limit by the extractors (`DefaultBodyLimit`).
-pub async fn limit_body(State(limit): State<usize>, req: Request, next: Next) -> Response {
+/// The request body limits: a default, and the routes (by path template) that differ.
+#[derive(Debug, Clone, Default)]
+pub struct BodyLimits {
+    pub default: usize,
+    pub per_route: HashMap<&'static str, usize>,
+}
+
+impl BodyLimits {
+    fn for_request(&self, req: &Request) -> usize {
+        req.extensions()
+            .get::<MatchedPath>()
+            .and_then(|p| self.per_route.get(p.as_str()))
+            .copied()
+            .unwrap_or(self.default)
+    }
+}
+
+/// Holds every request body to its route's limit, before any handler runs: a body announced
+/// larger is refused unread, and a body without a length (chunked) is read up to the limit and
+/// refused the same way when it goes past it. Either way a 413 in the API's error shape.
+pub async fn limit_body(State(limits): State<Arc<BodyLimits>>, req: Request, next: Next) -> Response {
+    let limit = limits.for_request(&req);
     let announced = req
         .headers()
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if announced.is_some_and(|n| n > limit as u64) {
-        return ApiError::PayloadTooLarge.into_response();
+    match announced {
+        Some(n) if n > limit as u64 => return ApiError::PayloadTooLarge.into_response(),
+        Some(_) => return next.run(req).await,
+        None => {}
     }
-    next.run(req).await
+    let (parts, body) = req.into_parts();
+    if body.size_hint().upper() == Some(0) {
+        return next.run(Request::from_parts(parts, body)).await;
+    }
+    match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await,
+        Err(err) => {
+            if err.into_inner().is::<http_body_util::LengthLimitError>() {
+                ApiError::PayloadTooLarge.into_response()
+            } else {
+                ApiError::bad_request("BAD_BODY", "요청 본문을 읽을 수 없습니다.").into_response()
+            }
+        }
+    }
 }
 
 /// Records the matched route template (never the raw path, which can hold ids) on the span.

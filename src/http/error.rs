@@ -139,6 +139,33 @@ impl From<anyhow::Error> for ApiError {
     }
 }
 
+/// The name of the database constraint `err` violated, if that is what happened.
+pub fn violated_constraint(err: &anyhow::Error) -> Option<&str> {
+    err.chain().find_map(|cause| match cause.downcast_ref::<sqlx::Error>() {
+        Some(sqlx::Error::Database(db)) => db.constraint(),
+        _ => None,
+    })
+}
+
+/// Maps a violated database constraint to the client error it means, in one place per call:
+/// `store::add(..).await.on_constraint("consents_user_fkey", || ApiError::..)?`. A race that
+/// loses to another request then answers 401/404/409/422, never 500.
+pub trait ResultExt<T> {
+    fn on_constraint(self, name: &str, to: impl FnOnce() -> ApiError) -> Result<T, ApiError>;
+}
+
+impl<T> ResultExt<T> for Result<T, anyhow::Error> {
+    fn on_constraint(self, name: &str, to: impl FnOnce() -> ApiError) -> Result<T, ApiError> {
+        self.map_err(|err| if violated_constraint(&err) == Some(name) { to() } else { ApiError::from(err) })
+    }
+}
+
+impl From<crate::platform::ratelimit::RateLimited> for ApiError {
+    fn from(r: crate::platform::ratelimit::RateLimited) -> Self {
+        ApiError::TooManyRequests { retry_after_secs: r.retry_after_secs }
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         ApiError::from(anyhow::Error::new(err))

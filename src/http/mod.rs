@@ -1,17 +1,16 @@
 //! HTTP conventions shared by every domain: the envelope, the error shape, extractors, the
-//! request context, limits, OpenAPI and the operations routes.
+//! request context, limits and the base of the OpenAPI document.
 
 pub mod context;
 pub mod envelope;
 pub mod error;
 pub mod extract;
 pub mod openapi;
-pub mod system;
 
 use axum::{Router, routing::MethodRouter};
 
 pub use envelope::Success;
-pub use error::{ApiError, ApiResult, FieldError};
+pub use error::{ApiError, ApiResult, FieldError, ResultExt};
 pub use extract::{ApiJson, ApiPath, ApiQuery};
 
 /// The caller's address, as the configured front end reports it, without a port. Only the
@@ -48,6 +47,8 @@ fn strip_port(addr: &str) -> &str {
 pub struct Routes<S> {
     router: Router<S>,
     paths: Vec<&'static str>,
+    /// Routes whose request bodies may be larger (or must be smaller) than the default limit.
+    body_limits: Vec<(&'static str, usize)>,
 }
 
 impl<S: Clone + Send + Sync + 'static> Default for Routes<S> {
@@ -58,7 +59,7 @@ impl<S: Clone + Send + Sync + 'static> Default for Routes<S> {
 
 impl<S: Clone + Send + Sync + 'static> Routes<S> {
     pub fn new() -> Self {
-        Self { router: Router::new(), paths: Vec::new() }
+        Self { router: Router::new(), paths: Vec::new(), body_limits: Vec::new() }
     }
 
     pub fn route(mut self, path: &'static str, method_router: MethodRouter<S>) -> Self {
@@ -67,9 +68,21 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
         self
     }
 
+    /// A route whose request bodies are held to `limit` bytes instead of the app's default.
+    pub fn route_with_body_limit(
+        mut self,
+        path: &'static str,
+        method_router: MethodRouter<S>,
+        limit: usize,
+    ) -> Self {
+        self.body_limits.push((path, limit));
+        self.route(path, method_router)
+    }
+
     pub fn merge(mut self, other: Routes<S>) -> Self {
         self.router = self.router.merge(other.router);
         self.paths.extend(other.paths);
+        self.body_limits.extend(other.body_limits);
         self
     }
 
@@ -77,8 +90,17 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
         &self.paths
     }
 
+    pub fn body_limits(&self) -> &[(&'static str, usize)] {
+        &self.body_limits
+    }
+
     pub fn into_router(self) -> Router<S> {
         self.router
+    }
+
+    /// The same routes with their state provided.
+    pub fn with_state(self, state: S) -> Routes<()> {
+        Routes { router: self.router.with_state(state), paths: self.paths, body_limits: self.body_limits }
     }
 }
 

@@ -1,9 +1,11 @@
-//! The OpenAPI 3.1 document, generated from the handlers' annotations. A test proves every
-//! route of the router appears here.
+//! The base of the OpenAPI 3.1 document: title, the error shape, the bearer scheme. Each domain
+//! adds its paths with its own fragment, merged by the composition root.
+
+use std::sync::OnceLock;
 
 use utoipa::OpenApi;
 
-use crate::{http, ops, users};
+use crate::http;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -11,33 +13,15 @@ use crate::{http, ops, users};
         title = "HealthSync API",
         description = "HealthSync 모바일 앱의 백엔드 API. 성공 응답은 {status, message, data, timestamp, traceId, success} 봉투로, 오류는 {code, message, traceId, errors} 형태로 답합니다."
     ),
-    paths(
-        http::system::live,
-        http::system::ready,
-        ops::routes::record,
-        ops::routes::summary,
-        ops::routes::one,
-        users::auth_routes::login,
-        users::auth_routes::refresh,
-        users::auth_routes::logout,
-        users::auth_routes::dev_login,
-        users::account_routes::register,
-        users::account_routes::profile,
-        users::account_routes::update_profile,
-        users::account_routes::consents,
-        users::account_routes::put_consents,
-        users::account_routes::export,
-        users::account_routes::delete_me,
-    ),
     components(schemas(http::error::ErrorBody, http::error::FieldError)),
     modifiers(&BearerAuth),
-    tags(
-        (name = "system", description = "운영: 상태 확인, 문서, 백본 시연"),
-        (name = "auth", description = "로그인, 토큰 갱신, 로그아웃"),
-        (name = "users", description = "가입, 프로필, 동의, 내 정보 내려받기와 삭제"),
-    )
 )]
-pub struct ApiDoc;
+struct Base;
+
+/// The document before any domain's paths.
+pub fn base() -> utoipa::openapi::OpenApi {
+    Base::openapi()
+}
 
 /// Declares the `bearer` scheme the protected operations name.
 struct BearerAuth;
@@ -55,9 +39,53 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// The paths the document describes, plus the document and its page themselves.
-pub fn documented_paths() -> Vec<String> {
-    let mut paths: Vec<String> = ApiDoc::openapi().paths.paths.keys().cloned().collect();
-    paths.extend(["/api/openapi.json".to_string(), "/api/docs".to_string()]);
-    paths
+/// The base with every fragment merged in, in order.
+pub fn compose(fragments: &[fn() -> utoipa::openapi::OpenApi]) -> utoipa::openapi::OpenApi {
+    let mut doc = base();
+    for fragment in fragments {
+        doc.merge(fragment());
+    }
+    doc
+}
+
+/// The app's document, built from its fragments on first use (never at start-up: cold start does
+/// not pay for it) and then kept, with its JSON and its docs page.
+pub struct ApiDoc {
+    fragments: Vec<fn() -> utoipa::openapi::OpenApi>,
+    built: OnceLock<Built>,
+}
+
+struct Built {
+    doc: utoipa::openapi::OpenApi,
+    json: bytes::Bytes,
+    page: String,
+}
+
+impl ApiDoc {
+    pub fn new(fragments: Vec<fn() -> utoipa::openapi::OpenApi>) -> Self {
+        ApiDoc { fragments, built: OnceLock::new() }
+    }
+
+    fn built(&self) -> &Built {
+        self.built.get_or_init(|| {
+            let doc = compose(&self.fragments);
+            let json = serde_json::to_vec(&doc).unwrap_or_default().into();
+            let page = utoipa_scalar::Scalar::new(doc.clone()).to_html();
+            Built { doc, json, page }
+        })
+    }
+
+    pub fn document(&self) -> &utoipa::openapi::OpenApi {
+        &self.built().doc
+    }
+
+    /// The document as JSON.
+    pub fn json(&self) -> bytes::Bytes {
+        self.built().json.clone()
+    }
+
+    /// The browsable page over it.
+    pub fn page(&self) -> &str {
+        &self.built().page
+    }
 }

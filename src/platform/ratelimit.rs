@@ -7,7 +7,13 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use super::cache::Cache;
-use crate::http::ApiError;
+
+/// A request over its limit; it may be retried after `retry_after_secs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("rate limited; retry after {retry_after_secs} s")]
+pub struct RateLimited {
+    pub retry_after_secs: u64,
+}
 
 /// Counts one request for `subject` under `scope` and refuses it when over `limit` per `window`.
 pub async fn check(
@@ -16,12 +22,12 @@ pub async fn check(
     subject: &str,
     limit: u32,
     window: Duration,
-) -> Result<(), ApiError> {
+) -> Result<(), RateLimited> {
     let digest = Sha256::digest(subject.as_bytes());
     let key = format!("rl:{scope}:{}", hex(&digest[..12]));
     match cache.incr(&key, window).await {
         Ok(count) if count > u64::from(limit) => {
-            Err(ApiError::TooManyRequests { retry_after_secs: window.as_secs().max(1) })
+            Err(RateLimited { retry_after_secs: window.as_secs().max(1) })
         }
         Ok(_) => Ok(()),
         Err(err) => {

@@ -12,18 +12,18 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{
+    UsersState,
     extract::{AuthUser, status_cache_key},
     model::{self, ConsentKind, Sex, UserStatus},
     rights,
     store::{self, ConsentRecord, ProfilePatch, Registration, UserRow},
 };
 use crate::{
-    app::AppState,
-    http::{ApiError, ApiJson, ApiResult, FieldError, Routes, Success, envelope::Envelope},
+    http::{ApiError, ApiJson, ApiResult, FieldError, ResultExt, Routes, Success, envelope::Envelope},
     platform::cache,
 };
 
-pub fn routes() -> Routes<AppState> {
+pub fn routes() -> Routes<UsersState> {
     Routes::new()
         .route("/api/users/register", post(register))
         .route("/api/users/profile", get(profile).patch(update_profile))
@@ -91,7 +91,7 @@ fn parse_sex(raw: &str) -> Result<Sex, FieldError> {
     responses((status = 201, body = inline(Envelope<Profile>)), (status = 401, body = crate::http::error::ErrorBody),
               (status = 409, body = crate::http::error::ErrorBody), (status = 422, body = crate::http::error::ErrorBody)))]
 pub async fn register(
-    State(state): State<AppState>,
+    State(state): State<UsersState>,
     user: AuthUser,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> ApiResult<Success<Profile>> {
@@ -127,7 +127,7 @@ pub async fn register(
 /// The caller's profile.
 #[utoipa::path(get, path = "/api/users/profile", tag = "users", security(("bearer" = [])),
     responses((status = 200, body = inline(Envelope<Profile>)), (status = 401, body = crate::http::error::ErrorBody)))]
-pub async fn profile(State(state): State<AppState>, user: AuthUser) -> ApiResult<Success<Profile>> {
+pub async fn profile(State(state): State<UsersState>, user: AuthUser) -> ApiResult<Success<Profile>> {
     let row = store::get(&state.db, user.id)
         .await?
         .ok_or_else(|| ApiError::not_found("계정을 찾을 수 없습니다."))?;
@@ -160,7 +160,7 @@ where
 #[utoipa::path(patch, path = "/api/users/profile", tag = "users", request_body = ProfileUpdate, security(("bearer" = [])),
     responses((status = 200, body = inline(Envelope<Profile>)), (status = 422, body = crate::http::error::ErrorBody)))]
 pub async fn update_profile(
-    State(state): State<AppState>,
+    State(state): State<UsersState>,
     user: AuthUser,
     ApiJson(req): ApiJson<ProfileUpdate>,
 ) -> ApiResult<Success<Profile>> {
@@ -196,7 +196,7 @@ pub struct ConsentState {
     pub recorded_at: Option<DateTime<Utc>>,
 }
 
-async fn consent_states(state: &AppState, user: Uuid) -> anyhow::Result<Vec<ConsentState>> {
+async fn consent_states(state: &UsersState, user: Uuid) -> anyhow::Result<Vec<ConsentState>> {
     let records: Vec<ConsentRecord> = store::current_consents(&state.db, user).await?;
     Ok(ConsentKind::ALL
         .into_iter()
@@ -217,7 +217,7 @@ async fn consent_states(state: &AppState, user: Uuid) -> anyhow::Result<Vec<Cons
 #[utoipa::path(get, path = "/api/users/me/consents", tag = "users", security(("bearer" = [])),
     responses((status = 200, body = inline(Envelope<Vec<ConsentState>>))))]
 pub async fn consents(
-    State(state): State<AppState>,
+    State(state): State<UsersState>,
     user: AuthUser,
 ) -> ApiResult<Success<Vec<ConsentState>>> {
     Ok(Success::new(consent_states(&state, user.id).await?))
@@ -242,7 +242,7 @@ pub struct ConsentsUpdate {
 #[utoipa::path(put, path = "/api/users/me/consents", tag = "users", request_body = ConsentsUpdate, security(("bearer" = [])),
     responses((status = 200, body = inline(Envelope<Vec<ConsentState>>)), (status = 422, body = crate::http::error::ErrorBody)))]
 pub async fn put_consents(
-    State(state): State<AppState>,
+    State(state): State<UsersState>,
     user: AuthUser,
     ApiJson(req): ApiJson<ConsentsUpdate>,
 ) -> ApiResult<Success<Vec<ConsentState>>> {
@@ -269,21 +269,28 @@ pub async fn put_consents(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    store::record_consents(&state.db, user.id, &items).await?;
+    // The account can be erased while its answers are on their way: that is a gone account (401),
+    // not a failure.
+    store::record_consents(&state.db, user.id, &items).await.on_constraint("consents_user_fkey", || {
+        ApiError::Unauthorized {
+            code: "ACCOUNT_NOT_FOUND",
+            message: "계정을 찾을 수 없습니다. 다시 로그인해 주세요.".into(),
+        }
+    })?;
     Ok(Success::new(consent_states(&state, user.id).await?).message("동의 내용을 저장했습니다."))
 }
 
 /// Everything held about the caller, as JSON (개인정보보호법 §35, §35-2).
 #[utoipa::path(get, path = "/api/users/me/export", tag = "users", security(("bearer" = [])),
     responses((status = 200, body = inline(Envelope<Value>))))]
-pub async fn export(State(state): State<AppState>, user: AuthUser) -> ApiResult<Success<Value>> {
+pub async fn export(State(state): State<UsersState>, user: AuthUser) -> ApiResult<Success<Value>> {
     Ok(Success::new(rights::export(&state, user.id).await?))
 }
 
 /// Erases the caller's account and data in every domain and their files, unrecoverably (§36).
 #[utoipa::path(delete, path = "/api/users/me", tag = "users", security(("bearer" = [])),
     responses((status = 200, body = inline(Envelope<Value>)), (status = 401, body = crate::http::error::ErrorBody)))]
-pub async fn delete_me(State(state): State<AppState>, user: AuthUser) -> ApiResult<Success<Value>> {
+pub async fn delete_me(State(state): State<UsersState>, user: AuthUser) -> ApiResult<Success<Value>> {
     rights::erase(&state, user.id).await?;
     Ok(Success::new(serde_json::json!({ "deleted": true })).message("계정과 모든 데이터를 삭제했습니다."))
 }

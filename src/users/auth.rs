@@ -4,7 +4,7 @@
 use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -13,8 +13,8 @@ use super::{
     oidc::{Provider, ProviderConfig, VerifiedIdentity, VerifyError},
     store, tokens,
 };
+pub use super::settings::AuthConfig;
 use crate::{
-    config::{ConfigError, Environment, Source, names},
     platform::{
         http_client::LazyClient,
         resilience::{Breaker, CallError},
@@ -22,117 +22,10 @@ use crate::{
 };
 
 pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
-const GOOGLE_JWKS: &str = "https://www.googleapis.com/oauth2/v3/certs";
-const GOOGLE_TOKEN: &str = "https://oauth2.googleapis.com/token";
 /// A JWKS is kept at least this long, so a provider's `max-age=0` cannot make us fetch per login.
-const JWKS_CACHE_FLOOR: Duration = Duration::from_secs(60);
+pub const JWKS_CACHE_FLOOR: Duration = Duration::from_secs(60);
 /// Identities made by the local dev login are stored under this issuer.
 pub const DEV_ISSUER: &str = "healthsync-dev";
-
-#[derive(Debug, Clone)]
-pub struct AuthConfig {
-    pub signing_keys: SecretString,
-    pub access_ttl: Duration,
-    pub refresh_ttl: Duration,
-    pub google_client_ids: Vec<String>,
-    pub google_client_secret: Option<SecretString>,
-    pub google_jwks_url: url::Url,
-    pub google_token_url: url::Url,
-    /// A second accepted issuer (Entra External ID / Azure AD B2C), by configuration only.
-    pub extra_issuer: Option<ProviderConfig>,
-    pub dev_login: bool,
-    pub rate_limit_per_minute: u32,
-}
-
-fn list(src: &dyn Source, name: &str) -> Vec<String> {
-    src.get(name)
-        .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
-        .unwrap_or_default()
-}
-
-fn url_setting(src: &dyn Source, name: &'static str, default: &str) -> Result<url::Url, ConfigError> {
-    let raw = src.get(name).unwrap_or_else(|| default.to_string());
-    url::Url::parse(&raw)
-        .ok()
-        .filter(|u| matches!(u.scheme(), "https" | "http"))
-        .ok_or(ConfigError::Malformed { name, expects: "an http(s) URL" })
-}
-
-impl AuthConfig {
-    pub fn from_source(src: &dyn Source, env: Environment) -> Result<Self, ConfigError> {
-        let signing_keys = match src.get(names::AUTH_SIGNING_KEYS) {
-            Some(v) => SecretString::from(v),
-            // Locally a missing key is replaced by a random one for this process: tokens then
-            // do not survive a restart, which is fine for tests and says so in the log.
-            None if env == Environment::Local => {
-                tracing::warn!("AUTH_SIGNING_KEYS is not set; using a random key for this process");
-                let mut bytes = [0u8; 32];
-                rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
-                SecretString::from(format!(
-                    "ephemeral:{}",
-                    base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
-                ))
-            }
-            None => {
-                return Err(ConfigError::Missing {
-                    name: names::AUTH_SIGNING_KEYS,
-                    expects: "kid:base64url-secret[,kid:secret...]",
-                });
-            }
-        };
-        tokens::SigningKeys::parse(&signing_keys)
-            .map_err(|expects| ConfigError::Malformed { name: names::AUTH_SIGNING_KEYS, expects })?;
-        let secs = |name: &'static str, default: u64, max: u64| -> Result<u64, ConfigError> {
-            match src.get(name) {
-                None => Ok(default),
-                Some(v) => v
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| (1..=max).contains(n))
-                    .ok_or(ConfigError::Malformed { name, expects: "a whole number in range" }),
-            }
-        };
-        let extra_issuer = match src.get(names::OIDC_ISSUER) {
-            None => None,
-            Some(issuer) => {
-                let audiences = list(src, names::OIDC_AUDIENCES);
-                if audiences.is_empty() {
-                    return Err(ConfigError::Missing {
-                        name: names::OIDC_AUDIENCES,
-                        expects: "the client ids of the second issuer, comma-separated",
-                    });
-                }
-                let jwks = src.get(names::OIDC_JWKS_URL).ok_or(ConfigError::Missing {
-                    name: names::OIDC_JWKS_URL,
-                    expects: "the JWKS URI of the second issuer",
-                })?;
-                Some(ProviderConfig {
-                    canonical_issuer: issuer.clone(),
-                    issuers: vec![issuer],
-                    audiences,
-                    jwks_url: url_setting(src, names::OIDC_JWKS_URL, &jwks)?,
-                    require_email_verified: false,
-                    cache_floor: JWKS_CACHE_FLOOR,
-                })
-            }
-        };
-        let dev_login = src.get(names::DEV_LOGIN_ENABLED).is_some_and(|v| v.eq_ignore_ascii_case("true"));
-        Ok(AuthConfig {
-            signing_keys,
-            access_ttl: Duration::from_secs(secs(names::AUTH_ACCESS_TTL_SECS, 900, 3600)?),
-            refresh_ttl: Duration::from_secs(secs(names::AUTH_REFRESH_TTL_DAYS, 30, 180)? * 86_400),
-            google_client_ids: list(src, names::GOOGLE_CLIENT_IDS),
-            google_client_secret: src.get(names::GOOGLE_CLIENT_SECRET).map(SecretString::from),
-            google_jwks_url: url_setting(src, names::GOOGLE_JWKS_URL, GOOGLE_JWKS)?,
-            google_token_url: url_setting(src, names::GOOGLE_TOKEN_URL, GOOGLE_TOKEN)?,
-            extra_issuer,
-            // Never in Azure, whatever the setting says.
-            dev_login: dev_login && env == Environment::Local,
-            rate_limit_per_minute: secs(names::AUTH_RATE_LIMIT_PER_MINUTE, 20, 10_000)? as u32,
-        })
-    }
-}
 
 /// Why sign-in failed, as the routes map it to statuses.
 #[derive(Debug, thiserror::Error)]
@@ -192,7 +85,7 @@ impl Auth {
             Provider::new(
                 ProviderConfig {
                     canonical_issuer: GOOGLE_ISSUER.into(),
-                    issuers: vec![GOOGLE_ISSUER.into(), "accounts.google.com".into()],
+                    issuers: AuthConfig::google_issuers(),
                     audiences: config.google_client_ids.clone(),
                     jwks_url: config.google_jwks_url.clone(),
                     require_email_verified: true,

@@ -8,17 +8,17 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::{
+    UsersState,
     auth::{DEV_ISSUER, SignInError, TokenPair},
     store::{self, Rotation},
     tokens,
 };
 use crate::{
-    app::AppState,
     http::{ApiError, ApiJson, ApiResult, FieldError, Routes, Success, envelope::Envelope},
     platform::ratelimit,
 };
 
-pub fn routes() -> Routes<AppState> {
+pub fn routes() -> Routes<UsersState> {
     Routes::new()
         .route("/api/auth/login", post(login))
         .route("/api/auth/refresh", post(refresh))
@@ -28,13 +28,14 @@ pub fn routes() -> Routes<AppState> {
 
 const WINDOW: Duration = Duration::from_secs(60);
 
-fn client_address(state: &AppState, headers: &HeaderMap) -> String {
+fn client_address(state: &UsersState, headers: &HeaderMap) -> String {
     crate::http::client_address(headers, state.config.client_ip_header)
 }
 
-async fn limit(state: &AppState, scope: &'static str, subject: &str) -> Result<(), ApiError> {
-    ratelimit::check(state.cache.as_ref(), scope, subject, state.config.auth.rate_limit_per_minute, WINDOW)
+async fn limit(state: &UsersState, scope: &'static str, subject: &str) -> Result<(), ApiError> {
+    ratelimit::check(state.cache.as_ref(), scope, subject, state.auth.config.rate_limit_per_minute, WINDOW)
         .await
+        .map_err(ApiError::from)
 }
 
 fn sign_in_error(err: SignInError) -> ApiError {
@@ -74,7 +75,7 @@ pub struct LoginRequest {
               (status = 422, body = crate::http::error::ErrorBody), (status = 429, body = crate::http::error::ErrorBody),
               (status = 503, body = crate::http::error::ErrorBody)))]
 pub async fn login(
-    State(state): State<AppState>,
+    State(state): State<UsersState>,
     headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Success<TokenPair>> {
@@ -134,7 +135,7 @@ pub struct RefreshRequest {
     responses((status = 200, body = inline(Envelope<TokenPair>)), (status = 401, body = crate::http::error::ErrorBody),
               (status = 429, body = crate::http::error::ErrorBody)))]
 pub async fn refresh(
-    State(state): State<AppState>,
+    State(state): State<UsersState>,
     headers: HeaderMap,
     ApiJson(req): ApiJson<RefreshRequest>,
 ) -> ApiResult<Success<TokenPair>> {
@@ -147,7 +148,7 @@ pub async fn refresh(
         limit(&state, "refresh-account", &owner.to_string()).await?;
     }
     let (new_token, new_hash) = tokens::new_refresh();
-    let expires = chrono::Utc::now() + state.config.auth.refresh_ttl;
+    let expires = chrono::Utc::now() + state.auth.config.refresh_ttl;
     let invalid = || ApiError::Unauthorized {
         code: "INVALID_REFRESH_TOKEN",
         message: "로그인이 만료되었습니다. 다시 로그인해 주세요.".into(),
@@ -173,7 +174,7 @@ pub async fn refresh(
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = inline(Envelope<serde_json::Value>))))]
 pub async fn logout(
-    State(state): State<AppState>,
+    State(state): State<UsersState>,
     ApiJson(req): ApiJson<RefreshRequest>,
 ) -> ApiResult<Success<serde_json::Value>> {
     if req.refresh_token.len() <= 256 {
@@ -194,11 +195,11 @@ pub struct DevLoginRequest {
 #[utoipa::path(post, path = "/api/auth/dev-login", tag = "auth", request_body = DevLoginRequest,
     responses((status = 200, body = inline(Envelope<TokenPair>)), (status = 404, body = crate::http::error::ErrorBody)))]
 pub async fn dev_login(
-    State(state): State<AppState>,
+    State(state): State<UsersState>,
     headers: HeaderMap,
     ApiJson(req): ApiJson<DevLoginRequest>,
 ) -> ApiResult<Success<TokenPair>> {
-    if !state.config.auth.dev_login {
+    if !state.auth.config.dev_login {
         return Err(ApiError::not_found("요청한 주소를 찾을 수 없습니다."));
     }
     limit(&state, "login-ip", &client_address(&state, &headers)).await?;

@@ -1,18 +1,37 @@
 //! `AuthUser`: the caller, from the access token only. No route takes a user id from the query or
-//! the body to decide whose data it touches.
+//! the body to decide whose data it touches. Any domain's routes can take it: their state hands
+//! out the shared [`Verifier`] through axum's `FromRef`.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
-use axum::{extract::FromRequestParts, http::request::Parts};
+use axum::{
+    extract::{FromRef, FromRequestParts},
+    http::request::Parts,
+};
 use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{model::UserStatus, store, tokens};
+use super::{auth::Auth, model::UserStatus, store, tokens};
 use crate::{
-    app::AppState,
+    domain::Platform,
     http::ApiError,
-    platform::cache::{self},
+    platform::cache::{self, Cache},
 };
+
+/// Checks access tokens and the account behind them. One per app, shared by every domain.
+#[derive(Clone)]
+pub struct Verifier {
+    auth: Arc<Auth>,
+    db: PgPool,
+    cache: Arc<dyn Cache>,
+}
+
+impl Verifier {
+    pub fn new(platform: &Platform, auth: Arc<Auth>) -> Self {
+        Verifier { auth, db: platform.db.clone(), cache: platform.cache.clone() }
+    }
+}
 
 /// The signed-in caller: a valid access token of an existing account (PENDING or ACTIVE).
 #[derive(Debug, Clone, Copy)]
@@ -41,10 +60,15 @@ struct CachedStatus {
     status: UserStatus,
 }
 
-impl FromRequestParts<AppState> for AuthUser {
+impl<S> FromRequestParts<S> for AuthUser
+where
+    S: Send + Sync,
+    Verifier: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let verifier = Verifier::from_ref(state);
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
@@ -55,26 +79,30 @@ impl FromRequestParts<AppState> for AuthUser {
             .or_else(|| header.strip_prefix("bearer "))
             .map(str::trim)
             .ok_or_else(|| unauthorized("UNAUTHENTICATED", "Bearer 토큰이 필요합니다."))?;
-        let id = tokens::verify_access(&state.auth.keys, token).ok_or_else(|| {
+        let id = tokens::verify_access(&verifier.auth.keys, token).ok_or_else(|| {
             unauthorized("INVALID_TOKEN", "인증이 만료되었거나 올바르지 않습니다. 다시 로그인해 주세요.")
         })?;
         let key = status_cache_key(id);
-        if let Some(c) = cache::get_json::<CachedStatus>(state.cache.as_ref(), &key).await {
+        if let Some(c) = cache::get_json::<CachedStatus>(verifier.cache.as_ref(), &key).await {
             return Ok(AuthUser { id, status: c.status });
         }
-        let Some(user) = store::get(&state.db, id).await? else {
+        let Some(user) = store::get(&verifier.db, id).await? else {
             return Err(unauthorized("ACCOUNT_NOT_FOUND", "계정을 찾을 수 없습니다. 다시 로그인해 주세요."));
         };
         let status = user.status();
-        cache::set_json(state.cache.as_ref(), &key, &CachedStatus { status }, STATUS_TTL).await;
+        cache::set_json(verifier.cache.as_ref(), &key, &CachedStatus { status }, STATUS_TTL).await;
         Ok(AuthUser { id, status })
     }
 }
 
-impl FromRequestParts<AppState> for ActiveUser {
+impl<S> FromRequestParts<S> for ActiveUser
+where
+    S: Send + Sync,
+    Verifier: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let user = AuthUser::from_request_parts(parts, state).await?;
         if user.status != UserStatus::Active {
             return Err(ApiError::Forbidden {

@@ -1,28 +1,142 @@
 //! The user domain: Google sign-in and our own tokens, onboarding and profile, consents, and
-//! data rights. `AuthUser` is what every other domain's protected routes take.
+//! data rights. `AuthUser` is what every other domain's protected routes take; `has_consent` is
+//! how they check a consent.
 
 pub mod account_routes;
 pub mod auth;
 pub mod auth_routes;
+pub mod events;
 pub mod extract;
 pub mod functions;
 pub mod model;
 pub mod oidc;
 pub mod rights;
+pub mod settings;
 pub mod store;
 pub mod tokens;
 
-pub use extract::{ActiveUser, AuthUser};
-pub use functions::functions;
+use std::{ops::Deref, sync::Arc};
+
+use axum::extract::FromRef;
+pub use extract::{ActiveUser, AuthUser, Verifier};
 pub use model::ConsentKind;
+use utoipa::OpenApi as _;
 
-use crate::{app::AppState, http::Routes};
+use crate::{
+    config::Setting,
+    domain::{DataPart, DomainModule, Platform},
+    functions::{ALL_METHODS, Function},
+    http::Routes,
+};
 
-pub fn routes() -> Routes<AppState> {
-    auth_routes::routes().merge(account_routes::routes())
+/// The user domain's state: the platform, the sign-in machinery and the token verifier.
+#[derive(Clone)]
+pub struct UsersState {
+    platform: Platform,
+    pub auth: Arc<auth::Auth>,
+    pub verifier: Verifier,
+}
+
+impl Deref for UsersState {
+    type Target = Platform;
+
+    fn deref(&self) -> &Platform {
+        &self.platform
+    }
+}
+
+impl FromRef<UsersState> for Verifier {
+    fn from_ref(state: &UsersState) -> Verifier {
+        state.verifier.clone()
+    }
+}
+
+/// The one token verifier of the app, for any domain's state (built on first use).
+pub fn verifier(platform: &Platform) -> anyhow::Result<Verifier> {
+    let auth = shared_auth(platform)?;
+    Ok(Verifier::new(platform, auth))
+}
+
+fn shared_auth(platform: &Platform) -> anyhow::Result<Arc<auth::Auth>> {
+    platform.shared(|p| {
+        let config = settings::AuthConfig::from_source(p.settings.as_ref(), p.config.environment)?;
+        Ok(Arc::new(auth::Auth::new(config)?))
+    })
 }
 
 /// For other domains: whether `user` has granted `kind` in its current version.
-pub async fn has_consent(state: &AppState, user: uuid::Uuid, kind: ConsentKind) -> anyhow::Result<bool> {
-    store::has_consent(&state.db, user, kind).await
+pub async fn has_consent(db: &sqlx::PgPool, user: uuid::Uuid, kind: ConsentKind) -> anyhow::Result<bool> {
+    store::has_consent(db, user, kind).await
+}
+
+/// Where a user's blobs live: every domain puts a user's files under this prefix, so erasure
+/// finds them all.
+pub fn blob_prefix(user: uuid::Uuid) -> String {
+    rights::blob_prefix(user)
+}
+
+pub struct Domain;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        auth_routes::login,
+        auth_routes::refresh,
+        auth_routes::logout,
+        auth_routes::dev_login,
+        account_routes::register,
+        account_routes::profile,
+        account_routes::update_profile,
+        account_routes::consents,
+        account_routes::put_consents,
+        account_routes::export,
+        account_routes::delete_me,
+    ),
+    tags(
+        (name = "auth", description = "로그인, 토큰 갱신, 로그아웃"),
+        (name = "users", description = "가입, 프로필, 동의, 내 정보 내려받기와 삭제"),
+    )
+)]
+struct Api;
+
+impl DomainModule for Domain {
+    type State = UsersState;
+    const NAME: &'static str = "users";
+    const SETTINGS: &'static [Setting] = settings::SETTINGS;
+
+    fn state(platform: &Platform) -> anyhow::Result<UsersState> {
+        let auth = shared_auth(platform)?;
+        Ok(UsersState { verifier: Verifier::new(platform, auth.clone()), auth, platform: platform.clone() })
+    }
+
+    fn routes() -> Routes<UsersState> {
+        auth_routes::routes().merge(account_routes::routes())
+    }
+
+    fn openapi() -> utoipa::openapi::OpenApi {
+        Api::openapi()
+    }
+
+    fn functions() -> Vec<Function<UsersState>> {
+        vec![
+            Function::http("Auth", "auth/{*path}", &["post"]),
+            Function::http("Users", "users/{*path}", ALL_METHODS),
+            Function::service_bus(
+                functions::FILES_ERASER,
+                "user-files-eraser",
+                &[<events::UserDeleted as crate::platform::bus::Event>::SUBJECT],
+                functions::erase_files,
+            ),
+        ]
+    }
+
+    fn data() -> Option<DataPart> {
+        Some(DataPart {
+            name: "users",
+            schema: "users",
+            export: |p, id| Box::pin(store::export(&p.db, id)),
+            erase: |conn, id| Box::pin(store::erase(conn, id)),
+            cache_keys: |id| vec![extract::status_cache_key(id)],
+        })
+    }
 }

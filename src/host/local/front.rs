@@ -3,7 +3,7 @@
 //! at their original path with an invocation id. `/admin/...` offers what the real host's admin
 //! API does for local work: host status, and running a non-HTTP function by hand.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     Json, Router,
@@ -16,31 +16,38 @@ use axum::{
 use serde_json::{Value, json};
 
 use super::{handler::Handler, timers};
-use crate::host::registry::{self, FunctionDef, Trigger};
+use crate::functions::{FunctionDef, Trigger};
 
 const MAX_BODY: usize = 100 << 20;
 
-pub fn router(handler: Handler) -> Router {
+/// The front's state: the handler it forwards to and the functions it knows.
+#[derive(Clone)]
+pub struct Front {
+    handler: Handler,
+    functions: Arc<[FunctionDef]>,
+}
+
+pub fn router(handler: Handler, functions: Vec<FunctionDef>) -> Router {
     Router::new()
         .route("/admin/host/status", get(status))
         .route("/admin/functions/{name}", post(run_function))
         .fallback(forward)
-        .with_state(handler)
+        .with_state(Front { handler, functions: functions.into() })
 }
 
-async fn status(State(h): State<Handler>) -> Json<Value> {
+async fn status(State(Front { handler: h, functions }): State<Front>) -> Json<Value> {
     Json(json!({
         "state": if h.is_ready() { "Running" } else { "Initialized" },
         "handlerPid": h.pid(),
         "handlerPort": h.port,
         "handlerRestarts": h.restarts(),
-        "functions": registry::all().iter().map(|d| d.name).collect::<Vec<_>>(),
+        "functions": functions.iter().map(|d| d.name).collect::<Vec<_>>(),
     }))
 }
 
 /// `POST /admin/functions/{name}`: runs a timer function now.
-async fn run_function(State(h): State<Handler>, Path(name): Path<String>) -> Response {
-    let Some(def) = registry::find(&name) else {
+async fn run_function(State(front): State<Front>, Path(name): Path<String>) -> Response {
+    let Some(def) = front.functions.iter().find(|d| d.name.eq_ignore_ascii_case(&name)) else {
         return (StatusCode::NOT_FOUND, Json(json!({"error": "no such function"}))).into_response();
     };
     if matches!(def.trigger, Trigger::Http { .. }) {
@@ -48,7 +55,7 @@ async fn run_function(State(h): State<Handler>, Path(name): Path<String>) -> Res
             .into_response();
     }
     let now = chrono::Utc::now();
-    timers::fire(&h, def.name, timers::timer_invocation(None, now, false)).await;
+    timers::fire(&front.handler, def.name, timers::timer_invocation(None, now, false)).await;
     StatusCode::ACCEPTED.into_response()
 }
 
@@ -70,15 +77,14 @@ fn route_for(defs: &[FunctionDef], method: &Method, path: &str) -> Option<(&'sta
 }
 
 async fn forward(
-    State(h): State<Handler>,
+    State(Front { handler: h, functions }): State<Front>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let defs = registry::all();
     let path = uri.path();
-    match route_for(&defs, &method, path) {
+    match route_for(&functions, &method, path) {
         None => return StatusCode::NOT_FOUND.into_response(),
         Some((_, false)) => return StatusCode::METHOD_NOT_ALLOWED.into_response(),
         Some((_, true)) => {}
@@ -134,9 +140,19 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
 mod tests {
     use super::*;
 
+    use crate::functions::AuthLevel;
+
+    fn http(name: &'static str, route: &'static str, methods: &'static [&'static str]) -> FunctionDef {
+        FunctionDef { name, trigger: Trigger::Http { route, methods, auth: AuthLevel::Anonymous } }
+    }
+
     #[test]
     fn requests_are_matched_to_functions_by_template_and_method() {
-        let defs = registry::all();
+        let defs = [
+            http("System", "system/{*path}", &["get", "post"]),
+            http("OpenApi", "openapi.json", &["get"]),
+            FunctionDef { name: "HeartbeatTally", trigger: Trigger::Timer { schedule: "0 0 0 * * *" } },
+        ];
         assert_eq!(route_for(&defs, &Method::GET, "/api/system/live"), Some(("System", true)));
         assert_eq!(route_for(&defs, &Method::GET, "/api/openapi.json"), Some(("OpenApi", true)));
         assert_eq!(route_for(&defs, &Method::DELETE, "/api/openapi.json"), Some(("OpenApi", false)));

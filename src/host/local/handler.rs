@@ -12,7 +12,7 @@ use std::{
 use anyhow::Context;
 use tokio::process::Command;
 
-use crate::config::names::CUSTOMHANDLER_PORT;
+use crate::config::CUSTOMHANDLER_PORT;
 
 /// What the rest of the local host knows about the handler process.
 #[derive(Clone)]

@@ -17,7 +17,8 @@ use tokio::sync::Notify;
 
 use crate::{
     config::{self, BlobConfig, Config, Environment},
-    platform::{blob::AzureBlobStore, db},
+    functions::{self, FunctionDef},
+    platform::{blob::AzureBlobStore, db, telemetry},
 };
 
 pub struct DevOptions {
@@ -25,6 +26,11 @@ pub struct DevOptions {
     pub port: u16,
     /// Where `local.settings.json` is and `.healthsync/` goes.
     pub project_dir: PathBuf,
+    /// Every function of the app: what the front routes, the timers fire and the queue delivers.
+    pub functions: Vec<FunctionDef>,
+    /// Each setting's default, given to the handler when neither `local.settings.json` nor the
+    /// environment sets it (timer schedules named `%SETTING%` resolve from these too).
+    pub defaults: Vec<(&'static str, &'static str)>,
 }
 
 /// `Values` of `local.settings.json`, overridden by the process environment.
@@ -55,22 +61,29 @@ pub fn load_settings(project_dir: &std::path::Path) -> anyhow::Result<HashMap<St
 
 pub async fn run(opts: DevOptions) -> anyhow::Result<()> {
     let mut settings = load_settings(&opts.project_dir)?;
+    for (name, value) in &opts.defaults {
+        settings.entry(name.to_string()).or_insert_with(|| value.to_string());
+    }
     if config::detect_environment(&settings) == Environment::Azure {
         bail!("`healthsync dev` is the local host; in Azure the Functions host runs `healthsync serve`");
     }
     let mut private_pg = None;
-    if !settings.contains_key(config::names::DATABASE_URL) {
-        let port = settings.get("HEALTHSYNC_DEV_PG_PORT").and_then(|p| p.parse().ok()).unwrap_or(54329);
+    if !settings.contains_key(config::settings::DATABASE_URL.name) {
+        let port = config::settings::DEV_PG_PORT.number(&settings, "a TCP port", 1024..=65535)?;
         let dir = opts.project_dir.join(".healthsync/postgres");
         let pg = tokio::task::spawn_blocking(move || postgres::LocalPostgres::ensure(&dir, port)).await??;
         postgres::ensure_database(pg.port).await?;
         println!("PostgreSQL: private cluster in {} on 127.0.0.1:{}", pg.dir.display(), pg.port);
-        settings.insert(config::names::DATABASE_URL.into(), pg.url());
+        settings.insert(config::settings::DATABASE_URL.name.into(), pg.url());
         private_pg = Some(pg);
     }
-    settings
-        .entry(config::names::BLOB_DIR.into())
-        .or_insert_with(|| opts.project_dir.join(".healthsync/blobs").to_string_lossy().to_string());
+    if !settings.contains_key(config::settings::BLOB_CONTAINER_URL.name) {
+        let blobs = opts.project_dir.join(".healthsync/blobs").to_string_lossy().to_string();
+        let dir = settings.entry(config::settings::BLOB_DIR.name.into()).or_insert(blobs);
+        if std::path::Path::new(dir.as_str()).is_relative() {
+            *dir = opts.project_dir.join(&*dir).to_string_lossy().to_string();
+        }
+    }
     let result = host(&opts, settings).await;
     if let Some(pg) = private_pg.filter(|pg| pg.started_by_us) {
         pg.stop();
@@ -86,11 +99,15 @@ async fn host(opts: &DevOptions, settings: HashMap<String, String>) -> anyhow::R
     if let BlobConfig::Azure { container_url } = &config.blob {
         AzureBlobStore::new(container_url, None)?.ensure_container().await?;
     }
-    let env: Vec<(String, String)> = settings.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut env: Vec<(String, String)> = settings.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    // The handler logs in the host's format, so the console reads as one.
+    if !settings.contains_key(telemetry::LOG_FORMAT.name) {
+        env.push((telemetry::LOG_FORMAT.name.into(), telemetry::LogFormat::for_stdout().as_str().into()));
+    }
     let handler = handler::start(env).await?;
-    timers::start(handler.clone(), |name| settings.get(name).cloned())?;
+    timers::start(handler.clone(), &opts.functions, |name| settings.get(name).cloned())?;
     let wake = Arc::new(Notify::new());
-    tokio::spawn(queue::run_relay(pool.clone(), wake.clone()));
+    tokio::spawn(queue::run_relay(pool.clone(), functions::subscriptions(&opts.functions), wake.clone()));
     tokio::spawn(queue::run_delivery(pool.clone(), handler.clone(), wake, queue::Redelivery::default()));
 
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], opts.port));
@@ -107,7 +124,7 @@ async fn host(opts: &DevOptions, settings: HashMap<String, String>) -> anyhow::R
             BlobConfig::Azure { .. } => "Azure Blob (BLOB_CONTAINER_URL)".into(),
         }
     );
-    let served = axum::serve(listener, front::router(handler.clone()))
+    let served = axum::serve(listener, front::router(handler.clone(), opts.functions.clone()))
         .with_graceful_shutdown(crate::host::serve::shutdown_signal())
         .await
         .context("serving the local host");

@@ -14,8 +14,8 @@ use tokio::sync::{Notify, Semaphore};
 
 use super::handler::Handler;
 use crate::{
-    host::registry,
-    platform::bus::{self, LocalQueueSink, MAX_DELIVERY_COUNT, outbox::NOTIFY_CHANNEL},
+    functions::MESSAGE_IN,
+    platform::bus::{self, LocalQueueSink, MAX_DELIVERY_COUNT, Subscription, outbox::NOTIFY_CHANNEL},
 };
 
 /// How long a delivered message stays locked before it is handed out again (Service Bus's
@@ -52,8 +52,8 @@ impl Redelivery {
 }
 
 /// Runs the relay: on every outbox notification, and every second as a sweep.
-pub async fn run_relay(pool: PgPool, wake_delivery: Arc<Notify>) {
-    let sink = LocalQueueSink { subscriptions: registry::subscriptions() };
+pub async fn run_relay(pool: PgPool, subscriptions: Vec<Subscription>, wake_delivery: Arc<Notify>) {
+    let sink = LocalQueueSink { subscriptions };
     let notified = Arc::new(Notify::new());
     tokio::spawn(listen(pool.clone(), notified.clone()));
     loop {
@@ -160,7 +160,7 @@ fn invocation(msg: &Claimed) -> Value {
     let enc = |s: &str| Value::String(Value::String(s.to_string()).to_string());
     let now = Utc::now().to_rfc3339();
     json!({
-        "Data": { registry::MESSAGE_IN: Value::String(msg.body.to_string()).to_string() },
+        "Data": { MESSAGE_IN: Value::String(msg.body.to_string()).to_string() },
         "Metadata": {
             "MessageId": enc(&msg.message_id),
             "DeliveryCount": msg.delivery_count,

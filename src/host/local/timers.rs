@@ -12,7 +12,7 @@ use croner::{
 use serde_json::{Value, json};
 
 use super::handler::Handler;
-use crate::host::registry::{self, TIMER_IN, Trigger};
+use crate::functions::{FunctionDef, TIMER_IN, Trigger};
 
 /// A schedule, with `%NAME%` replaced by the setting `NAME`.
 pub fn resolve_schedule(raw: &str, setting: impl Fn(&str) -> Option<String>) -> anyhow::Result<String> {
@@ -50,8 +50,12 @@ pub fn timer_invocation(last: Option<DateTime<Utc>>, next: DateTime<Utc>, past_d
 
 /// Starts one task per timer function. A schedule that cannot be resolved or parsed is an error
 /// at start-up, as in the real host.
-pub fn start(handler: Handler, setting: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
-    for def in registry::all() {
+pub fn start(
+    handler: Handler,
+    functions: &[FunctionDef],
+    setting: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<()> {
+    for def in functions.iter().copied() {
         let Trigger::Timer { schedule } = def.trigger else { continue };
         let expr = resolve_schedule(schedule, &setting).with_context(|| format!("timer {}", def.name))?;
         let cron = parse_schedule(&expr).with_context(|| format!("timer {}", def.name))?;
@@ -92,7 +96,7 @@ pub async fn fire(handler: &Handler, name: &str, payload: Value) {
         .send()
         .await;
     match res {
-        Ok(r) if r.status().is_success() => tracing::info!(function = name, "timer run succeeded"),
+        Ok(r) if r.status().is_success() => tracing::debug!(function = name, "timer run succeeded"),
         Ok(r) => tracing::warn!(function = name, status = r.status().as_u16(), "timer run failed"),
         Err(err) => tracing::warn!(function = name, error = %err, "timer run failed"),
     }

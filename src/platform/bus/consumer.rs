@@ -74,33 +74,6 @@ pub async fn record_dead_letter(conn: &mut PgConnection, dl: &DeadLetter<'_>) ->
     Ok(())
 }
 
-/// Records a delivered message that can never be handled as a dead letter and reports it so.
-/// A message without an id is kept under a generated one.
-pub async fn dead_letter_message(
-    pool: &PgPool,
-    consumer: &str,
-    msg: &crate::host::protocol::ServiceBusMessage,
-    reason: &str,
-) -> anyhow::Result<Handled> {
-    let id = msg
-        .message_id
-        .clone()
-        .filter(|m| !m.is_empty())
-        .unwrap_or_else(|| format!("missing-{}", uuid::Uuid::new_v4()));
-    let dl = DeadLetter {
-        consumer,
-        message_id: &id,
-        subject: msg.subject.as_deref(),
-        reason,
-        body: Some(&msg.body),
-        delivery_count: i32::try_from(msg.delivery_count).unwrap_or(i32::MAX),
-    };
-    let mut conn = pool.acquire().await.context("acquiring a connection")?;
-    record_dead_letter(&mut conn, &dl).await?;
-    tracing::warn!(consumer, reason, "message dead-lettered");
-    Ok(Handled::DeadLettered)
-}
-
 /// Deletes every outbox row, dead letter and local queue row whose payload names `user`
 /// (`"userId"`), in the caller's transaction: part of erasing a user.
 pub async fn forget_user(conn: &mut PgConnection, user: uuid::Uuid) -> anyhow::Result<()> {

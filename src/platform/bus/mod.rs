@@ -6,11 +6,10 @@ pub mod consumer;
 pub mod outbox;
 pub mod relay;
 pub mod servicebus;
-pub mod sweep;
 
-pub use consumer::{DeadLetter, Handled, begin_once, dead_letter_message, forget_user, record_dead_letter};
-pub use outbox::{NewEvent, OutboxEvent, publish};
-pub use relay::{EventSink, LocalQueueSink, relay_batch};
+pub use consumer::{DeadLetter, Handled, begin_once, forget_user, record_dead_letter};
+pub use outbox::{Event, NewEvent, OutboxEvent, publish};
+pub use relay::{EventSink, LocalQueueSink, Subscription, prune, relay_batch};
 
 /// The Service Bus topic every event goes to; subscriptions filter on the event type (`Subject`).
 pub const EVENTS_TOPIC: &str = "events";

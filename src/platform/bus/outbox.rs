@@ -11,6 +11,12 @@ use uuid::Uuid;
 /// guarantee).
 pub const NOTIFY_CHANNEL: &str = "events_outbox";
 
+/// An event type: its subject (`domain.happening`, what subscriptions filter on) and its payload,
+/// one serde struct shared by the producer, its consumers and the subscription.
+pub trait Event: serde::Serialize + serde::de::DeserializeOwned {
+    const SUBJECT: &'static str;
+}
+
 #[derive(Debug, Clone)]
 pub struct NewEvent {
     /// `domain.happening`, e.g. `user.registered`.
@@ -22,6 +28,12 @@ pub struct NewEvent {
 impl NewEvent {
     pub fn new(event_type: &'static str, payload: Value) -> Self {
         Self { event_type, payload, correlation_id: None }
+    }
+
+    /// A typed event; its payload is the struct as JSON.
+    pub fn of<E: Event>(event: &E) -> anyhow::Result<Self> {
+        let payload = serde_json::to_value(event).context("encoding an event")?;
+        Ok(Self::new(E::SUBJECT, payload))
     }
 
     pub fn correlated(mut self, id: impl Into<String>) -> Self {

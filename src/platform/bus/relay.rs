@@ -84,3 +84,37 @@ impl EventSink for LocalQueueSink {
         Ok(())
     }
 }
+
+/// Published events are kept this long (for operators), then deleted.
+pub const PUBLISHED_RETENTION: &str = "7 days";
+/// "Handled" marks must outlive every redelivery of their message: Service Bus keeps a message at
+/// most 14 days (its time to live) and detects duplicates for 10 minutes.
+pub const PROCESSED_RETENTION: &str = "30 days";
+const PRUNE_BATCH: i64 = 5_000;
+
+/// Deletes old published outbox rows and old processed-message marks, a bounded batch of each,
+/// and returns how many went. Unpublished rows are never touched.
+pub async fn prune(pool: &sqlx::PgPool) -> anyhow::Result<u64> {
+    let outbox = sqlx::query(
+        "DELETE FROM events.outbox WHERE id IN (SELECT id FROM events.outbox \
+         WHERE published_at < now() - $1::interval LIMIT $2)",
+    )
+    .bind(PUBLISHED_RETENTION)
+    .bind(PRUNE_BATCH)
+    .execute(pool)
+    .await
+    .context("pruning published events")?
+    .rows_affected();
+    let marks = sqlx::query(
+        "DELETE FROM events.processed_messages WHERE (consumer, message_id) IN \
+         (SELECT consumer, message_id FROM events.processed_messages \
+          WHERE processed_at < now() - $1::interval LIMIT $2)",
+    )
+    .bind(PROCESSED_RETENTION)
+    .bind(PRUNE_BATCH)
+    .execute(pool)
+    .await
+    .context("pruning processed-message marks")?
+    .rows_affected();
+    Ok(outbox + marks)
+}

@@ -3,12 +3,11 @@
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::HEARTBEAT_EVENT;
+use super::HeartbeatRecorded;
 use crate::platform::bus::{self, NewEvent};
 
 /// Where a heartbeat came from.
@@ -62,8 +61,7 @@ pub async fn record(pool: &PgPool, source: Source, correlation_id: &str) -> anyh
     .context("inserting a heartbeat")?;
     bus::publish(
         &mut tx,
-        NewEvent::new(HEARTBEAT_EVENT, json!({ "heartbeatId": id, "source": source.as_str() }))
-            .correlated(correlation_id),
+        NewEvent::of(&HeartbeatRecorded { heartbeat_id: id, source: Some(source) })?.correlated(correlation_id),
     )
     .await?;
     tx.commit().await.context("committing the heartbeat")?;

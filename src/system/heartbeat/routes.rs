@@ -8,11 +8,11 @@ use uuid::Uuid;
 
 use super::store::{self, Heartbeat, Source, SourceTally};
 use crate::{
-    app::AppState,
     http::{ApiError, ApiPath, ApiResult, Routes, Success, context},
+    system::SystemState,
 };
 
-pub fn routes() -> Routes<AppState> {
+pub fn routes() -> Routes<SystemState> {
     Routes::new()
         .route("/api/system/heartbeats", post(record).get(summary))
         .route("/api/system/heartbeats/{id}", get(one))
@@ -21,7 +21,7 @@ pub fn routes() -> Routes<AppState> {
 /// Records a heartbeat and announces it (`system.heartbeat`). Local only: 404 in Azure.
 #[utoipa::path(post, path = "/api/system/heartbeats", tag = "system",
     responses((status = 201, description = "기록됨", body = inline(crate::http::envelope::Envelope<Heartbeat>))))]
-pub async fn record(State(state): State<AppState>) -> ApiResult<Success<Heartbeat>> {
+pub async fn record(State(state): State<SystemState>) -> ApiResult<Success<Heartbeat>> {
     // An anonymous write is a demonstration for local work only; in Azure the timer writes them.
     if state.config.environment == crate::config::Environment::Azure {
         return Err(ApiError::not_found("요청한 주소를 찾을 수 없습니다."));
@@ -33,7 +33,7 @@ pub async fn record(State(state): State<AppState>) -> ApiResult<Success<Heartbea
 /// Heartbeats recorded and tallied, per source.
 #[utoipa::path(get, path = "/api/system/heartbeats", tag = "system",
     responses((status = 200, description = "요약", body = inline(crate::http::envelope::Envelope<Vec<SourceTally>>))))]
-pub async fn summary(State(state): State<AppState>) -> ApiResult<Success<Vec<SourceTally>>> {
+pub async fn summary(State(state): State<SystemState>) -> ApiResult<Success<Vec<SourceTally>>> {
     Ok(Success::new(store::summary(&state.db).await?))
 }
 
@@ -42,7 +42,7 @@ pub async fn summary(State(state): State<AppState>) -> ApiResult<Success<Vec<Sou
     params(("id" = Uuid, Path, description = "하트비트 ID")),
     responses((status = 200, description = "하트비트", body = inline(crate::http::envelope::Envelope<Heartbeat>)),
               (status = 404, description = "없음", body = crate::http::error::ErrorBody)))]
-pub async fn one(State(state): State<AppState>, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Success<Heartbeat>> {
+pub async fn one(State(state): State<SystemState>, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Success<Heartbeat>> {
     match store::get(&state.db, id).await? {
         Some(hb) => Ok(Success::new(hb)),
         None => Err(ApiError::not_found("하트비트를 찾을 수 없습니다.")),

@@ -2,12 +2,20 @@
 
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::Serialize;
 use serde_json::{Value, json};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::model::{ConsentKind, Sex, UserStatus};
+mod consents;
+mod sessions;
+
+pub use consents::{ConsentRecord, current_consents, has_consent, record_consents};
+pub use sessions::{REUSE_GRACE_SECS, Rotation, SessionRow, insert_refresh, refresh_owner, revoke_by_token, rotate_refresh};
+
+use super::{
+    events::UserRegistered,
+    model::{Sex, UserStatus},
+};
 use crate::platform::bus::{self, NewEvent};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -120,7 +128,7 @@ pub async fn register(pool: &PgPool, id: Uuid, r: &Registration<'_>) -> anyhow::
     .await
     .context("registering a user")?;
     let Some(user) = user else { return Ok(None) };
-    bus::publish(&mut tx, NewEvent::new("user.registered", json!({ "userId": id }))).await?;
+    bus::publish(&mut tx, NewEvent::of(&UserRegistered { user_id: id })?).await?;
     tx.commit().await.context("committing the registration")?;
     Ok(Some(user))
 }
@@ -156,180 +164,6 @@ pub async fn update_profile(pool: &PgPool, id: Uuid, p: &ProfilePatch) -> anyhow
     .context("updating a profile")
 }
 
-// Refresh tokens.
-
-/// Stores a new refresh token of `family` for `user`.
-pub async fn insert_refresh(
-    conn: &mut PgConnection,
-    user: Uuid,
-    family: Uuid,
-    hash: &[u8],
-    expires_at: DateTime<Utc>,
-) -> anyhow::Result<()> {
-    sqlx::query(
-        "INSERT INTO users.refresh_tokens (id, user_id, family_id, token_hash, expires_at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(Uuid::now_v7())
-    .bind(user)
-    .bind(family)
-    .bind(hash)
-    .bind(expires_at)
-    .execute(conn)
-    .await
-    .context("storing a refresh token")?;
-    Ok(())
-}
-
-/// user, family, expires, replaced, revoked
-type TokenRow = (Uuid, Uuid, DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
-/// created, expires, replaced, revoked
-type SessionRow = (DateTime<Utc>, DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
-
-/// How long after its rotation a refresh token may come back without revoking its family.
-pub const REUSE_GRACE_SECS: i64 = 20;
-
-#[derive(Debug, PartialEq, Eq)]
-pub enum Rotation {
-    /// The token was current: it is replaced by the new one.
-    Rotated { user: Uuid },
-    /// No such token, or expired, or revoked.
-    Invalid,
-    /// A token that was already replaced came back: the family is revoked.
-    Reused { user: Uuid },
-}
-
-/// Replaces the token hashed `old` by `new` (same family), in one transaction, with the old row
-/// locked so two concurrent uses cannot both succeed.
-pub async fn rotate_refresh(
-    pool: &PgPool,
-    old: &[u8],
-    new: &[u8],
-    expires_at: DateTime<Utc>,
-) -> anyhow::Result<Rotation> {
-    let mut tx = pool.begin().await.context("starting the refresh transaction")?;
-    let row: Option<TokenRow> = sqlx::query_as(
-        "SELECT user_id, family_id, expires_at, replaced_at, revoked_at FROM users.refresh_tokens \
-         WHERE token_hash = $1 FOR UPDATE",
-    )
-    .bind(old)
-    .fetch_optional(&mut *tx)
-    .await
-    .context("reading a refresh token")?;
-    let Some((user, family, expires, replaced, revoked)) = row else { return Ok(Rotation::Invalid) };
-    // Every early answer below ends the transaction explicitly: a dropped one would keep the
-    // row lock until its connection is next used, stalling a logout of the same family.
-    // A client that retries a refresh whose answer it lost (or two racing requests) presents the
-    // token again within moments: refuse it without treating it as theft.
-    if replaced.is_some_and(|at| Utc::now() - at < chrono::Duration::seconds(REUSE_GRACE_SECS)) {
-        tx.rollback().await.context("ending the refresh transaction")?;
-        return Ok(Rotation::Invalid);
-    }
-    if replaced.is_some() {
-        revoke_family_in(&mut tx, family).await?;
-        tx.commit().await.context("committing the family revocation")?;
-        return Ok(Rotation::Reused { user });
-    }
-    if revoked.is_some() || expires <= Utc::now() {
-        tx.rollback().await.context("ending the refresh transaction")?;
-        return Ok(Rotation::Invalid);
-    }
-    sqlx::query("UPDATE users.refresh_tokens SET replaced_at = now() WHERE token_hash = $1")
-        .bind(old)
-        .execute(&mut *tx)
-        .await
-        .context("retiring a refresh token")?;
-    insert_refresh(&mut tx, user, family, new, expires_at).await?;
-    tx.commit().await.context("committing the rotation")?;
-    Ok(Rotation::Rotated { user })
-}
-
-async fn revoke_family_in(conn: &mut PgConnection, family: Uuid) -> anyhow::Result<()> {
-    sqlx::query(
-        "UPDATE users.refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
-    )
-    .bind(family)
-    .execute(conn)
-    .await
-    .context("revoking a token family")?;
-    Ok(())
-}
-
-/// The owner of a refresh token, for per-account limits before the token is used.
-pub async fn refresh_owner(pool: &PgPool, hash: &[u8]) -> anyhow::Result<Option<Uuid>> {
-    sqlx::query_scalar("SELECT user_id FROM users.refresh_tokens WHERE token_hash = $1")
-        .bind(hash)
-        .fetch_optional(pool)
-        .await
-        .context("reading a refresh token's owner")
-}
-
-/// Revokes the family of the token hashed `hash` (logout). `false` when there is no such token.
-pub async fn revoke_by_token(pool: &PgPool, hash: &[u8]) -> anyhow::Result<bool> {
-    let mut conn = pool.acquire().await.context("acquiring a connection")?;
-    let family: Option<Uuid> =
-        sqlx::query_scalar("SELECT family_id FROM users.refresh_tokens WHERE token_hash = $1")
-            .bind(hash)
-            .fetch_optional(&mut *conn)
-            .await
-            .context("reading a refresh token")?;
-    let Some(family) = family else { return Ok(false) };
-    revoke_family_in(&mut conn, family).await?;
-    Ok(true)
-}
-
-// Consents.
-
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ConsentRecord {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub version: String,
-    pub granted: bool,
-    pub recorded_at: DateTime<Utc>,
-}
-
-/// The consent in force for each kind that was ever answered.
-pub async fn current_consents(pool: &PgPool, user: Uuid) -> anyhow::Result<Vec<ConsentRecord>> {
-    sqlx::query_as(
-        "SELECT DISTINCT ON (kind) kind, version, granted, recorded_at FROM users.consents \
-         WHERE user_id = $1 ORDER BY kind, id DESC",
-    )
-    .bind(user)
-    .fetch_all(pool)
-    .await
-    .context("reading consents")
-}
-
-pub async fn record_consents(pool: &PgPool, user: Uuid, items: &[(ConsentKind, bool)]) -> anyhow::Result<()> {
-    let mut tx = pool.begin().await.context("starting the consent transaction")?;
-    for (kind, granted) in items {
-        sqlx::query("INSERT INTO users.consents (user_id, kind, version, granted) VALUES ($1, $2, $3, $4)")
-            .bind(user)
-            .bind(kind.as_str())
-            .bind(kind.current_version())
-            .bind(granted)
-            .execute(&mut *tx)
-            .await
-            .context("recording a consent")?;
-    }
-    tx.commit().await.context("committing consents")?;
-    Ok(())
-}
-
-/// Whether `kind` is granted now, in its current version.
-pub async fn has_consent(pool: &PgPool, user: Uuid, kind: ConsentKind) -> anyhow::Result<bool> {
-    let granted: Option<bool> = sqlx::query_scalar(
-        "SELECT granted AND version = $3 FROM users.consents WHERE user_id = $1 AND kind = $2 ORDER BY id DESC LIMIT 1",
-    )
-    .bind(user)
-    .bind(kind.as_str())
-    .bind(kind.current_version())
-    .fetch_optional(pool)
-    .await
-    .context("checking a consent")?;
-    Ok(granted.unwrap_or(false))
-}
 
 // Data rights.
 

@@ -1,22 +1,23 @@
-//! Operations routes, outside every domain's prefix: liveness, readiness, the OpenAPI document
-//! and its docs page.
+//! Liveness, readiness, the OpenAPI document and its docs page.
 
 use std::time::Duration;
 
 use axum::{
-    Json,
     extract::State,
     http::StatusCode,
     response::{Html, IntoResponse, Response},
     routing::get,
 };
 use serde::Serialize;
-use utoipa::{OpenApi as _, ToSchema};
+use utoipa::ToSchema;
 
-use super::{Routes, Success, envelope::Envelope, openapi::ApiDoc};
-use crate::{app::AppState, platform::db};
+use super::SystemState;
+use crate::{
+    http::{Routes, Success, envelope::Envelope},
+    platform::db,
+};
 
-pub fn routes() -> Routes<AppState> {
+pub fn routes() -> Routes<SystemState> {
     Routes::new()
         .route("/api/system/live", get(live))
         .route("/api/system/ready", get(ready))
@@ -77,7 +78,7 @@ where
 #[utoipa::path(get, path = "/api/system/ready", tag = "system",
     responses((status = 200, description = "준비됨", body = inline(Envelope<Ready>)),
               (status = 503, description = "의존 서비스 응답 없음", body = inline(Envelope<Ready>))))]
-pub async fn ready(State(state): State<AppState>) -> Response {
+pub async fn ready(State(state): State<SystemState>) -> Response {
     let timeout = state.config.ready_check_timeout;
     let mut checks = vec![check("postgres", timeout, db::ping(&state.db)).await];
     if state.cache.kind() != "memory" {
@@ -97,11 +98,11 @@ pub async fn ready(State(state): State<AppState>) -> Response {
 }
 
 /// The OpenAPI 3.1 document, generated from the code.
-pub async fn openapi_json() -> Response {
-    Json(ApiDoc::openapi()).into_response()
+pub async fn openapi_json(State(state): State<SystemState>) -> Response {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], state.api_doc.json()).into_response()
 }
 
 /// A browsable page over the OpenAPI document.
-pub async fn docs() -> Html<String> {
-    Html(utoipa_scalar::Scalar::new(ApiDoc::openapi()).to_html())
+pub async fn docs(State(state): State<SystemState>) -> Html<String> {
+    Html(state.api_doc.page().to_string())
 }

@@ -3,39 +3,19 @@
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{HEARTBEAT_EVENT, store};
+use super::{HeartbeatRecorded, store};
 use crate::{
-    app::AppState,
-    host::{
-        protocol::{InvocationRequest, InvocationResponse, ServiceBusMessage, TimerInfo},
-        registry::{FunctionDef, InvokeFuture, MESSAGE_IN, TIMER_IN, Trigger},
+    functions::{
+        self, InvocationRequest, InvocationResponse, InvokeFuture, MESSAGE_IN, ServiceBusMessage, TIMER_IN,
+        TimerInfo,
     },
-    platform::bus::{self, EVENTS_TOPIC, Handled},
+    platform::bus::{self, Handled},
+    system::SystemState,
 };
 
 pub const CONSUMER: &str = "HeartbeatTally";
 
-pub fn functions() -> Vec<FunctionDef> {
-    vec![
-        FunctionDef {
-            name: "HeartbeatTimer",
-            // Every five minutes unless the app setting says otherwise.
-            trigger: Trigger::Timer { schedule: "%HEARTBEAT_SCHEDULE%" },
-            invoke: timer,
-        },
-        FunctionDef {
-            name: CONSUMER,
-            trigger: Trigger::ServiceBus {
-                topic: EVENTS_TOPIC,
-                subscription: "heartbeat-tally",
-                subjects: &[HEARTBEAT_EVENT],
-            },
-            invoke: tally,
-        },
-    ]
-}
-
-fn timer(state: AppState, req: InvocationRequest) -> InvokeFuture {
+pub fn timer(state: SystemState, req: InvocationRequest) -> InvokeFuture {
     Box::pin(async move {
         let info = TimerInfo::from_invocation(&req, TIMER_IN);
         // A past-due run (the app was down at the scheduled time) still records one heartbeat.
@@ -46,7 +26,7 @@ fn timer(state: AppState, req: InvocationRequest) -> InvokeFuture {
     })
 }
 
-fn tally(state: AppState, req: InvocationRequest) -> InvokeFuture {
+pub fn tally(state: SystemState, req: InvocationRequest) -> InvokeFuture {
     Box::pin(async move {
         let mut outcomes = Vec::new();
         for msg in ServiceBusMessage::from_invocation(&req, MESSAGE_IN) {
@@ -56,13 +36,12 @@ fn tally(state: AppState, req: InvocationRequest) -> InvokeFuture {
     })
 }
 
-async fn tally_one(state: &AppState, msg: &ServiceBusMessage) -> anyhow::Result<Handled> {
-    let poison = |reason: &'static str| bus::dead_letter_message(&state.db, CONSUMER, msg, reason);
-    let Some(message_id) = msg.message_id.as_deref().filter(|m| !m.is_empty()) else {
+async fn tally_one(state: &SystemState, msg: &ServiceBusMessage) -> anyhow::Result<Handled> {
+    let poison = |reason: &'static str| functions::dead_letter(&state.db, CONSUMER, msg, reason);
+    let Some(message_id) = msg.id() else {
         return poison("message has no MessageId").await;
     };
-    let Some(id) = msg.body.get("heartbeatId").and_then(|v| v.as_str()).and_then(|s| Uuid::parse_str(s).ok())
-    else {
+    let Some(HeartbeatRecorded { heartbeat_id: id, .. }) = msg.payload() else {
         return poison("body has no valid heartbeatId").await;
     };
     let Some(mut tx) = bus::begin_once(&state.db, CONSUMER, message_id).await? else {

@@ -1,0 +1,132 @@
+//! The composition root: builds the platform, mounts every domain of `crate::DOMAINS` on it, and
+//! serves their routes and functions as one router. The catalog (what functions, settings,
+//! subscriptions and data parts exist) and the files generated from it live beside it.
+
+pub mod catalog;
+pub mod generate;
+
+use std::sync::Arc;
+
+use axum::{Router, extract::DefaultBodyLimit, middleware, routing::get};
+use sqlx::PgPool;
+use tower_http::catch_panic::CatchPanicLayer;
+
+pub use catalog::Catalog;
+
+use crate::{
+    config::{self, Config, ProcessEnv, Source},
+    domain::{AnyDomain, Blueprint, Platform},
+    functions::{
+        self, FUNCTION_TIMEOUT,
+        invoke::{self, Bound},
+    },
+    http::{self, ApiError, Routes, context::BodyLimits},
+    platform::db,
+};
+
+/// The running app: its platform and the router that serves everything.
+pub struct App {
+    pub platform: Platform,
+    pub router: Router,
+    /// The `/api` routes' path templates (for the tests that compare them with the functions).
+    pub api_paths: Vec<&'static str>,
+}
+
+impl App {
+    /// From the process environment, as `healthsync serve` runs. Connects to nothing yet.
+    pub fn from_env() -> anyhow::Result<App> {
+        Self::from_source(Arc::new(ProcessEnv))
+    }
+
+    pub fn from_source(settings: Arc<dyn Source>) -> anyhow::Result<App> {
+        let config = Config::from_source(settings.as_ref())?;
+        let db = db::lazy_pool(&config)?;
+        Self::compose(crate::DOMAINS, config, settings, db)
+    }
+
+    /// Around a pool made elsewhere (tests get a fresh database each).
+    pub fn with_pool(settings: Arc<dyn Source>, db: PgPool) -> anyhow::Result<App> {
+        let config = Config::from_source(settings.as_ref())?;
+        Self::compose(crate::DOMAINS, config, settings, db)
+    }
+
+    /// The app made of `domains`, in order.
+    pub fn compose(
+        domains: &[&dyn AnyDomain],
+        config: Config,
+        settings: Arc<dyn Source>,
+        db: PgPool,
+    ) -> anyhow::Result<App> {
+        Self::mount(domains, Self::platform(domains, config, settings, db)?)
+    }
+
+    /// The platform `domains` run on: every setting they require in Azure is checked, and the
+    /// blueprint (subscriptions, data parts, the OpenAPI document) is taken from them.
+    pub fn platform(
+        domains: &[&dyn AnyDomain],
+        config: Config,
+        settings: Arc<dyn Source>,
+        db: PgPool,
+    ) -> anyhow::Result<Platform> {
+        let catalog = Catalog::new(domains);
+        config::check_required(settings.as_ref(), &catalog.settings())?;
+        let blueprint = Blueprint {
+            subscriptions: catalog.subscriptions(),
+            data_parts: catalog.data_parts(),
+            api_doc: http::openapi::ApiDoc::new(catalog.openapi_fragments()),
+        };
+        Platform::new(config, settings, db, blueprint)
+    }
+
+    /// Mounts `domains` on `platform` and builds the router once.
+    pub fn mount(domains: &[&dyn AnyDomain], platform: Platform) -> anyhow::Result<App> {
+        let mut routes = Routes::new();
+        let mut bodies = Vec::new();
+        for domain in domains {
+            let mounted = domain.mount(&platform)?;
+            routes = routes.merge(mounted.routes);
+            bodies.extend(mounted.functions);
+        }
+        let api_paths = routes.paths().to_vec();
+        let api = api_router(routes, &platform);
+        let bridge = invoke::http_bridge(api.clone());
+        let bound = bodies
+            .into_iter()
+            .map(|(def, run)| Bound { def, run: run.unwrap_or_else(|| bridge.clone()) })
+            .collect();
+        let invocations =
+            invoke::router(bound, invoke::Options { timeout: FUNCTION_TIMEOUT, db: platform.db.clone() });
+        let router = Router::new()
+            // The host polls `GET /` until the handler answers: answer at once.
+            .route("/", get(|| async { "ok" }))
+            .merge(invocations)
+            .fallback_service(api)
+            .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+            .layer(CatchPanicLayer::custom(http::error::panic_response));
+        Ok(App { platform, router, api_paths })
+    }
+}
+
+/// The `/api` routes with the API's own stack: request context and timeout, body limits, the
+/// route template on the span, and the error shape for what matches nothing.
+fn api_router(routes: Routes<()>, platform: &Platform) -> Router {
+    let limits = Arc::new(BodyLimits {
+        default: platform.config.http_body_limit,
+        per_route: routes.body_limits().iter().copied().collect(),
+    });
+    routes
+        .into_router()
+        // After routing, so each route's own limit applies; the extractors' limit is ours.
+        .route_layer(middleware::from_fn_with_state(limits, http::context::limit_body))
+        .route_layer(middleware::from_fn(http::context::record_route))
+        .layer(DefaultBodyLimit::disable())
+        .fallback(|| async { ApiError::not_found("요청한 주소를 찾을 수 없습니다.") })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(CatchPanicLayer::custom(http::error::panic_response))
+        .layer(middleware::from_fn_with_state(platform.config.http_timeout, http::context::request_context))
+}
+
+/// Every function of the app, for the local host.
+pub fn functions() -> Vec<functions::FunctionDef> {
+    Catalog::app().functions()
+}

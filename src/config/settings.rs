@@ -1,0 +1,240 @@
+//! The platform's own settings: database, cache, blob storage, Service Bus, HTTP limits. Each
+//! domain declares and reads its own settings the same way (see `crate::domain`).
+
+use std::{path::PathBuf, time::Duration};
+
+use secrecy::SecretString;
+use url::Url;
+
+use super::{ConfigError, Environment, Setting, Source, detect_environment, has_sas};
+
+pub const DATABASE_URL: Setting =
+    Setting::new("DATABASE_URL", "PostgreSQL URL (dev: a private cluster when unset)")
+        .secret()
+        .required_in_azure();
+pub const DB_POOL_MAX: Setting =
+    Setting::new("DB_POOL_MAX", "pool size per instance (instances multiply it)").default("5");
+pub const DB_ACQUIRE_TIMEOUT_MS: Setting =
+    Setting::new("DB_ACQUIRE_TIMEOUT_MS", "waiting longer for a connection answers 503").default("3000");
+pub const REDIS_URL: Setting =
+    Setting::new("REDIS_URL", "`redis://` or `rediss://`; unset: an in-process cache").secret();
+pub const BLOB_CONTAINER_URL: Setting = Setting::new(
+    "BLOB_CONTAINER_URL",
+    "an https container URL (managed identity) or an http one with a SAS (Azurite); unset: a folder",
+);
+pub const BLOB_DIR: Setting = Setting::new("BLOB_DIR", "the blob folder when no container is configured")
+    .default(".healthsync/blobs")
+    .local_only();
+pub const HTTP_BODY_LIMIT_BYTES: Setting =
+    Setting::new("HTTP_BODY_LIMIT_BYTES", "larger request bodies get 413").default("1048576");
+pub const HTTP_TIMEOUT_MS: Setting =
+    Setting::new("HTTP_TIMEOUT_MS", "a request taking longer gets 503 `TIMEOUT`").default("15000");
+pub const READY_CHECK_TIMEOUT_MS: Setting =
+    Setting::new("READY_CHECK_TIMEOUT_MS", "per-dependency timeout of `/api/system/ready`").default("2000");
+pub const CLIENT_IP_HEADER: Setting = Setting::new(
+    "CLIENT_IP_HEADER",
+    "where the caller's address is read (last entry); `X-Azure-ClientIP` behind Front Door",
+)
+.default("X-Forwarded-For");
+pub const SERVICE_BUS_NAMESPACE: Setting = Setting::new(
+    "ServiceBusConnection__fullyQualifiedNamespace",
+    "Service Bus namespace: the triggers read it, the relay publishes to its `events` topic; unset: the local queue",
+);
+pub const AZURE_CLIENT_ID: Setting =
+    Setting::new("AZURE_CLIENT_ID", "the app's user-assigned managed identity (Azure)");
+pub const RUST_LOG: Setting = Setting::new("RUST_LOG", "log filter; logs are JSON on stdout").default("info");
+pub const LOG_FORMAT: Setting = Setting::new(
+    "HEALTHSYNC_LOG_FORMAT",
+    "`json` or `pretty`; unset: JSON, except `healthsync dev` on a terminal (pretty, for the handler too)",
+)
+.local_only();
+pub const DEV_PG_PORT: Setting =
+    Setting::new("HEALTHSYNC_DEV_PG_PORT", "port of the private dev cluster").default("54329").local_only();
+
+/// Every setting of the platform.
+pub const SETTINGS: &[Setting] = &[
+    DATABASE_URL,
+    DB_POOL_MAX,
+    DB_ACQUIRE_TIMEOUT_MS,
+    REDIS_URL,
+    BLOB_CONTAINER_URL,
+    BLOB_DIR,
+    HTTP_BODY_LIMIT_BYTES,
+    HTTP_TIMEOUT_MS,
+    READY_CHECK_TIMEOUT_MS,
+    CLIENT_IP_HEADER,
+    SERVICE_BUS_NAMESPACE,
+    AZURE_CLIENT_ID,
+    RUST_LOG,
+    LOG_FORMAT,
+    DEV_PG_PORT,
+];
+
+/// Which request header carries the caller's address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientIpHeader {
+    /// `X-Azure-ClientIP`, set by Front Door (the only way in when Front Door is deployed).
+    FrontDoor,
+    /// The last `X-Forwarded-For` entry, appended by the platform's own front end.
+    ForwardedFor,
+}
+
+/// Where checkup files and other blobs go.
+#[derive(Debug, Clone)]
+pub enum BlobConfig {
+    /// A folder on disk (the local default).
+    Folder(PathBuf),
+    /// An Azure Blob container. A URL carrying a SAS query authenticates with it (Azurite);
+    /// an https URL without one uses the app's managed identity.
+    Azure { container_url: Url },
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub environment: Environment,
+    pub database_url: SecretString,
+    pub db_pool_max: u32,
+    pub db_acquire_timeout: Duration,
+    /// `None`: the in-process cache.
+    pub redis_url: Option<SecretString>,
+    pub blob: BlobConfig,
+    /// Where events go: the Service Bus namespace (Azure), or `None` for the local host's queue.
+    pub service_bus_namespace: Option<String>,
+    /// The client id of the app's user-assigned managed identity (Azure); `None`: system-assigned.
+    pub managed_identity_client_id: Option<String>,
+    pub http_body_limit: usize,
+    pub http_timeout: Duration,
+    pub ready_check_timeout: Duration,
+    pub client_ip_header: ClientIpHeader,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(&super::ProcessEnv)
+    }
+
+    pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
+        let database_url = DATABASE_URL.require(src, "a postgres:// URL")?;
+        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(ConfigError::Malformed { name: DATABASE_URL.name, expects: "a postgres:// URL" });
+        }
+        let redis_url = match REDIS_URL.read(src) {
+            Some(u) if u.starts_with("redis://") || u.starts_with("rediss://") => Some(SecretString::from(u)),
+            Some(_) => {
+                return Err(ConfigError::Malformed {
+                    name: REDIS_URL.name,
+                    expects: "a redis:// or rediss:// URL",
+                });
+            }
+            None => None,
+        };
+        let ms =
+            |s: &Setting, expects, range| s.number::<u64>(src, expects, range).map(Duration::from_millis);
+        Ok(Config {
+            environment: detect_environment(src),
+            database_url: SecretString::from(database_url),
+            db_pool_max: DB_POOL_MAX.number(src, "a whole number from 1 to 100", 1..=100)?,
+            db_acquire_timeout: ms(&DB_ACQUIRE_TIMEOUT_MS, "milliseconds from 100 to 60000", 100..=60_000)?,
+            redis_url,
+            blob: blob(src)?,
+            managed_identity_client_id: AZURE_CLIENT_ID.read(src),
+            service_bus_namespace: SERVICE_BUS_NAMESPACE.read(src),
+            http_body_limit: HTTP_BODY_LIMIT_BYTES.number(
+                src,
+                "bytes from 1024 to 104857600",
+                1024..=100 << 20,
+            )?,
+            http_timeout: ms(&HTTP_TIMEOUT_MS, "milliseconds from 100 to 230000", 100..=230_000)?,
+            ready_check_timeout: ms(&READY_CHECK_TIMEOUT_MS, "milliseconds from 50 to 30000", 50..=30_000)?,
+            client_ip_header: match CLIENT_IP_HEADER.read(src).map(|v| v.to_ascii_lowercase()).as_deref() {
+                None | Some("x-forwarded-for") => ClientIpHeader::ForwardedFor,
+                Some("x-azure-clientip") => ClientIpHeader::FrontDoor,
+                Some(_) => {
+                    return Err(ConfigError::Malformed {
+                        name: CLIENT_IP_HEADER.name,
+                        expects: "X-Forwarded-For or X-Azure-ClientIP",
+                    });
+                }
+            },
+        })
+    }
+}
+
+fn blob(src: &dyn Source) -> Result<BlobConfig, ConfigError> {
+    let Some(raw) = BLOB_CONTAINER_URL.read(src) else {
+        return Ok(BlobConfig::Folder(PathBuf::from(BLOB_DIR.read(src).unwrap_or_default())));
+    };
+    let malformed = ConfigError::Malformed {
+        name: BLOB_CONTAINER_URL.name,
+        expects: "an https container URL (managed identity), or an http one with a SAS",
+    };
+    let url = Url::parse(&raw).map_err(|_| ConfigError::Malformed {
+        name: BLOB_CONTAINER_URL.name,
+        expects: "an http(s) URL of a blob container",
+    })?;
+    let secure_or_signed = url.scheme() == "https" || (url.scheme() == "http" && has_sas(&url));
+    let names_a_container = url.path_segments().is_some_and(|mut s| !s.next_back().unwrap_or("").is_empty());
+    if !secure_or_signed || !names_a_container {
+        return Err(malformed);
+    }
+    Ok(BlobConfig::Azure { container_url: url })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn src(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn a_missing_database_url_is_named_in_the_error() {
+        let err = Config::from_source(&src(&[])).unwrap_err();
+        assert!(err.to_string().contains("DATABASE_URL"), "{err}");
+    }
+
+    #[test]
+    fn malformed_settings_are_named_and_their_values_are_not_echoed() {
+        let cases = [
+            ("DATABASE_URL", "mysql://secret@x/y"),
+            ("DB_POOL_MAX", "0"),
+            ("DB_POOL_MAX", "many"),
+            ("REDIS_URL", "http://secretpw@localhost"),
+            ("BLOB_CONTAINER_URL", "http://127.0.0.1:10000/acct/c"),
+            ("HTTP_TIMEOUT_MS", "-5"),
+            ("CLIENT_IP_HEADER", "X-Secret"),
+        ];
+        for (name, value) in cases {
+            let mut s = src(&[("DATABASE_URL", "postgres://localhost/x")]);
+            s.insert(name.to_string(), value.to_string());
+            let err = Config::from_source(&s).unwrap_err().to_string();
+            assert!(err.contains(name), "{name}: {err}");
+            assert!(!err.contains("secret") && !err.contains("Secret"), "{name}: {err}");
+        }
+    }
+
+    #[test]
+    fn defaults_are_small_pools_and_local_stand_ins() {
+        let c = Config::from_source(&src(&[("DATABASE_URL", "postgres://localhost/x")])).unwrap();
+        assert_eq!(c.db_pool_max, 5);
+        assert_eq!(c.http_timeout, Duration::from_secs(15));
+        assert!(c.redis_url.is_none());
+        assert!(matches!(c.blob, BlobConfig::Folder(ref p) if p == &PathBuf::from(".healthsync/blobs")));
+        assert_eq!(c.environment, Environment::Local);
+    }
+
+    #[test]
+    fn azure_is_detected_from_the_platform_variables() {
+        let c = Config::from_source(&src(&[
+            ("DATABASE_URL", "postgres://localhost/x"),
+            ("WEBSITE_INSTANCE_ID", "abc"),
+            ("BLOB_CONTAINER_URL", "https://acct.blob.core.windows.net/checkup-files"),
+        ]))
+        .unwrap();
+        assert_eq!(c.environment, Environment::Azure);
+        assert!(matches!(c.blob, BlobConfig::Azure { .. }));
+    }
+}

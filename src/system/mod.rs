@@ -1,0 +1,88 @@
+//! The system domain: what operations need, kept out of every other domain's prefix. Liveness and
+//! readiness, the OpenAPI document and its page, the `OutboxRelay` timer that publishes events,
+//! and the backbone demonstration (a heartbeat through HTTP, a timer, the outbox and a consumer).
+
+pub mod heartbeat;
+pub mod probes;
+pub mod relay;
+
+use std::ops::Deref;
+
+use utoipa::OpenApi as _;
+
+use crate::{
+    config::Setting,
+    domain::{DomainModule, Platform},
+    functions::Function,
+    http::Routes,
+};
+
+pub const HEARTBEAT_SCHEDULE: Setting =
+    Setting::new("HEARTBEAT_SCHEDULE", "6-field NCRONTAB (UTC) of the `HeartbeatTimer` function")
+        .default("0 */5 * * * *");
+pub const OUTBOX_RELAY_SCHEDULE: Setting = Setting::new(
+    "OUTBOX_RELAY_SCHEDULE",
+    "6-field NCRONTAB (UTC) of the `OutboxRelay` timer that publishes and prunes events",
+)
+.default("*/15 * * * * *");
+
+/// The system domain's state: the platform itself.
+#[derive(Clone)]
+pub struct SystemState(Platform);
+
+impl Deref for SystemState {
+    type Target = Platform;
+
+    fn deref(&self) -> &Platform {
+        &self.0
+    }
+}
+
+pub struct Domain;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        probes::live,
+        probes::ready,
+        heartbeat::routes::record,
+        heartbeat::routes::summary,
+        heartbeat::routes::one,
+    ),
+    tags((name = "system", description = "운영: 상태 확인, 문서, 백본 시연"))
+)]
+struct Api;
+
+impl DomainModule for Domain {
+    type State = SystemState;
+    const NAME: &'static str = "system";
+    const SETTINGS: &'static [Setting] = &[HEARTBEAT_SCHEDULE, OUTBOX_RELAY_SCHEDULE];
+
+    fn state(platform: &Platform) -> anyhow::Result<SystemState> {
+        Ok(SystemState(platform.clone()))
+    }
+
+    fn routes() -> Routes<SystemState> {
+        probes::routes().merge(heartbeat::routes::routes())
+    }
+
+    fn openapi() -> utoipa::openapi::OpenApi {
+        Api::openapi()
+    }
+
+    fn functions() -> Vec<Function<SystemState>> {
+        vec![
+            Function::http("System", "system/{*path}", crate::functions::ALL_METHODS),
+            Function::http("OpenApi", "openapi.json", &["get"]),
+            Function::http("Docs", "docs", &["get"]),
+            Function::timer("OutboxRelay", "%OUTBOX_RELAY_SCHEDULE%", relay::run),
+            Function::timer("HeartbeatTimer", "%HEARTBEAT_SCHEDULE%", heartbeat::functions::timer),
+            Function::service_bus(
+                heartbeat::functions::CONSUMER,
+                "heartbeat-tally",
+                &[heartbeat::HEARTBEAT_EVENT],
+                heartbeat::functions::tally,
+            ),
+        ]
+    }
+}

@@ -1,0 +1,62 @@
+//! Consent records: a history per user and kind; the latest answer in its current version is in force.
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::users::model::ConsentKind;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsentRecord {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub version: String,
+    pub granted: bool,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// The consent in force for each kind that was ever answered.
+pub async fn current_consents(pool: &PgPool, user: Uuid) -> anyhow::Result<Vec<ConsentRecord>> {
+    sqlx::query_as(
+        "SELECT DISTINCT ON (kind) kind, version, granted, recorded_at FROM users.consents \
+         WHERE user_id = $1 ORDER BY kind, id DESC",
+    )
+    .bind(user)
+    .fetch_all(pool)
+    .await
+    .context("reading consents")
+}
+
+pub async fn record_consents(pool: &PgPool, user: Uuid, items: &[(ConsentKind, bool)]) -> anyhow::Result<()> {
+    let mut tx = pool.begin().await.context("starting the consent transaction")?;
+    for (kind, granted) in items {
+        sqlx::query("INSERT INTO users.consents (user_id, kind, version, granted) VALUES ($1, $2, $3, $4)")
+            .bind(user)
+            .bind(kind.as_str())
+            .bind(kind.current_version())
+            .bind(granted)
+            .execute(&mut *tx)
+            .await
+            .context("recording a consent")?;
+    }
+    tx.commit().await.context("committing consents")?;
+    Ok(())
+}
+
+/// Whether `kind` is granted now, in its current version.
+pub async fn has_consent(pool: &PgPool, user: Uuid, kind: ConsentKind) -> anyhow::Result<bool> {
+    let granted: Option<bool> = sqlx::query_scalar(
+        "SELECT granted AND version = $3 FROM users.consents WHERE user_id = $1 AND kind = $2 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(user)
+    .bind(kind.as_str())
+    .bind(kind.current_version())
+    .fetch_optional(pool)
+    .await
+    .context("checking a consent")?;
+    Ok(granted.unwrap_or(false))
+}
+
