@@ -154,33 +154,16 @@ param googleClientSecret string = ''
 param alertEmail string = ''
 
 // ---------------------------------------------------------------------------------------------
-// What the app consumes from Service Bus. One entry per Service Bus-triggered function in
-// src/host/registry.rs: `name` is the function.json subscriptionName, `subjects` the event types
-// (message Subject) it handles. tests/infra.rs keeps this list equal to the registry.
+// What the app is made of, generated from the domain list in src/lib.rs by
+// `healthsync generate --write` (the test suite fails when it is stale): one Service Bus
+// subscription per consumer (`name` is the function.json subscriptionName, `subjects` the event
+// types it handles), the timer functions (disabled in the staging slot so they never run twice),
+// and the defaults of the app settings (modules/functionapp.bicep).
 // ---------------------------------------------------------------------------------------------
 
-var serviceBusSubscriptions = [
-  {
-    name: 'heartbeat-tally'
-    function: 'HeartbeatTally'
-    subjects: [
-      'system.heartbeat'
-    ]
-  }
-  {
-    name: 'user-files-eraser'
-    function: 'UserFilesEraser'
-    subjects: [
-      'user.deleted'
-    ]
-  }
-]
-
-// Timer-triggered functions: disabled in the staging slot so they never run twice.
-var timerFunctions = [
-  'HeartbeatTimer'
-  'OutboxRelay'
-]
+var catalog = loadJsonContent('catalog.json')
+var serviceBusSubscriptions = catalog.serviceBusSubscriptions
+var timerFunctions = catalog.timerFunctions
 var serviceBusFunctions = [for s in serviceBusSubscriptions: s.function]
 
 // ---------------------------------------------------------------------------------------------

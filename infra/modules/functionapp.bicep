@@ -47,9 +47,13 @@ var serviceTag = {
 }
 var kv = '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets'
 
-// Every setting the code reads in Azure (src/config.rs names::AZURE_APP_SETTINGS; tests/infra.rs
-// checks that each one is here) plus what the host and the Azure SDKs need.
-var appSettings = {
+// The app settings: the defaults of every non-secret setting the code declares, generated into
+// ../catalog.json from the domain list (`healthsync generate --write`), overlaid with what only the
+// deployment knows (resource names, identities, Key Vault references for every secret). The test
+// suite checks that every setting the code uses in Azure is set here and that secrets are Key
+// Vault references.
+var generatedSettings = loadJsonContent('../catalog.json').appSettingDefaults
+var deploymentSettings = {
   // Functions host storage, identity-based (no account key anywhere).
   AzureWebJobsStorage__accountName: hostStorageAccountName
   AzureWebJobsStorage__credential: 'managedidentity'
@@ -68,35 +72,21 @@ var appSettings = {
   EVENT_HUB_NAME: eventHubName
   // Data.
   DATABASE_URL: '${kv}/database-url/)'
-  DB_POOL_MAX: '5'
-  DB_ACQUIRE_TIMEOUT_MS: '3000'
   REDIS_URL: '${kv}/redis-url/)'
   BLOB_CONTAINER_URL: checkupContainerUrl
-  // HTTP.
-  HTTP_BODY_LIMIT_BYTES: '1048576'
-  HTTP_TIMEOUT_MS: '15000'
-  READY_CHECK_TIMEOUT_MS: '2000'
   // Behind Front Door only Front Door can reach the app, so its X-Azure-ClientIP is trustworthy.
   CLIENT_IP_HEADER: empty(frontDoorId) ? 'X-Forwarded-For' : 'X-Azure-ClientIP'
-  HEARTBEAT_SCHEDULE: '0 */5 * * * *'
-  // The outbox sweep that publishes events to Service Bus (src/platform/bus/sweep.rs).
-  OUTBOX_RELAY_SCHEDULE: '*/15 * * * * *'
   // Identity.
   AUTH_SIGNING_KEYS: '${kv}/auth-signing-keys/)'
-  AUTH_ACCESS_TTL_SECS: '900'
-  AUTH_REFRESH_TTL_DAYS: '30'
-  AUTH_RATE_LIMIT_PER_MINUTE: '20'
   GOOGLE_CLIENT_IDS: googleClientIds
   GOOGLE_CLIENT_SECRET: '${kv}/google-client-secret/)'
-  GOOGLE_JWKS_URL: 'https://www.googleapis.com/oauth2/v3/certs'
-  GOOGLE_TOKEN_URL: 'https://oauth2.googleapis.com/token'
   OIDC_ISSUER: oidcIssuer
   OIDC_JWKS_URL: oidcJwksUrl
   OIDC_AUDIENCES: oidcAudiences
   // AI.
   CLAUDE_API_KEY: '${kv}/claude-api-key/)'
-  RUST_LOG: 'info'
 }
+var appSettings = union(generatedSettings, deploymentSettings)
 
 // Premium runs the classic way: the runtime comes from settings and the zip is mounted read-only
 // (no Azure Files content share, which would need a storage account key).

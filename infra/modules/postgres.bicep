@@ -195,7 +195,7 @@ resource adminPasswordSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   }
 }
 
-// DATABASE_URL as the app reads it (src/config.rs): postgres://user:password@host:5432/db.
+// DATABASE_URL as the app reads it (src/config/settings.rs): postgres://user:password@host:5432/db.
 resource databaseUrlSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   // checkov:skip=CKV_AZURE_41: no expiry on purpose: an expired secret breaks the app's Key Vault reference at the next restart; rotation is a runbook step (docs/operations.md)
   parent: vault
