@@ -1,15 +1,18 @@
-//! Shared test support: app state around a fresh database, one-shot requests, and an account
-//! SAS for Azurite.
+//! Shared support of the in-process tests: the app around a fresh database (`#[sqlx::test]`
+//! gives each test its own), one-shot requests, a fake OpenID Connect issuer, and an account SAS
+//! for Azurite.
 #![allow(dead_code)]
 
-use std::collections::HashMap;
+pub mod issuer;
+
+use std::{collections::HashMap, sync::Arc};
 
 use axum::{
     Router,
     body::Body,
     http::{HeaderMap, Method, Request, StatusCode},
 };
-use healthsync::{AppState, config::Config};
+use healthsync::{app::App, domain::Platform};
 use serde_json::Value;
 use sqlx::PgPool;
 use tower::ServiceExt as _;
@@ -25,14 +28,31 @@ pub fn settings(extra: &[(&str, &str)]) -> HashMap<String, String> {
     s
 }
 
-/// App state with the in-process cache and a temporary blob folder around `pool`.
-pub fn state(pool: PgPool) -> AppState {
-    state_with(pool, &[])
+/// The app under test: its router and the platform it runs on.
+pub struct TestApp {
+    pub router: Router,
+    pub platform: Platform,
+    /// The `/api` path templates the router serves.
+    pub api_paths: Vec<&'static str>,
 }
 
-pub fn state_with(pool: PgPool, extra: &[(&str, &str)]) -> AppState {
-    let config = Config::from_source(&settings(extra)).expect("test config");
-    AppState::with_pool(config, pool).expect("test state")
+/// The app with the in-process cache and a temporary blob folder around `pool`.
+pub fn spawn(pool: PgPool) -> TestApp {
+    spawn_with(pool, &[])
+}
+
+pub fn spawn_with(pool: PgPool, extra: &[(&str, &str)]) -> TestApp {
+    let app = App::with_pool(Arc::new(settings(extra)), pool).expect("test app");
+    TestApp { router: app.router, platform: app.platform, api_paths: app.api_paths }
+}
+
+/// Just the router.
+pub fn app(pool: PgPool) -> Router {
+    spawn(pool).router
+}
+
+pub fn app_with(pool: PgPool, extra: &[(&str, &str)]) -> Router {
+    spawn_with(pool, extra).router
 }
 
 pub struct Answer {

@@ -8,14 +8,12 @@ use std::{
 
 use axum::{Json, Router, extract::State, http::StatusCode, routing::post};
 use healthsync::{
-    host::{
-        local::{
-            handler::Handler,
-            queue::{Redelivery, run_delivery},
-        },
-        protocol::{InvocationRequest, ServiceBusMessage},
+    functions::{InvocationRequest, ServiceBusMessage},
+    host::local::{
+        handler::Handler,
+        queue::{Redelivery, run_delivery},
     },
-    platform::bus::{self, LocalQueueSink, NewEvent, relay::Subscription},
+    platform::bus::{self, LocalQueueSink, NewEvent, Subscription},
 };
 use serde_json::{Value, json};
 use sqlx::PgPool;

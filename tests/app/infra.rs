@@ -9,8 +9,8 @@ use std::{
 };
 
 use healthsync::{
-    config::names::AZURE_APP_SETTINGS,
-    host::registry::{self, Trigger},
+    app::Catalog,
+    functions::Trigger,
     platform::bus::{EVENTS_TOPIC, MAX_DELIVERY_COUNT},
 };
 use tree_sitter::{Node, Parser, Tree};
@@ -105,17 +105,24 @@ fn properties<'t>(object: Node<'t>, source: &str) -> BTreeMap<String, Node<'t>> 
     out
 }
 
-fn elements<'t>(array: Node<'t>) -> Vec<Node<'t>> {
-    let mut cursor = array.walk();
-    array.named_children(&mut cursor).filter(|n| n.kind() != "comment").collect()
+/// infra/catalog.json, generated from the domain list and loaded by the Bicep.
+fn infra_catalog() -> serde_json::Value {
+    serde_json::from_str(&read(&root().join("infra/catalog.json"))).unwrap()
 }
 
-/// The names of the app settings the function app gets: the keys of its `*Settings` objects.
+/// The names of the app settings the function app gets: the generated defaults of
+/// infra/catalog.json and the keys of functionapp.bicep's own `*Settings` objects.
 fn function_app_settings() -> BTreeSet<String> {
     let source = read(&root().join("infra/modules/functionapp.bicep"));
     let tree = parse(&source);
-    let mut names = BTreeSet::new();
-    for var in ["appSettings", "premiumSettings"] {
+    let generated =
+        variable(&tree, &source, "generatedSettings").expect("functionapp.bicep has `var generatedSettings`");
+    assert_eq!(text(generated, &source), "loadJsonContent('../catalog.json').appSettingDefaults");
+    let union = variable(&tree, &source, "appSettings").expect("functionapp.bicep has `var appSettings`");
+    assert_eq!(text(union, &source), "union(generatedSettings, deploymentSettings)");
+    let mut names: BTreeSet<String> =
+        infra_catalog()["appSettingDefaults"].as_object().unwrap().keys().cloned().collect();
+    for var in ["deploymentSettings", "premiumSettings"] {
         let object =
             variable(&tree, &source, var).unwrap_or_else(|| panic!("functionapp.bicep has no `var {var}`"));
         assert_eq!(object.kind(), "object", "`var {var}` is an object literal");
@@ -155,7 +162,9 @@ fn a_syntax_error_is_reported_with_its_file_and_line() {
 #[test]
 fn every_app_setting_the_code_reads_is_set_by_the_bicep() {
     let settings = function_app_settings();
-    let missing: Vec<_> = AZURE_APP_SETTINGS.iter().filter(|name| !settings.contains(**name)).collect();
+    let used: Vec<_> = Catalog::app().azure_settings().into_iter().map(|s| s.name).collect();
+    assert!(used.len() > 10, "{used:?}");
+    let missing: Vec<_> = used.iter().filter(|name| !settings.contains(**name)).collect();
     assert!(missing.is_empty(), "infra/modules/functionapp.bicep does not set {missing:?}");
 }
 
@@ -163,10 +172,12 @@ fn every_app_setting_the_code_reads_is_set_by_the_bicep() {
 fn secrets_are_key_vault_references_never_plain_values() {
     let source = read(&root().join("infra/modules/functionapp.bicep"));
     let tree = parse(&source);
-    let object = variable(&tree, &source, "appSettings").unwrap();
+    let object = variable(&tree, &source, "deploymentSettings").unwrap();
     let props = properties(object, &source);
-    for secret in ["DATABASE_URL", "REDIS_URL", "AUTH_SIGNING_KEYS", "GOOGLE_CLIENT_SECRET", "CLAUDE_API_KEY"]
-    {
+    let secrets: Vec<&str> =
+        Catalog::app().azure_settings().into_iter().filter(|s| s.secret).map(|s| s.name).collect();
+    assert!(secrets.contains(&"DATABASE_URL") && secrets.contains(&"AUTH_SIGNING_KEYS"), "{secrets:?}");
+    for secret in secrets.into_iter().chain(["CLAUDE_API_KEY"]) {
         let value = props.get(secret).unwrap_or_else(|| panic!("{secret} is not set"));
         assert!(text(*value, &source).starts_with("'${kv}/"), "{secret} must be a Key Vault reference");
     }
@@ -205,23 +216,28 @@ struct Subscription {
     subjects: BTreeSet<String>,
 }
 
+/// The subscriptions the Bicep creates: main.bicep takes them from infra/catalog.json.
 fn bicep_subscriptions() -> BTreeSet<Subscription> {
     let source = read(&root().join("infra/main.bicep"));
     let tree = parse(&source);
-    let array = variable(&tree, &source, "serviceBusSubscriptions")
+    let catalog = variable(&tree, &source, "catalog").expect("main.bicep has `var catalog`");
+    assert_eq!(text(catalog, &source), "loadJsonContent('catalog.json')");
+    let subs = variable(&tree, &source, "serviceBusSubscriptions")
         .expect("main.bicep has `var serviceBusSubscriptions`");
-    elements(array)
-        .into_iter()
-        .map(|object| {
-            let props = properties(object, &source);
-            Subscription {
-                name: unquote(text(props["name"], &source)),
-                function: unquote(text(props["function"], &source)),
-                subjects: elements(props["subjects"])
-                    .into_iter()
-                    .map(|s| unquote(text(s, &source)))
-                    .collect(),
-            }
+    assert_eq!(text(subs, &source), "catalog.serviceBusSubscriptions");
+    infra_catalog()["serviceBusSubscriptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| Subscription {
+            name: s["name"].as_str().unwrap().to_string(),
+            function: s["function"].as_str().unwrap().to_string(),
+            subjects: s["subjects"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_str().unwrap().to_string())
+                .collect(),
         })
         .collect()
 }
@@ -229,7 +245,7 @@ fn bicep_subscriptions() -> BTreeSet<Subscription> {
 #[test]
 fn every_service_bus_function_has_its_subscription_filtered_on_its_subjects() {
     let mut expected = BTreeSet::new();
-    for def in registry::all() {
+    for def in Catalog::app().functions() {
         if let Trigger::ServiceBus { topic, subscription, subjects } = def.trigger {
             assert_eq!(topic, EVENTS_TOPIC, "{} listens on a topic the Bicep does not create", def.name);
             expected.insert(Subscription {
@@ -239,11 +255,11 @@ fn every_service_bus_function_has_its_subscription_filtered_on_its_subjects() {
             });
         }
     }
-    assert!(!expected.is_empty(), "the registry has no Service Bus function; the check checked nothing");
+    assert!(!expected.is_empty(), "the catalog has no Service Bus function; the check checked nothing");
     assert_eq!(
         bicep_subscriptions(),
         expected,
-        "main.bicep serviceBusSubscriptions differs from the registry"
+        "main.bicep serviceBusSubscriptions differs from the catalog"
     );
 
     // The module turns each entry into a subscription whose only rule matches its subjects.
@@ -264,18 +280,23 @@ fn max_delivery_count_and_timer_functions_match_the_code() {
         "main.bicep passes maxDeliveryCount: {MAX_DELIVERY_COUNT} (MAX_DELIVERY_COUNT)"
     );
     let tree = parse(&source);
-    let timers: BTreeSet<String> = elements(variable(&tree, &source, "timerFunctions").unwrap())
-        .into_iter()
-        .map(|n| unquote(text(n, &source)))
+    let timers = variable(&tree, &source, "timerFunctions").expect("main.bicep has `var timerFunctions`");
+    assert_eq!(text(timers, &source), "catalog.timerFunctions");
+    let timers: BTreeSet<String> = infra_catalog()["timerFunctions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
         .collect();
-    let expected: BTreeSet<String> = registry::all()
+    let expected: BTreeSet<String> = Catalog::app()
+        .functions()
         .into_iter()
         .filter(|d| matches!(d.trigger, Trigger::Timer { .. }))
         .map(|d| d.name.to_string())
         .collect();
     assert_eq!(
         timers, expected,
-        "main.bicep timerFunctions (disabled in the staging slot) differs from the registry"
+        "main.bicep timerFunctions (disabled in the staging slot) differs from the catalog"
     );
 }
 
@@ -302,7 +323,7 @@ fn the_package_has_the_layout_the_functions_host_accepts() {
     let mut expected: BTreeMap<String, Option<u32>> = BTreeMap::new();
     expected.insert("host.json".into(), Some(0o644));
     expected.insert("healthsync".into(), Some(0o755));
-    for def in registry::all() {
+    for def in Catalog::app().functions() {
         expected.insert(format!("{}/function.json", def.name), Some(0o644));
     }
     assert_eq!(
@@ -312,7 +333,7 @@ fn the_package_has_the_layout_the_functions_host_accepts() {
 
     let host: serde_json::Value = serde_json::from_str(&read(&root().join("host.json"))).unwrap();
     assert_eq!(host["customHandler"]["description"]["defaultExecutablePath"], "healthsync");
-    for def in registry::all() {
+    for def in Catalog::app().functions() {
         let mut entry = archive.by_name(&format!("{}/function.json", def.name)).unwrap();
         let mut packaged = String::new();
         std::io::Read::read_to_string(&mut entry, &mut packaged).unwrap();

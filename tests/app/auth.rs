@@ -3,22 +3,17 @@
 //! rotation and an unreachable issuer, the authorization-code exchange, a second issuer by
 //! settings alone, abuse limits, the dev login, and our own access tokens.
 
-mod common;
-#[path = "common/issuer.rs"]
-mod issuer;
-
 use std::time::Duration;
 
+use crate::support::issuer::{
+    CLIENT_A, CLIENT_B, GOOGLE_ISSUER, RsaKey, google_claims, google_settings, jwks_answer, jwks_fetches,
+    now, serve_jwks, sign_hs256, unsigned,
+};
+use crate::support::{Answer, app_with, call, send};
 use axum::{
     Router,
     body::Body,
     http::{Method, Request, StatusCode},
-};
-use common::{Answer, call, send, state_with};
-use healthsync::app;
-use issuer::{
-    CLIENT_A, CLIENT_B, GOOGLE_ISSUER, RsaKey, google_claims, google_settings, jwks_answer, jwks_fetches,
-    now, serve_jwks, sign_hs256, unsigned,
 };
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -50,7 +45,7 @@ fn assert_refused(a: &Answer) {
 
 fn build(pool: PgPool, settings: &[(String, String)]) -> Router {
     let pairs: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    app(state_with(pool, &pairs))
+    app_with(pool, &pairs)
 }
 
 /// A fake Google serving one key (`google-1`) and the app pointed at it.
@@ -370,7 +365,7 @@ async fn an_unreachable_jwks_with_nothing_cached_answers_503_not_500(pool: PgPoo
         ("GOOGLE_JWKS_URL", "http://127.0.0.1:1/jwks"),
         ("GOOGLE_TOKEN_URL", "http://127.0.0.1:1/token"),
     ];
-    let app = app(state_with(pool, &settings));
+    let app = app_with(pool, &settings);
     let a = login(&app, &key.sign(&google_claims("d-2"))).await;
     assert_error_shape(&a, 503, "SERVICE_UNAVAILABLE");
 }
@@ -767,10 +762,14 @@ async fn dev_login(app: &Router, email: &str) -> Answer {
 
 #[sqlx::test]
 async fn the_dev_login_is_refused_unless_enabled(pool: PgPool) {
-    let off = app(state_with(pool.clone(), &[]));
+    let off = app_with(pool.clone(), &[]);
     assert_error_shape(&dev_login(&off, "a@b.c").await, 404, "NOT_FOUND");
-    let not_true = app(state_with(pool.clone(), &[("DEV_LOGIN_ENABLED", "yes")]));
-    assert_error_shape(&dev_login(&not_true, "a@b.c").await, 404, "NOT_FOUND");
+    let off = app_with(pool.clone(), &[("DEV_LOGIN_ENABLED", "false")]);
+    assert_error_shape(&dev_login(&off, "a@b.c").await, 404, "NOT_FOUND");
+    // Anything but true or false is a configuration error that names the setting.
+    let settings = std::sync::Arc::new(crate::support::settings(&[("DEV_LOGIN_ENABLED", "yes")]));
+    let err = healthsync::app::App::with_pool(settings, pool.clone()).err().expect("refused");
+    assert!(format!("{err:#}").contains("DEV_LOGIN_ENABLED"), "{err:#}");
     let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users.users").fetch_one(&pool).await.unwrap();
     assert_eq!(users, 0);
 }
@@ -783,7 +782,7 @@ async fn the_dev_login_is_refused_in_azure_even_when_enabled(pool: PgPool) {
             ("DEV_LOGIN_ENABLED", "true"),
             ("AUTH_SIGNING_KEYS", SIGNING_KEYS),
         ];
-        let azure = app(state_with(pool.clone(), &settings));
+        let azure = app_with(pool.clone(), &settings);
         assert_error_shape(&dev_login(&azure, "a@b.c").await, 404, "NOT_FOUND");
     }
     let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users.users").fetch_one(&pool).await.unwrap();
@@ -792,7 +791,7 @@ async fn the_dev_login_is_refused_in_azure_even_when_enabled(pool: PgPool) {
 
 #[sqlx::test]
 async fn the_dev_login_works_locally_when_enabled(pool: PgPool) {
-    let app = app(state_with(pool, &[("DEV_LOGIN_ENABLED", "true")]));
+    let app = app_with(pool, &[("DEV_LOGIN_ENABLED", "true")]);
     let first = dev_login(&app, "a@b.c").await;
     let (user, access) = signed_in(&first);
     assert_eq!(first.body["data"]["newUser"], json!(true));
@@ -812,7 +811,7 @@ fn access_claims(user: &str, iat: u64, exp: u64) -> Value {
 
 #[sqlx::test]
 async fn access_tokens_that_are_forged_expired_or_garbage_are_refused(pool: PgPool) {
-    let app = app(state_with(pool, &[("DEV_LOGIN_ENABLED", "true"), ("AUTH_SIGNING_KEYS", SIGNING_KEYS)]));
+    let app = app_with(pool, &[("DEV_LOGIN_ENABLED", "true"), ("AUTH_SIGNING_KEYS", SIGNING_KEYS)]);
     let (user, access) = signed_in(&dev_login(&app, "owner@example.com").await);
     assert_eq!(profile(&app, Some(&format!("Bearer {access}"))).await.status, StatusCode::OK);
 
@@ -838,7 +837,7 @@ async fn access_tokens_that_are_forged_expired_or_garbage_are_refused(pool: PgPo
 
 #[sqlx::test]
 async fn a_request_without_a_bearer_token_is_unauthenticated(pool: PgPool) {
-    let app = app(state_with(pool, &[("DEV_LOGIN_ENABLED", "true")]));
+    let app = app_with(pool, &[("DEV_LOGIN_ENABLED", "true")]);
     let (_, access) = signed_in(&dev_login(&app, "owner@example.com").await);
     assert_error_shape(&profile(&app, None).await, 401, "UNAUTHENTICATED");
     assert_error_shape(&profile(&app, Some(&format!("Basic {access}"))).await, 401, "UNAUTHENTICATED");

@@ -1,8 +1,6 @@
 //! The cache and blob stand-ins and their real counterparts pass the same checks: the in-process
 //! cache and Redis; a folder and Azure Blob (Azurite, through the official SDK).
 
-mod common;
-
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -100,7 +98,7 @@ async fn the_blob_folder_stores_lists_and_deletes() {
 #[tokio::test]
 async fn azure_blob_on_azurite_behaves_like_the_folder() {
     let container = format!("test-{}", uuid::Uuid::new_v4().simple());
-    let url = url::Url::parse(&common::azurite_container_url(&container)).unwrap();
+    let url = url::Url::parse(&crate::support::azurite_container_url(&container)).unwrap();
     let store = AzureBlobStore::new(&url, None).unwrap();
     store.ensure_container().await.unwrap();
     store.ensure_container().await.unwrap();
@@ -109,14 +107,14 @@ async fn azure_blob_on_azurite_behaves_like_the_folder() {
 
 #[tokio::test]
 async fn a_missing_container_fails_the_readiness_ping() {
-    let url = url::Url::parse(&common::azurite_container_url("never-created")).unwrap();
+    let url = url::Url::parse(&crate::support::azurite_container_url("never-created")).unwrap();
     let store = AzureBlobStore::new(&url, None).unwrap();
     assert!(store.ping().await.is_err());
 }
 
 #[tokio::test]
 async fn a_rate_limit_on_redis_is_shared_by_every_instance_and_says_when_to_retry() {
-    use healthsync::{http::ApiError, platform::ratelimit};
+    use healthsync::platform::ratelimit::{self, RateLimited};
     // Two instances: two clients of the same Redis.
     let a = RedisCache::new(&redis_url(), Duration::from_secs(2), "hs-test:").unwrap();
     let b = RedisCache::new(&redis_url(), Duration::from_secs(2), "hs-test:").unwrap();
@@ -125,7 +123,7 @@ async fn a_rate_limit_on_redis_is_shared_by_every_instance_and_says_when_to_retr
         ratelimit::check(cache, "test", &who, 3, Duration::from_secs(60)).await.unwrap();
     }
     match ratelimit::check(&b, "test", &who, 3, Duration::from_secs(60)).await {
-        Err(ApiError::TooManyRequests { retry_after_secs }) => assert_eq!(retry_after_secs, 60),
+        Err(RateLimited { retry_after_secs }) => assert_eq!(retry_after_secs, 60),
         other => panic!("expected 429, got {other:?}"),
     }
     ratelimit::check(&a, "test", "198.51.100.7-other", 3, Duration::from_secs(60)).await.unwrap();

@@ -5,7 +5,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions};
-use healthsync::platform::bus::{self, NewEvent, servicebus::ServiceBusSink};
+use healthsync::{
+    DOMAINS,
+    app::App,
+    platform::bus::{self, NewEvent, servicebus::ServiceBusSink},
+};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use wiremock::{
@@ -132,4 +136,103 @@ async fn a_refusal_is_an_error_but_does_not_open_the_breaker_while_outages_do(po
         "after five failures the breaker stops calling"
     );
     assert_eq!(unpublished(&pool).await, 1);
+}
+
+/// The app with its relay publishing to the fake Service Bus at `server`.
+async fn app_publishing_to(server: &MockServer, pool: &PgPool) -> axum::Router {
+    let settings = Arc::new(crate::support::settings(&[]));
+    let config = healthsync::config::Config::from_source(settings.as_ref()).unwrap();
+    let mut platform = App::platform(DOMAINS, config, settings, pool.clone()).unwrap();
+    platform.events = Arc::new(sink_for(server).await);
+    App::mount(DOMAINS, platform).unwrap().router
+}
+
+async fn run_relay(app: &axum::Router) -> crate::support::Answer {
+    let timer = json!({"Data": {"timer": {"ScheduleStatus": null, "IsPastDue": false}}, "Metadata": {}});
+    crate::support::call(app, axum::http::Method::POST, "/OutboxRelay", Some(timer)).await
+}
+
+#[sqlx::test]
+async fn the_outbox_relay_function_publishes_marks_prunes_and_stops_at_its_budget(pool: PgPool) {
+    use healthsync::system::relay::{BATCH, MAX_BATCHES};
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/events/messages"))
+        .and(header("authorization", "Bearer test-token"))
+        .respond_with(ResponseTemplate::new(201))
+        .mount(&server)
+        .await;
+    let app = app_publishing_to(&server, &pool).await;
+    // More events than one run may publish, one published a week ago and one handled mark of a
+    // month ago (both due for pruning).
+    let budget = BATCH as usize * MAX_BATCHES;
+    sqlx::query(
+        "INSERT INTO events.outbox (id, event_type, payload, created_at) \
+         SELECT gen_random_uuid(), 'user.deleted', jsonb_build_object('n', n), now() + n * interval '1 microsecond' \
+         FROM generate_series(1, $1) AS n",
+    )
+    .bind((budget + 7) as i32)
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO events.outbox (id, event_type, payload, created_at, published_at) \
+         VALUES (gen_random_uuid(), 'user.deleted', '{}', now() - interval '9 days', now() - interval '8 days')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO events.processed_messages (consumer, message_id, processed_at) \
+         VALUES ('Old', 'm-old', now() - interval '31 days'), ('New', 'm-new', now())",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    let first = run_relay(&app).await;
+    assert_eq!(first.status, axum::http::StatusCode::OK, "{}", first.text);
+    assert_eq!(first.body["ReturnValue"], json!({"published": budget, "pruned": 2}), "{}", first.text);
+    assert_eq!(unpublished(&pool).await, 7, "the rest waits for the next run");
+    let sent: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .flat_map(|r| serde_json::from_slice::<Value>(&r.body).unwrap().as_array().unwrap().clone())
+        .map(|m| m["BrokerProperties"]["MessageId"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(sent.len(), budget, "every published event went to Service Bus, in batches");
+    let published: Vec<String> = sqlx::query_scalar(
+        "SELECT id::text FROM events.outbox WHERE published_at > now() - interval '1 hour'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let mut sent_sorted = sent.clone();
+    sent_sorted.sort();
+    let mut published_sorted = published;
+    published_sorted.sort();
+    assert_eq!(sent_sorted, published_sorted, "what is marked published is exactly what Service Bus took");
+    let marks: Vec<String> = sqlx::query_scalar("SELECT message_id FROM events.processed_messages")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(marks, ["m-new"]);
+
+    let second = run_relay(&app).await;
+    assert_eq!(second.body["ReturnValue"], json!({"published": 7, "pruned": 0}), "{}", second.text);
+    assert_eq!(unpublished(&pool).await, 0);
+}
+
+#[sqlx::test]
+async fn with_service_bus_down_the_relay_function_fails_for_a_retry_and_publishes_nothing(pool: PgPool) {
+    let server = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(503)).mount(&server).await;
+    let app = app_publishing_to(&server, &pool).await;
+    write_events(&pool, 3).await;
+    let a = run_relay(&app).await;
+    assert_eq!(a.status, axum::http::StatusCode::INTERNAL_SERVER_ERROR, "{}", a.text);
+    assert!(a.body["Logs"][0].as_str().unwrap().contains("retried"), "{}", a.text);
+    assert_eq!(unpublished(&pool).await, 3);
 }

@@ -1,12 +1,9 @@
 //! The outbox, the relay and the exactly-once consumer helper, against real PostgreSQL.
 
-mod common;
-
+use crate::support::{app, call};
 use axum::http::{Method, StatusCode};
-use common::{call, state};
 use healthsync::{
-    app,
-    host::registry,
+    app::Catalog,
     platform::bus::{self, LocalQueueSink, NewEvent},
 };
 use serde_json::{Value, json};
@@ -17,13 +14,13 @@ async fn an_event_rolled_back_with_its_transaction_is_never_published(pool: PgPo
     let mut tx = pool.begin().await.unwrap();
     bus::publish(&mut tx, NewEvent::new("system.heartbeat", json!({}))).await.unwrap();
     tx.rollback().await.unwrap();
-    let sink = LocalQueueSink { subscriptions: registry::subscriptions() };
+    let sink = LocalQueueSink { subscriptions: Catalog::app().subscriptions() };
     assert_eq!(bus::relay_batch(&pool, &sink, 100).await.unwrap(), 0);
 }
 
 #[sqlx::test]
 async fn the_relay_enqueues_each_event_once_per_subscriber_and_marks_it_published(pool: PgPool) {
-    let app = app(state(pool.clone()));
+    let app = app(pool.clone());
     for _ in 0..3 {
         assert_eq!(
             call(&app, Method::POST, "/api/system/heartbeats", None).await.status,
@@ -34,7 +31,7 @@ async fn the_relay_enqueues_each_event_once_per_subscriber_and_marks_it_publishe
     bus::publish(&mut tx, NewEvent::new("nobody.listens", json!({}))).await.unwrap();
     tx.commit().await.unwrap();
 
-    let sink = LocalQueueSink { subscriptions: registry::subscriptions() };
+    let sink = LocalQueueSink { subscriptions: Catalog::app().subscriptions() };
     assert_eq!(bus::relay_batch(&pool, &sink, 2).await.unwrap(), 2);
     assert_eq!(bus::relay_batch(&pool, &sink, 100).await.unwrap(), 2);
     assert_eq!(bus::relay_batch(&pool, &sink, 100).await.unwrap(), 0);
@@ -65,7 +62,7 @@ async fn two_relays_at_once_never_publish_the_same_row(pool: PgPool) {
         .unwrap();
         tx.commit().await.unwrap();
     }
-    let sink = std::sync::Arc::new(LocalQueueSink { subscriptions: registry::subscriptions() });
+    let sink = std::sync::Arc::new(LocalQueueSink { subscriptions: Catalog::app().subscriptions() });
     let mut tasks = Vec::new();
     for _ in 0..4 {
         let (pool, sink) = (pool.clone(), sink.clone());
@@ -90,7 +87,7 @@ async fn two_relays_at_once_never_publish_the_same_row(pool: PgPool) {
     assert_eq!(queued, 50);
 }
 
-async fn invoke(app: &axum::Router, function: &str, payload: Value) -> common::Answer {
+async fn invoke(app: &axum::Router, function: &str, payload: Value) -> crate::support::Answer {
     call(app, Method::POST, &format!("/{function}"), Some(payload)).await
 }
 
@@ -103,7 +100,7 @@ fn delivery(message_id: &str, heartbeat_id: &str, count: u32) -> Value {
 
 #[sqlx::test]
 async fn a_redelivered_message_is_applied_once(pool: PgPool) {
-    let app = app(state(pool.clone()));
+    let app = app(pool.clone());
     let hb = call(&app, Method::POST, "/api/system/heartbeats", None).await;
     let id = hb.body["data"]["id"].as_str().unwrap().to_string();
     for n in 1..=3 {
@@ -118,7 +115,7 @@ async fn a_redelivered_message_is_applied_once(pool: PgPool) {
 
 #[sqlx::test]
 async fn concurrent_duplicates_apply_the_effect_exactly_once(pool: PgPool) {
-    let app = app(state(pool.clone()));
+    let app = app(pool.clone());
     let hb = call(&app, Method::POST, "/api/system/heartbeats", None).await;
     let id = hb.body["data"]["id"].as_str().unwrap().to_string();
     let mut tasks = Vec::new();
@@ -143,7 +140,7 @@ async fn concurrent_duplicates_apply_the_effect_exactly_once(pool: PgPool) {
 
 #[sqlx::test]
 async fn poison_messages_are_recorded_and_answered_2xx_so_they_are_not_retried(pool: PgPool) {
-    let app = app(state(pool.clone()));
+    let app = app(pool.clone());
     let cases = [
         ("no-id", json!({"Data": {"message": "{}"}, "Metadata": {}})),
         ("bad-uuid", delivery("p-1", "not-a-uuid", 1)),
@@ -169,7 +166,7 @@ async fn poison_messages_are_recorded_and_answered_2xx_so_they_are_not_retried(p
 #[sqlx::test]
 async fn a_consumer_whose_database_is_down_fails_so_the_message_is_redelivered(pool: PgPool) {
     pool.close().await;
-    let app = app(state(pool));
+    let app = app(pool);
     let a = invoke(&app, "HeartbeatTally", delivery("m-9", "0190f5c2-0000-7000-8000-000000000000", 1)).await;
     assert_eq!(a.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(a.body["Logs"].is_array());
@@ -177,7 +174,7 @@ async fn a_consumer_whose_database_is_down_fails_so_the_message_is_redelivered(p
 
 #[sqlx::test]
 async fn the_timer_records_a_heartbeat_even_when_past_due_with_no_schedule_status(pool: PgPool) {
-    let app = app(state(pool.clone()));
+    let app = app(pool.clone());
     let payload = json!({"Data": {"timer": {"Schedule": {"AdjustForDST": true}, "ScheduleStatus": null, "IsPastDue": true}}, "Metadata": {}});
     let a = invoke(&app, "HeartbeatTimer", payload).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
@@ -191,7 +188,7 @@ async fn the_timer_records_a_heartbeat_even_when_past_due_with_no_schedule_statu
 
 #[sqlx::test]
 async fn an_http_function_invoked_through_the_protocol_answers_in_its_output_binding(pool: PgPool) {
-    let app = app(state(pool));
+    let app = app(pool);
     let payload = json!({"Data": {"req": {
         "Url": "http://localhost:7071/api/system/live", "Method": "GET",
         "Query": "", "Headers": {"Accept": ["application/json"]}, "Body": null
@@ -206,7 +203,6 @@ async fn an_http_function_invoked_through_the_protocol_answers_in_its_output_bin
 
 #[sqlx::test]
 async fn the_sweep_prunes_old_published_events_and_old_marks_but_never_unpublished_ones(pool: PgPool) {
-    use healthsync::platform::bus::sweep;
     for _ in 0..3 {
         let mut tx = pool.begin().await.unwrap();
         bus::publish(&mut tx, NewEvent::new("system.heartbeat", json!({}))).await.unwrap();
@@ -238,7 +234,7 @@ async fn the_sweep_prunes_old_published_events_and_old_marks_but_never_unpublish
     .await
     .unwrap();
 
-    assert_eq!(sweep::prune(&pool).await.unwrap(), 2);
+    assert_eq!(bus::prune(&pool).await.unwrap(), 2);
     let left: Vec<uuid::Uuid> =
         sqlx::query_scalar("SELECT id FROM events.outbox ORDER BY id").fetch_all(&pool).await.unwrap();
     assert_eq!(left, vec![ids[1], ids[2]]);
@@ -247,5 +243,5 @@ async fn the_sweep_prunes_old_published_events_and_old_marks_but_never_unpublish
         .await
         .unwrap();
     assert_eq!(marks, vec!["recent".to_string()]);
-    assert_eq!(sweep::prune(&pool).await.unwrap(), 0);
+    assert_eq!(bus::prune(&pool).await.unwrap(), 0);
 }

@@ -1,14 +1,11 @@
 //! In-process tests of the HTTP conventions and the heartbeat flow: `oneshot` on the router,
 //! a fresh database per test.
 
-mod common;
-
+use crate::support::{app, app_with, call, send};
 use axum::{
     body::Body,
     http::{Method, Request, StatusCode},
 };
-use common::{call, send, state, state_with};
-use healthsync::app;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -22,7 +19,7 @@ fn assert_error_shape(body: &Value, status: u16, code: &str) {
 
 #[sqlx::test]
 async fn live_answers_in_the_envelope_the_client_reads(pool: PgPool) {
-    let app = app(state(pool));
+    let app = app(pool);
     let a = call(&app, Method::GET, "/api/system/live", None).await;
     assert_eq!(a.status, StatusCode::OK);
     for key in ["status", "message", "data", "timestamp", "traceId", "success"] {
@@ -35,13 +32,13 @@ async fn live_answers_in_the_envelope_the_client_reads(pool: PgPool) {
 
 #[sqlx::test]
 async fn the_host_ping_at_the_root_is_answered(pool: PgPool) {
-    let a = call(&app(state(pool)), Method::GET, "/", None).await;
+    let a = call(&app(pool), Method::GET, "/", None).await;
     assert_eq!(a.status, StatusCode::OK);
 }
 
 #[sqlx::test]
 async fn the_trace_id_comes_from_the_invocation_id_or_traceparent(pool: PgPool) {
-    let app = app(state(pool));
+    let app = app(pool);
     let req = Request::get("/api/system/live")
         .header("X-Azure-Functions-InvocationId", "0f8fad5b-d9cb-469f-a165-70867728950e")
         .body(Body::empty())
@@ -58,7 +55,7 @@ async fn the_trace_id_comes_from_the_invocation_id_or_traceparent(pool: PgPool) 
 
 #[sqlx::test]
 async fn client_mistakes_get_their_status_and_one_error_shape(pool: PgPool) {
-    let app = app(state(pool));
+    let app = app(pool);
     let a = call(&app, Method::GET, "/api/does/not/exist", None).await;
     assert_eq!(a.status, StatusCode::NOT_FOUND);
     assert_error_shape(&a.body, 404, "NOT_FOUND");
@@ -79,7 +76,7 @@ async fn client_mistakes_get_their_status_and_one_error_shape(pool: PgPool) {
 
 #[sqlx::test]
 async fn bodies_over_the_limit_are_refused_with_413_and_nothing_is_written(pool: PgPool) {
-    let app = app(state_with(pool.clone(), &[("HTTP_BODY_LIMIT_BYTES", "1024")]));
+    let app = app_with(pool.clone(), &[("HTTP_BODY_LIMIT_BYTES", "1024")]);
     let big = json!({ "note": "x".repeat(4096) }).to_string();
     let req = Request::post("/api/system/heartbeats")
         .header("content-type", "application/json")
@@ -97,8 +94,38 @@ async fn bodies_over_the_limit_are_refused_with_413_and_nothing_is_written(pool:
 }
 
 #[sqlx::test]
+async fn a_body_streamed_without_a_length_is_held_to_the_same_limit(pool: PgPool) {
+    let app = app_with(pool.clone(), &[("HTTP_BODY_LIMIT_BYTES", "1024"), ("DEV_LOGIN_ENABLED", "true")]);
+    let streamed = |chunks: usize| {
+        let chunk = bytes::Bytes::from(vec![b' '; 512]);
+        let stream = futures::stream::iter((0..chunks).map(move |_| Ok::<_, std::io::Error>(chunk.clone())));
+        Body::from_stream(stream)
+    };
+    // A route that reads its body and one that does not: both refuse before anything happens.
+    for uri in ["/api/auth/dev-login", "/api/system/heartbeats"] {
+        let req = Request::post(uri).header("content-type", "application/json").body(streamed(8)).unwrap();
+        assert!(req.headers().get("content-length").is_none());
+        let a = send(&app, req).await;
+        assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE, "{uri}: {}", a.text);
+        assert_error_shape(&a.body, 413, "PAYLOAD_TOO_LARGE");
+    }
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM ops.heartbeats").fetch_one(&pool).await.unwrap();
+    assert_eq!(rows, 0);
+    // Under the limit, a streamed body is read as usual.
+    let small = futures::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from_static(
+        b"{\"email\":\"s@example.com\"}",
+    ))]);
+    let req = Request::post("/api/auth/dev-login")
+        .header("content-type", "application/json")
+        .body(Body::from_stream(small))
+        .unwrap();
+    let a = send(&app, req).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+}
+
+#[sqlx::test]
 async fn a_heartbeat_and_its_event_are_written_in_one_transaction(pool: PgPool) {
-    let app = app(state(pool.clone()));
+    let app = app(pool.clone());
     let a = call(&app, Method::POST, "/api/system/heartbeats", None).await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
     let id = a.body["data"]["id"].as_str().unwrap().to_string();
@@ -122,7 +149,7 @@ async fn a_heartbeat_and_its_event_are_written_in_one_transaction(pool: PgPool) 
 #[sqlx::test]
 async fn a_database_outage_is_a_503_in_the_error_shape_not_a_500(pool: PgPool) {
     pool.close().await;
-    let app = app(state(pool));
+    let app = app(pool);
     let a = call(&app, Method::POST, "/api/system/heartbeats", None).await;
     assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE, "{}", a.text);
     assert_error_shape(&a.body, 503, "SERVICE_UNAVAILABLE");
@@ -133,15 +160,14 @@ async fn a_database_outage_is_a_503_in_the_error_shape_not_a_500(pool: PgPool) {
 
 #[sqlx::test]
 async fn ready_checks_postgres_and_the_configured_redis(pool: PgPool) {
-    let a = call(&app(state(pool.clone())), Method::GET, "/api/system/ready", None).await;
+    let a = call(&app(pool.clone()), Method::GET, "/api/system/ready", None).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
     let names: Vec<&str> =
         a.body["data"]["checks"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["postgres"]);
 
     // A Redis nobody listens on: ready says which dependency is down, within the timeout.
-    let app =
-        app(state_with(pool, &[("REDIS_URL", "redis://127.0.0.1:1"), ("READY_CHECK_TIMEOUT_MS", "300")]));
+    let app = app_with(pool, &[("REDIS_URL", "redis://127.0.0.1:1"), ("READY_CHECK_TIMEOUT_MS", "300")]);
     let started = std::time::Instant::now();
     let a = call(&app, Method::GET, "/api/system/ready", None).await;
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
@@ -153,7 +179,7 @@ async fn ready_checks_postgres_and_the_configured_redis(pool: PgPool) {
 
 #[sqlx::test]
 async fn the_openapi_document_is_3_1_and_the_docs_page_renders(pool: PgPool) {
-    let app = app(state(pool));
+    let app = app(pool);
     let a = call(&app, Method::GET, "/api/openapi.json", None).await;
     assert_eq!(a.status, StatusCode::OK);
     assert!(a.body["openapi"].as_str().unwrap().starts_with("3.1"), "{}", a.body["openapi"]);

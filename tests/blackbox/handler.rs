@@ -3,15 +3,12 @@
 //! (DESIGN.md §3): `GET /` until it answers, forwarded HTTP at `/api/...` with an invocation id,
 //! and `POST /{FunctionName}` with `{"Data", "Metadata"}` in the host's payload shapes.
 
-#[path = "common/process.rs"]
-mod process;
-
 use std::{
     process::Command,
     time::{Duration, Instant},
 };
 
-use process::{BIN, Proc, Startup, TestDb};
+use crate::process::{BIN, Proc, Startup, TestDb};
 use reqwest::{Method, StatusCode, header::HeaderMap};
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -40,10 +37,10 @@ fn invocation_id() -> String {
 impl Handler {
     /// Starts `healthsync serve` as the host does and waits for `GET /` to answer (30 s at most).
     async fn start(database_url: &str, extra: &[(&str, &str)]) -> Handler {
-        let client = process::client();
+        let client = crate::process::client();
         for _ in 0..3 {
             let dir = tempfile::tempdir().expect("temp dir");
-            let port = process::free_port();
+            let port = crate::process::free_port();
             let mut cmd = Command::new(BIN);
             cmd.arg("serve")
                 .env_clear()
@@ -58,8 +55,14 @@ impl Handler {
             let started = Instant::now();
             let mut proc = Proc::spawn("healthsync serve", cmd, dir.path().join("handler.log"));
             let base = format!("http://127.0.0.1:{port}");
-            match process::wait_until_answers(&mut proc, &client, &base, started, Duration::from_secs(30))
-                .await
+            match crate::process::wait_until_answers(
+                &mut proc,
+                &client,
+                &base,
+                started,
+                Duration::from_secs(30),
+            )
+            .await
             {
                 Startup::Answered(ready_in) => {
                     return Handler { proc, base, client, ready_in, _dir: dir };

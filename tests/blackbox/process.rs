@@ -1,7 +1,6 @@
-//! Support for the black-box tests (`tests/blackbox.rs`, `tests/dev_host.rs`): the real
-//! `healthsync` binary in a child process whose output goes to a log file, a fresh PostgreSQL
-//! database per test, an HTTP client for 127.0.0.1, and bounded polling. Included by those two
-//! files with `#[path = "common/process.rs"] mod process;`.
+//! Support for the black-box tests: the real `healthsync` binary in a child process whose output
+//! goes to a log file, a fresh PostgreSQL database per test, an HTTP client for 127.0.0.1, and
+//! bounded polling.
 #![allow(dead_code)]
 
 use std::{

@@ -1,16 +1,14 @@
 //! The user domain through the router: onboarding, profile, consents, token refresh and logout,
 //! protection of every route, and export and erasure leaving nothing behind.
 
-mod common;
-
+use crate::support::{Answer, TestApp, app_with, call, send, spawn_with};
 use axum::{
     Router,
     body::Body,
     http::{Method, Request, StatusCode},
 };
 use bytes::Bytes;
-use common::{Answer, call, send, state_with};
-use healthsync::{AppState, app, platform::blob::BlobName};
+use healthsync::platform::blob::BlobName;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -55,9 +53,10 @@ async fn registered(app: &Router, email: &str) -> Session {
     s
 }
 
-fn setup(pool: PgPool) -> (AppState, Router) {
-    let state = state_with(pool, LOCAL);
-    (state.clone(), app(state))
+fn setup(pool: PgPool) -> (TestApp, Router) {
+    let t = spawn_with(pool, LOCAL);
+    let router = t.router.clone();
+    (t, router)
 }
 
 #[sqlx::test]
@@ -151,9 +150,9 @@ async fn consents_are_versioned_records_and_other_domains_can_check_them(pool: P
     let a = authed(&app, &s.access, Method::PUT, "/api/users/me/consents", Some(grant)).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
     use healthsync::users::{ConsentKind, has_consent};
-    assert!(has_consent(&state, id, ConsentKind::HealthData).await.unwrap());
-    assert!(has_consent(&state, id, ConsentKind::AiOverseasTransfer).await.unwrap());
-    assert!(!has_consent(&state, id, ConsentKind::NightPromotional).await.unwrap());
+    assert!(has_consent(&state.platform.db, id, ConsentKind::HealthData).await.unwrap());
+    assert!(has_consent(&state.platform.db, id, ConsentKind::AiOverseasTransfer).await.unwrap());
+    assert!(!has_consent(&state.platform.db, id, ConsentKind::NightPromotional).await.unwrap());
 
     let stale = json!({"consents": [{"type": "HEALTH_DATA", "granted": true, "version": "2020-01"}]});
     let a = authed(&app, &s.access, Method::PUT, "/api/users/me/consents", Some(stale)).await;
@@ -168,7 +167,7 @@ async fn consents_are_versioned_records_and_other_domains_can_check_them(pool: P
     let withdraw =
         json!({"consents": [{"type": "AI_OVERSEAS_TRANSFER", "granted": false, "version": "2026-11"}]});
     authed(&app, &s.access, Method::PUT, "/api/users/me/consents", Some(withdraw)).await;
-    assert!(!has_consent(&state, id, ConsentKind::AiOverseasTransfer).await.unwrap());
+    assert!(!has_consent(&state.platform.db, id, ConsentKind::AiOverseasTransfer).await.unwrap());
     let history: i64 =
         sqlx::query_scalar("SELECT count(*) FROM users.consents").fetch_one(&pool).await.unwrap();
     assert_eq!(history, 3, "every answer is kept as a record");
@@ -220,7 +219,7 @@ async fn a_refresh_retried_at_once_is_refused_without_logging_the_user_out(pool:
 
 #[sqlx::test]
 async fn refreshes_are_limited_per_account_across_all_of_its_tokens(pool: PgPool) {
-    let app = app(state_with(pool, &[("DEV_LOGIN_ENABLED", "true"), ("AUTH_RATE_LIMIT_PER_MINUTE", "3")]));
+    let app = app_with(pool, &[("DEV_LOGIN_ENABLED", "true"), ("AUTH_RATE_LIMIT_PER_MINUTE", "3")]);
     let mut token = dev_login(&app, "busy@example.com").await.refresh;
     for n in 0..3 {
         let req = Request::post("/api/auth/refresh")
@@ -261,7 +260,7 @@ async fn logout_revokes_the_refresh_token_and_answers_the_same_for_unknown_ones(
 
 #[sqlx::test]
 async fn every_protected_route_refuses_a_missing_or_forged_token(pool: PgPool) {
-    let (_, app) = setup(pool);
+    let (t, app) = setup(pool);
     let routes = [
         (Method::POST, "/api/users/register"),
         (Method::GET, "/api/users/profile"),
@@ -273,7 +272,7 @@ async fn every_protected_route_refuses_a_missing_or_forged_token(pool: PgPool) {
     ];
     // Every /api/users route of the router is in the list above.
     let listed: std::collections::BTreeSet<&str> = routes.iter().map(|(_, p)| *p).collect();
-    for path in healthsync::app::api_routes().paths() {
+    for path in &t.api_paths {
         if path.starts_with("/api/users") {
             assert!(listed.contains(path), "{path} is not checked for authentication");
         }
@@ -339,7 +338,7 @@ async fn export_returns_everything_and_delete_leaves_nothing_in_any_table_or_con
     authed(&app, &s.access, Method::PUT, "/api/users/me/consents", Some(grant)).await;
     call(&app, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": s.refresh}))).await;
     let file = BlobName::parse(&format!("users/{}/checkups/2024.pdf", s.user_id)).unwrap();
-    state.blob.put(&file, Bytes::from_static(b"%PDF-1.7"), "application/pdf").await.unwrap();
+    state.platform.blob.put(&file, Bytes::from_static(b"%PDF-1.7"), "application/pdf").await.unwrap();
     // A poison message about the user, too.
     sqlx::query(
         "INSERT INTO events.dead_letters (consumer, message_id, reason, body) VALUES ('X', 'm', 'r', $1)",
@@ -379,8 +378,8 @@ async fn export_returns_everything_and_delete_leaves_nothing_in_any_table_or_con
     .await
     .unwrap();
     assert_eq!(deleted_events, 1);
-    assert!(state.blob.list(&format!("users/{}/", s.user_id)).await.unwrap().is_empty());
-    assert!(state.blob.get(&file).await.unwrap().is_none());
+    assert!(state.platform.blob.list(&format!("users/{}/", s.user_id)).await.unwrap().is_empty());
+    assert!(state.platform.blob.get(&file).await.unwrap().is_none());
 
     // The old tokens are worthless now, and signing in again makes a new, empty account.
     let p = authed(&app, &s.access, Method::GET, "/api/users/profile", None).await;
@@ -396,14 +395,14 @@ async fn the_files_eraser_consumer_removes_a_deleted_users_files_and_is_idempote
     let (state, app) = setup(pool.clone());
     let user = uuid::Uuid::new_v4();
     let file = BlobName::parse(&format!("users/{user}/a.pdf")).unwrap();
-    state.blob.put(&file, Bytes::from_static(b"x"), "application/pdf").await.unwrap();
+    state.platform.blob.put(&file, Bytes::from_static(b"x"), "application/pdf").await.unwrap();
     let payload = json!({"Data": {"message": json!({"userId": user}).to_string()},
                          "Metadata": {"MessageId": "d-1", "DeliveryCount": 1, "Subject": "user.deleted"}});
     for _ in 0..2 {
         let a = call(&app, Method::POST, "/UserFilesEraser", Some(payload.clone())).await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.text);
     }
-    assert!(state.blob.get(&file).await.unwrap().is_none());
+    assert!(state.platform.blob.get(&file).await.unwrap().is_none());
     let bad = json!({"Data": {"message": "{}"}, "Metadata": {"MessageId": "d-2"}});
     assert_eq!(call(&app, Method::POST, "/UserFilesEraser", Some(bad)).await.status, StatusCode::OK);
     let dead: i64 =
@@ -430,7 +429,7 @@ async fn routes_that_need_a_finished_onboarding_refuse_a_pending_account_with_40
     // A route as later domains write them: it takes `ActiveUser`.
     let guarded = Router::new()
         .route("/guarded", axum::routing::get(|ActiveUser(u): ActiveUser| async move { u.id.to_string() }))
-        .with_state(state);
+        .with_state(healthsync::users::verifier(&state.platform).unwrap());
     let s = dev_login(&app, "pending@example.com").await;
     let a = authed(&guarded, &s.access, Method::GET, "/guarded", None).await;
     assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.text);
@@ -440,4 +439,20 @@ async fn routes_that_need_a_finished_onboarding_refuse_a_pending_account_with_40
     let a = authed(&guarded, &s.access, Method::GET, "/guarded", None).await;
     assert_eq!(a.status, StatusCode::OK, "registration clears the cached PENDING status at once");
     assert_eq!(a.text, s.user_id);
+}
+
+#[sqlx::test]
+async fn a_consent_answer_racing_the_accounts_erasure_is_a_401_not_a_500(pool: PgPool) {
+    let (_, app) = setup(pool.clone());
+    let s = registered(&app, "race@example.com").await;
+    // The account's status is cached, as after any request; then an erasure commits in between.
+    let before = authed(&app, &s.access, Method::GET, "/api/users/me/consents", None).await;
+    assert_eq!(before.status, StatusCode::OK);
+    sqlx::query("DELETE FROM users.users WHERE id = $1::uuid").bind(&s.user_id).execute(&pool).await.unwrap();
+    let body = json!({"consents": [{"type": "HEALTH_DATA", "granted": true, "version": "2026-11"}]});
+    let a = authed(&app, &s.access, Method::PUT, "/api/users/me/consents", Some(body)).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{}", a.text);
+    assert_eq!(a.body["code"], "ACCOUNT_NOT_FOUND");
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM users.consents").fetch_one(&pool).await.unwrap();
+    assert_eq!(rows, 0);
 }

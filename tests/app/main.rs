@@ -1,0 +1,17 @@
+//! In-process tests: the router and functions of the app (`oneshot` on the router built by
+//! `App`), each test on a fresh database (`#[sqlx::test]`), against real PostgreSQL, Redis and
+//! Azurite, and local fakes of the services that cannot run here (Google, Service Bus).
+
+mod support;
+
+mod api;
+mod architecture;
+mod auth;
+mod bus;
+mod catalog;
+mod infra;
+mod invocations;
+mod local_queue;
+mod platform;
+mod servicebus;
+mod users;
