@@ -60,6 +60,23 @@ struct CachedStatus {
     status: UserStatus,
 }
 
+/// The token of the one `Authorization: Bearer …` header (the scheme in any case, RFC 7235 §2.1).
+/// Two Authorization headers are refused rather than one of them picked.
+fn bearer_token(headers: &axum::http::HeaderMap) -> Result<&str, ApiError> {
+    let mut all = headers.get_all(axum::http::header::AUTHORIZATION).iter();
+    let header = all.next().ok_or_else(|| unauthorized("UNAUTHENTICATED", "로그인이 필요합니다."))?;
+    if all.next().is_some() {
+        return Err(unauthorized("AMBIGUOUS_CREDENTIALS", "Authorization 헤더는 하나만 보내 주세요."));
+    }
+    let value = header.to_str().map_err(|_| unauthorized("UNAUTHENTICATED", "Bearer 토큰이 필요합니다."))?;
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(unauthorized("UNAUTHENTICATED", "Bearer 토큰이 필요합니다."));
+    }
+    Ok(token)
+}
+
 impl<S> FromRequestParts<S> for AuthUser
 where
     S: Send + Sync,
@@ -69,17 +86,8 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let verifier = Verifier::from_ref(state);
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| unauthorized("UNAUTHENTICATED", "로그인이 필요합니다."))?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .map(str::trim)
-            .ok_or_else(|| unauthorized("UNAUTHENTICATED", "Bearer 토큰이 필요합니다."))?;
-        let id = tokens::verify_access(&verifier.auth.keys, token).ok_or_else(|| {
+        let token = bearer_token(&parts.headers)?;
+        let id = tokens::verify_access(&verifier.auth.keys, token, verifier.auth.config.access_ttl).ok_or_else(|| {
             unauthorized("INVALID_TOKEN", "인증이 만료되었거나 올바르지 않습니다. 다시 로그인해 주세요.")
         })?;
         let key = status_cache_key(id);

@@ -98,6 +98,11 @@ impl Provider {
         if header.alg != Algorithm::RS256 {
             return Err(VerifyError::Invalid("algorithm other than RS256"));
         }
+        // RFC 7515 §4.1.11: an extension the sender marks critical must be understood; we
+        // understand none.
+        if header.crit.is_some() {
+            return Err(VerifyError::Invalid("critical header extension"));
+        }
         let kid = header.kid.ok_or(VerifyError::Invalid("no kid"))?;
         let key = self.key_for(&kid).await?;
         let mut v = Validation::new(Algorithm::RS256);
@@ -105,6 +110,7 @@ impl Provider {
         v.set_audience(&self.config.audiences);
         v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         v.leeway = LEEWAY_SECS;
+        v.validate_nbf = true;
         let data = jsonwebtoken::decode::<IdClaims>(token, &key, &v).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind as K;
             VerifyError::Invalid(match e.kind() {

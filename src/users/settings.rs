@@ -106,6 +106,12 @@ impl AuthConfig {
         };
         tokens::SigningKeys::parse(&signing_keys)
             .map_err(|expects| ConfigError::Malformed { name: AUTH_SIGNING_KEYS.name, expects })?;
+        if env == Environment::Azure && tokens::uses_well_known_key(&signing_keys) {
+            return Err(ConfigError::Malformed {
+                name: AUTH_SIGNING_KEYS.name,
+                expects: "a secret of this deployment (a key published in the repository forges tokens for anyone)",
+            });
+        }
         let extra_issuer = match OIDC_ISSUER.read(src) {
             None => None,
             Some(issuer) => {
@@ -167,6 +173,20 @@ mod tests {
         s.insert("AUTH_SIGNING_KEYS".into(), "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY".into());
         assert!(!AuthConfig::from_source(&s, Environment::Azure).unwrap().dev_login);
         assert!(AuthConfig::from_source(&s, Environment::Local).unwrap().dev_login);
+    }
+
+    #[test]
+    fn the_key_committed_in_local_settings_is_refused_in_azure() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/local.settings.json")).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let committed = doc["Values"]["AUTH_SIGNING_KEYS"].as_str().unwrap();
+        let s = src(&[("AUTH_SIGNING_KEYS", committed)]);
+        assert!(AuthConfig::from_source(&s, Environment::Local).is_ok());
+        let err = AuthConfig::from_source(&s, Environment::Azure).unwrap_err().to_string();
+        assert!(err.contains("AUTH_SIGNING_KEYS") && !err.contains(committed), "{err}");
+        // Also when it only verifies, behind a new signing key.
+        let rotated = format!("k9:{},{committed}", "A".repeat(43));
+        assert!(AuthConfig::from_source(&src(&[("AUTH_SIGNING_KEYS", &rotated)]), Environment::Azure).is_err());
     }
 
     #[test]

@@ -57,6 +57,17 @@ impl SigningKeys {
     }
 }
 
+/// Secrets published in this repository (`local.settings.json`): fine on a laptop, a forgery kit
+/// anywhere else.
+const WELL_KNOWN_SECRETS: &[&str] = &["aGVhbHRoc3luYy1sb2NhbC1kZXZlbG9wbWVudC1rZXktbm90LWEtc2VjcmV0ISE"];
+
+/// Whether any key of `AUTH_SIGNING_KEYS` is a well-known one.
+pub fn uses_well_known_key(raw: &SecretString) -> bool {
+    raw.expose_secret().split(',').filter_map(|part| part.split_once(':')).any(|(_, secret)| {
+        WELL_KNOWN_SECRETS.contains(&secret.trim().trim_end_matches('='))
+    })
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct AccessClaims {
     sub: String,
@@ -64,6 +75,8 @@ struct AccessClaims {
     aud: String,
     iat: u64,
     exp: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nbf: Option<u64>,
     jti: String,
 }
 
@@ -76,6 +89,7 @@ pub fn issue_access(keys: &SigningKeys, user_id: Uuid, ttl: Duration) -> anyhow:
         aud: AUDIENCE.into(),
         iat: now,
         exp: now + ttl.as_secs(),
+        nbf: None,
         jti: Uuid::new_v4().simple().to_string(),
     };
     let mut header = Header::new(Algorithm::HS256);
@@ -83,21 +97,30 @@ pub fn issue_access(keys: &SigningKeys, user_id: Uuid, ttl: Duration) -> anyhow:
     Ok(jsonwebtoken::encode(&header, &claims, &keys.active)?)
 }
 
-/// The user id of a valid access token, or `None` (bad signature, unknown key, expired, wrong
-/// issuer or audience, any other algorithm).
-pub fn verify_access(keys: &SigningKeys, token: &str) -> Option<Uuid> {
+const LEEWAY_SECS: u64 = 30;
+
+/// The user id of a valid access token, or `None`: bad signature, unknown key, any other
+/// algorithm, a critical header extension (RFC 7515 §4.1.11: we understand none), wrong issuer or
+/// audience, expired, not yet valid (`nbf`), issued in the future, or living longer than
+/// `max_lifetime` (what we issue); a token we did not issue cannot name its own lifetime.
+pub fn verify_access(keys: &SigningKeys, token: &str, max_lifetime: Duration) -> Option<Uuid> {
     let header = jsonwebtoken::decode_header(token).ok()?;
-    if header.alg != Algorithm::HS256 {
+    if header.alg != Algorithm::HS256 || header.crit.is_some() {
         return None;
     }
     let key = keys.verify.get(header.kid.as_deref()?)?;
     let mut v = Validation::new(Algorithm::HS256);
     v.set_issuer(&[ISSUER]);
     v.set_audience(&[AUDIENCE]);
-    v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    v.leeway = 30;
-    let data = jsonwebtoken::decode::<AccessClaims>(token, key, &v).ok()?;
-    Uuid::parse_str(&data.claims.sub).ok()
+    v.set_required_spec_claims(&["exp", "iss", "aud", "sub", "iat"]);
+    v.leeway = LEEWAY_SECS;
+    v.validate_nbf = true;
+    let claims = jsonwebtoken::decode::<AccessClaims>(token, key, &v).ok()?.claims;
+    let now = jsonwebtoken::get_current_timestamp();
+    if claims.iat > now + LEEWAY_SECS || claims.exp.saturating_sub(claims.iat) > max_lifetime.as_secs() {
+        return None;
+    }
+    Uuid::parse_str(&claims.sub).ok()
 }
 
 /// A new refresh token and the hash under which it is stored.
@@ -121,6 +144,7 @@ mod tests {
         SigningKeys::parse(&SecretString::from(raw)).unwrap()
     }
 
+    const TTL: Duration = Duration::from_secs(900);
     const K1: &str = "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY";
     const K2: &str = "k2:ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA";
 
@@ -129,14 +153,14 @@ mod tests {
         let user = Uuid::new_v4();
         let old = keys(K1);
         let token = issue_access(&old, user, Duration::from_secs(60)).unwrap();
-        assert_eq!(verify_access(&old, &token), Some(user));
+        assert_eq!(verify_access(&old, &token, TTL), Some(user));
         // Rotation: the new key signs, the old one still verifies.
         let rotated = keys(&format!("{K2},{K1}"));
-        assert_eq!(verify_access(&rotated, &token), Some(user));
-        assert_eq!(verify_access(&keys(K2), &token), None);
+        assert_eq!(verify_access(&rotated, &token, TTL), Some(user));
+        assert_eq!(verify_access(&keys(K2), &token, TTL), None);
         let mut tampered = token.clone();
         tampered.push('x');
-        assert_eq!(verify_access(&old, &tampered), None);
+        assert_eq!(verify_access(&old, &tampered, TTL), None);
     }
 
     #[test]
@@ -149,12 +173,42 @@ mod tests {
             aud: AUDIENCE.into(),
             iat: now - 600,
             exp: now - 120,
+            nbf: None,
             jti: "x".into(),
         };
         let mut h = Header::new(Algorithm::HS256);
         h.kid = Some("k1".into());
         let token = jsonwebtoken::encode(&h, &claims, &k.active).unwrap();
-        assert_eq!(verify_access(&k, &token), None);
+        assert_eq!(verify_access(&k, &token, TTL), None);
+    }
+
+    fn signed(k: &SigningKeys, header: Header, iat: u64, exp: u64, nbf: Option<u64>) -> String {
+        let claims = AccessClaims {
+            sub: Uuid::new_v4().to_string(),
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            iat,
+            exp,
+            nbf,
+            jti: "x".into(),
+        };
+        jsonwebtoken::encode(&header, &claims, &k.active).unwrap()
+    }
+
+    #[test]
+    fn well_signed_tokens_that_are_not_yet_valid_critical_or_too_long_lived_are_refused() {
+        let k = keys(K1);
+        let now = jsonwebtoken::get_current_timestamp();
+        let mut h = Header::new(Algorithm::HS256);
+        h.kid = Some("k1".into());
+        assert!(verify_access(&k, &signed(&k, h.clone(), now, now + 900, None), TTL).is_some());
+        assert!(verify_access(&k, &signed(&k, h.clone(), now, now + 900, Some(now + 3600)), TTL).is_none());
+        assert!(verify_access(&k, &signed(&k, h.clone(), now + 3600, now + 4000, None), TTL).is_none());
+        let year_2100 = 4_102_444_800;
+        assert!(verify_access(&k, &signed(&k, h.clone(), now, year_2100, None), TTL).is_none());
+        let mut crit = h.clone();
+        crit.crit = Some(vec!["exp".into()]);
+        assert!(verify_access(&k, &signed(&k, crit, now, now + 900, None), TTL).is_none());
     }
 
     #[test]

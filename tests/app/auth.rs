@@ -799,7 +799,9 @@ async fn the_dev_login_works_locally_when_enabled(pool: PgPool) {
     let again = dev_login(&app, " A@B.C ").await;
     assert_eq!(signed_in(&again).0, user);
     assert_eq!(again.body["data"]["newUser"], json!(false));
-    assert_error_shape(&dev_login(&app, "not-an-email").await, 422, "VALIDATION_FAILED");
+    for bad in ["not-an-email", "@", "a@", "@b.c", "a@b", "a@@b.c", "a b@c.d", "a@b..c", "a\u{202E}@b.c"] {
+        assert_error_shape(&dev_login(&app, bad).await, 422, "VALIDATION_FAILED");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -829,9 +831,61 @@ async fn access_tokens_that_are_forged_expired_or_garbage_are_refused(pool: PgPo
     let mut wrong_aud = access_claims(&user, now, now + 300);
     wrong_aud["aud"] = json!(CLIENT_A);
     let wrong_aud = sign_hs256(SIGNING_SECRET, "k1", &wrong_aud);
-    for token in [other_key, expired, unknown_kid, rsa, none, wrong_aud, "garbage".into(), "a.b.c".into()] {
+    // Signed with the right key, and still wrong: not valid yet, issued in the future, a lifetime
+    // we never issue, a critical extension nobody here understands.
+    let mut not_yet = access_claims(&user, now, now + 300);
+    not_yet["nbf"] = json!(now + 3600);
+    let not_yet = sign_hs256(SIGNING_SECRET, "k1", &not_yet);
+    let future_iat = sign_hs256(SIGNING_SECRET, "k1", &access_claims(&user, now + 3600, now + 3900));
+    let year_2100 = sign_hs256(SIGNING_SECRET, "k1", &access_claims(&user, now, 4_102_444_800));
+    let no_iat = {
+        let mut c = access_claims(&user, now, now + 300);
+        c.as_object_mut().unwrap().remove("iat");
+        sign_hs256(SIGNING_SECRET, "k1", &c)
+    };
+    let crit = {
+        let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+        h.kid = Some("k1".into());
+        h.crit = Some(vec!["exp".into()]);
+        let key = jsonwebtoken::EncodingKey::from_secret(SIGNING_SECRET);
+        jsonwebtoken::encode(&h, &access_claims(&user, now, now + 300), &key).unwrap()
+    };
+    for token in [
+        other_key,
+        expired,
+        unknown_kid,
+        rsa,
+        none,
+        wrong_aud,
+        not_yet,
+        future_iat,
+        year_2100,
+        no_iat,
+        crit,
+        "garbage".into(),
+        "a.b.c".into(),
+    ] {
         let a = profile(&app, Some(&format!("Bearer {token}"))).await;
         assert_error_shape(&a, 401, "INVALID_TOKEN");
+    }
+}
+
+#[sqlx::test]
+async fn the_bearer_scheme_is_case_insensitive_and_two_authorization_headers_are_refused(pool: PgPool) {
+    let app = app_with(pool, &[("DEV_LOGIN_ENABLED", "true")]);
+    let (_, access) = signed_in(&dev_login(&app, "owner@example.com").await);
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let a = profile(&app, Some(&format!("{scheme} {access}"))).await;
+        assert_eq!(a.status, StatusCode::OK, "{scheme}: {}", a.text);
+    }
+    let (_, other) = signed_in(&dev_login(&app, "other@example.com").await);
+    for (first, second) in [(&access, &other), (&access, &access)] {
+        let req = Request::get("/api/users/profile")
+            .header("authorization", format!("Bearer {first}"))
+            .header("authorization", format!("Bearer {second}"))
+            .body(Body::empty())
+            .unwrap();
+        assert_error_shape(&send(&app, req).await, 401, "AMBIGUOUS_CREDENTIALS");
     }
 }
 
