@@ -92,7 +92,11 @@ where
 fn failing_field(text: &str) -> String {
     let rest = text.split_once("target type: ").map_or(text, |(_, r)| r);
     let (path, reason) = rest.split_once(": ").unwrap_or((".", rest));
-    if path != "." && !path.is_empty() && path.len() <= 120 {
+    // serde_path_to_error's path: names, indexes and dots only (a reason such as "invalid type"
+    // is not a path: the body as a whole had the wrong shape).
+    let is_path =
+        |p: &str| p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '[' | ']' | '_'));
+    if path != "." && !path.is_empty() && path.len() <= 120 && is_path(path) {
         return path.to_string();
     }
     // A missing top-level field: serde names it in backticks.
@@ -113,5 +117,9 @@ mod tests {
         let t = "Failed to deserialize the JSON body into the target type: missing field `note` at line 1 column 2";
         assert_eq!(failing_field(t), "note");
         assert_eq!(failing_field("garbage"), "body");
+        let t = "Failed to deserialize the JSON body into the target type: invalid type: integer `5`, expected struct X at line 1 column 1";
+        assert_eq!(failing_field(t), "body");
+        let t = "Failed to deserialize the JSON body into the target type: consents[0].granted: invalid type: string \"x\", expected a boolean at line 1 column 40";
+        assert_eq!(failing_field(t), "consents[0].granted");
     }
 }

@@ -6,6 +6,7 @@ pub mod envelope;
 pub mod error;
 pub mod extract;
 pub mod openapi;
+pub mod text;
 
 use axum::{Router, routing::MethodRouter};
 

@@ -68,12 +68,18 @@ impl From<UserRow> for Profile {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegisterRequest {
+    #[schema(max_length = 50, pattern = "@text")]
     pub name: String,
-    /// `YYYY-MM-DD`. Never a resident registration number.
+    /// `YYYY-MM-DD`. Never a resident registration number. The person is 14 to 120 years old.
+    #[schema(format = Date, pattern = "@date")]
     pub birth_date: String,
     /// `MALE` or `FEMALE` (the national checkup's thresholds differ by sex).
+    #[schema(value_type = Sex)]
     pub sex: String,
+    /// Up to 50 characters; empty means none.
+    #[schema(max_length = 50, pattern = "@text-or-empty")]
     pub occupation: Option<String>,
+    #[schema(minimum = 50.0, maximum = 250.0)]
     pub height_cm: Option<f64>,
 }
 
@@ -82,7 +88,7 @@ fn collect<T>(errors: &mut Vec<FieldError>, r: Result<T, FieldError>) -> Option<
 }
 
 fn parse_sex(raw: &str) -> Result<Sex, FieldError> {
-    Sex::parse(raw.trim()).ok_or_else(|| FieldError::new("sex", "MALE 또는 FEMALE 로 입력해 주세요."))
+    Sex::parse(raw).ok_or_else(|| FieldError::new("sex", "MALE 또는 FEMALE 로 입력해 주세요."))
 }
 
 /// Finishes onboarding: PENDING → ACTIVE with the profile. Emits `user.registered`.
@@ -137,13 +143,18 @@ pub async fn profile(State(state): State<UsersState>, user: AuthUser) -> ApiResu
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProfileUpdate {
+    #[schema(max_length = 50, pattern = "@text")]
     pub name: Option<String>,
+    #[schema(format = Date, pattern = "@date")]
     pub birth_date: Option<String>,
+    #[schema(value_type = Option<Sex>)]
     pub sex: Option<String>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 50, pattern = "@text-or-empty")]
     pub occupation: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>, minimum = 50.0, maximum = 250.0)]
     pub height_cm: Option<Option<f64>>,
 }
 
@@ -227,14 +238,19 @@ pub async fn consents(
 #[serde(rename_all = "camelCase")]
 pub struct ConsentAnswer {
     #[serde(rename = "type")]
+    #[schema(value_type = ConsentKind)]
     pub kind: String,
     pub granted: bool,
-    /// The version of the text the user saw; it must be the one in force.
+    /// The version of the text the user saw; it must be the one in force
+    /// (`model::ConsentKind::current_version`; a test keeps this list equal to it).
+    #[schema(pattern = "^2026-11$")]
     pub version: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ConsentsUpdate {
+    /// One answer per kind; an answer given twice counts as the last one.
+    #[schema(min_items = 1, max_items = 3)]
     pub consents: Vec<ConsentAnswer>,
 }
 
@@ -260,9 +276,6 @@ pub async fn put_consents(
                 format!("consents[{i}].version"),
                 "동의서 버전이 최신이 아닙니다. 최신 동의서를 확인해 주세요.",
             )),
-            Some(kind) if items.iter().any(|(k, _)| *k == kind) => {
-                errors.push(FieldError::new(format!("consents[{i}].type"), "같은 항목이 두 번 있습니다."))
-            }
             Some(kind) => items.push((kind, answer.granted)),
         }
     }
@@ -291,6 +304,11 @@ pub async fn export(State(state): State<UsersState>, user: AuthUser) -> ApiResul
 #[utoipa::path(delete, path = "/api/users/me", tag = "users", security(("bearer" = [])),
     responses((status = 200, body = inline(Envelope<Value>)), (status = 401, body = crate::http::error::ErrorBody)))]
 pub async fn delete_me(State(state): State<UsersState>, user: AuthUser) -> ApiResult<Success<Value>> {
-    rights::erase(&state, user.id).await?;
+    if !rights::erase(&state, user.id).await? {
+        return Err(ApiError::Unauthorized {
+            code: "ACCOUNT_NOT_FOUND",
+            message: "계정을 찾을 수 없습니다. 다시 로그인해 주세요.".into(),
+        });
+    }
     Ok(Success::new(serde_json::json!({ "deleted": true })).message("계정과 모든 데이터를 삭제했습니다."))
 }

@@ -57,7 +57,47 @@ fn sign_in_error(err: SignInError) -> ApiError {
     }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// The two ways to sign in, for the document: exactly one of an ID token, or an authorization
+/// code with its PKCE verifier and redirect URI.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)]
+struct IdTokenLogin {
+    /// The ID token the Google Sign-In SDK (or the second issuer) gave the app.
+    #[schema(min_length = 1, max_length = 8192)]
+    id_token: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)]
+struct CodeLogin {
+    #[schema(min_length = 1, max_length = 8192)]
+    authorization_code: String,
+    #[schema(min_length = 1, max_length = 8192)]
+    code_verifier: String,
+    #[schema(min_length = 1, max_length = 8192)]
+    redirect_uri: String,
+    /// One of GOOGLE_CLIENT_IDS; the first when absent.
+    #[schema(max_length = 8192)]
+    client_id: Option<String>,
+}
+
+impl utoipa::PartialSchema for LoginRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::OneOfBuilder;
+        OneOfBuilder::new()
+            .item(<IdTokenLogin as utoipa::PartialSchema>::schema())
+            .item(<CodeLogin as utoipa::PartialSchema>::schema())
+            .description(Some("idToken 하나, 또는 authorizationCode 와 codeVerifier, redirectUri"))
+            .into()
+    }
+}
+
+impl ToSchema for LoginRequest {}
+
+/// What `POST /api/auth/login` reads (its schema is the `oneOf` above).
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LoginRequest {
     /// The ID token the Google Sign-In SDK (or the second issuer) gave the app.
@@ -126,7 +166,15 @@ pub async fn login(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RefreshRequest {
+    #[schema(min_length = 1, max_length = 256)]
     pub refresh_token: String,
+}
+
+fn refresh_token_field(token: &str) -> Result<(), ApiError> {
+    if token.is_empty() || token.chars().count() > 256 {
+        return Err(ApiError::field("refreshToken", "리프레시 토큰이 올바르지 않습니다."));
+    }
+    Ok(())
 }
 
 /// Trades a refresh token for a new pair. The old token stops working; presenting it again
@@ -140,9 +188,7 @@ pub async fn refresh(
     ApiJson(req): ApiJson<RefreshRequest>,
 ) -> ApiResult<Success<TokenPair>> {
     limit(&state, "refresh-ip", &client_address(&state, &headers)).await?;
-    if req.refresh_token.is_empty() || req.refresh_token.len() > 256 {
-        return Err(ApiError::field("refreshToken", "리프레시 토큰이 올바르지 않습니다."));
-    }
+    refresh_token_field(&req.refresh_token)?;
     let old = tokens::hash_refresh(&req.refresh_token);
     if let Some(owner) = store::refresh_owner(&state.db, &old).await? {
         limit(&state, "refresh-account", &owner.to_string()).await?;
@@ -177,9 +223,8 @@ pub async fn logout(
     State(state): State<UsersState>,
     ApiJson(req): ApiJson<RefreshRequest>,
 ) -> ApiResult<Success<serde_json::Value>> {
-    if req.refresh_token.len() <= 256 {
-        store::revoke_by_token(&state.db, &tokens::hash_refresh(&req.refresh_token)).await?;
-    }
+    refresh_token_field(&req.refresh_token)?;
+    store::revoke_by_token(&state.db, &tokens::hash_refresh(&req.refresh_token)).await?;
     Ok(Success::new(serde_json::json!({})).message("로그아웃되었습니다."))
 }
 
@@ -187,6 +232,7 @@ pub async fn logout(
 #[serde(rename_all = "camelCase")]
 pub struct DevLoginRequest {
     /// Any address; the same one signs in as the same user.
+    #[schema(max_length = 320, pattern = "@email")]
     pub email: String,
 }
 
@@ -203,10 +249,10 @@ pub async fn dev_login(
         return Err(ApiError::not_found("요청한 주소를 찾을 수 없습니다."));
     }
     limit(&state, "login-ip", &client_address(&state, &headers)).await?;
-    let email = req.email.trim().to_ascii_lowercase();
-    if email.is_empty() || email.len() > 320 || !email.contains('@') || email.chars().any(char::is_control) {
+    let Some(email) = crate::http::text::plausible_email(&req.email, 320) else {
         return Err(ApiError::field("email", "이메일 형식으로 입력해 주세요."));
-    }
+    };
+    let email = email.to_lowercase();
     let (user, new_user) = store::find_or_create(&state.db, DEV_ISSUER, &email, Some(&email)).await?;
     let pair = state.auth.issue(&state.db, &user, new_user).await?;
     Ok(Success::new(pair).message("개발용 로그인이 완료되었습니다."))

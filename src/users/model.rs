@@ -5,7 +5,10 @@ use chrono::{Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::http::FieldError;
+use crate::http::{
+    FieldError,
+    text::{self, TextError},
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -69,8 +72,8 @@ pub const MIN_AGE: u32 = 14;
 /// A birth date (never a resident registration number): ISO `YYYY-MM-DD`, the person at least
 /// 14 and at most 120 years old today in Seoul.
 pub fn parse_birth_date(raw: &str) -> Result<NaiveDate, FieldError> {
-    let date = NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
-        .map_err(|_| FieldError::new("birthDate", "YYYY-MM-DD 형식의 날짜로 입력해 주세요."))?;
+    let date = text::iso_date(raw)
+        .ok_or_else(|| FieldError::new("birthDate", "YYYY-MM-DD 형식의 날짜로 입력해 주세요."))?;
     let age = age_on(date, today_seoul());
     if date > today_seoul() || age > 120 {
         return Err(FieldError::new("birthDate", "생년월일을 다시 확인해 주세요."));
@@ -81,21 +84,23 @@ pub fn parse_birth_date(raw: &str) -> Result<NaiveDate, FieldError> {
     Ok(date)
 }
 
+/// A name: 1–50 visible characters; invisible, bidirectional-override and separator characters
+/// are refused (they can make a name look like another).
 pub fn parse_name(raw: &str) -> Result<String, FieldError> {
-    let name = raw.trim();
-    let len = name.chars().count();
-    if len == 0 || len > 50 || name.chars().any(char::is_control) {
-        return Err(FieldError::new("name", "이름은 1~50자로 입력해 주세요."));
-    }
-    Ok(name.to_string())
+    text::visible_text(raw, 50, false).map_err(|e| match e {
+        TextError::Forbidden => FieldError::new("name", "이름에 쓸 수 없는 문자가 있습니다."),
+        TextError::Empty | TextError::TooLong => FieldError::new("name", "이름은 1~50자로 입력해 주세요."),
+    })
 }
 
+/// An occupation: up to 50 visible characters; empty means none.
 pub fn parse_occupation(raw: &str) -> Result<String, FieldError> {
-    let v = raw.trim();
-    if v.chars().count() > 50 || v.chars().any(char::is_control) {
-        return Err(FieldError::new("occupation", "직업은 50자 이내로 입력해 주세요."));
+    match text::visible_text(raw, 50, false) {
+        Ok(v) => Ok(v),
+        Err(TextError::Empty) => Ok(String::new()),
+        Err(TextError::Forbidden) => Err(FieldError::new("occupation", "직업에 쓸 수 없는 문자가 있습니다.")),
+        Err(TextError::TooLong) => Err(FieldError::new("occupation", "직업은 50자 이내로 입력해 주세요.")),
     }
-    Ok(v.to_string())
 }
 
 pub fn parse_height(v: f64) -> Result<f64, FieldError> {
@@ -158,7 +163,9 @@ mod tests {
     #[test]
     fn birth_dates_are_checked_for_form_and_age() {
         assert!(parse_birth_date("1990-05-10").is_ok());
-        for bad in ["1990/05/10", "19900510", "2999-01-01", "1850-01-01", "", "1990-02-30"] {
+        for bad in
+            ["1990/05/10", "19900510", "2999-01-01", "1850-01-01", "", "1990-02-30", "+001990-05-10", "1990-5-10"]
+        {
             assert!(parse_birth_date(bad).is_err(), "{bad}");
         }
         let young = (today_seoul() - chrono::Duration::days(365 * 10)).format("%Y-%m-%d").to_string();
@@ -171,6 +178,9 @@ mod tests {
         assert!(parse_name("").is_err());
         assert!(parse_name(&"가".repeat(51)).is_err());
         assert!(parse_name("a\u{0}b").is_err());
+        for invisible in ["\u{200B}\u{200C}", "\u{3164}\u{3164}", "김\u{202E}동길", "홍\u{2028}길동"] {
+            assert!(parse_name(invisible).is_err(), "{invisible:?}");
+        }
         assert_eq!(parse_height(172.34).unwrap(), 172.3);
         assert!(parse_height(20.0).is_err());
         assert!(parse_height(f64::NAN).is_err());

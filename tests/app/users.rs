@@ -92,6 +92,14 @@ async fn bad_registrations_name_every_failing_field_and_change_nothing(pool: PgP
         (json!({"name": "가", "birthDate": "1988-03-15", "sex": "F"}), vec!["sex"]),
         (json!({"name": "가", "birthDate": "1988-03-15", "sex": "MALE", "heightCm": 400}), vec!["heightCm"]),
         (json!({"name": "", "birthDate": "x", "sex": "?"}), vec!["name", "birthDate", "sex"]),
+        (json!({"name": "\u{200B}\u{200D}", "birthDate": "1988-03-15", "sex": "MALE"}), vec!["name"]),
+        (json!({"name": "\u{3164}", "birthDate": "1988-03-15", "sex": "MALE"}), vec!["name"]),
+        (json!({"name": "김\u{202E}건강", "birthDate": "1988-03-15", "sex": "MALE"}), vec!["name"]),
+        (json!({"name": "김\u{2029}건강", "birthDate": "1988-03-15", "sex": "MALE"}), vec!["name"]),
+        (json!({"name": "가", "birthDate": "+001988-03-15", "sex": "MALE"}), vec!["birthDate"]),
+        (json!({"name": "가", "birthDate": "1988-3-5", "sex": "MALE"}), vec!["birthDate"]),
+        (json!({"name": 5, "birthDate": "1988-03-15", "sex": "MALE"}), vec!["name"]),
+        (json!(["not", "an", "object"]), vec!["body"]),
     ];
     for (body, fields) in cases {
         let a = authed(&app, &s.access, Method::POST, "/api/users/register", Some(body.clone())).await;
@@ -455,4 +463,44 @@ async fn a_consent_answer_racing_the_accounts_erasure_is_a_401_not_a_500(pool: P
     assert_eq!(a.body["code"], "ACCOUNT_NOT_FOUND");
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM users.consents").fetch_one(&pool).await.unwrap();
     assert_eq!(rows, 0);
+}
+
+#[sqlx::test]
+async fn of_three_concurrent_erasures_one_wins_and_one_user_deleted_is_announced(pool: PgPool) {
+    let (_, app) = setup(pool.clone());
+    let s = registered(&app, "thrice@example.com").await;
+    let answers = futures::future::join_all(
+        (0..3).map(|_| authed(&app, &s.access, Method::DELETE, "/api/users/me", None)),
+    )
+    .await;
+    let mut statuses: Vec<u16> = answers.iter().map(|a| a.status.as_u16()).collect();
+    statuses.sort();
+    assert_eq!(statuses, [200, 401, 401], "{:?}", answers.iter().map(|a| &a.text).collect::<Vec<_>>());
+    for a in answers.iter().filter(|a| a.status == StatusCode::UNAUTHORIZED) {
+        assert_eq!(a.body["code"], "ACCOUNT_NOT_FOUND");
+    }
+    let deleted: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events.outbox WHERE event_type = 'user.deleted'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(deleted, 1);
+}
+
+#[sqlx::test]
+async fn the_document_names_the_consent_versions_in_force(pool: PgPool) {
+    use healthsync::users::ConsentKind;
+    let (_, app) = setup(pool);
+    let doc = call(&app, Method::GET, "/api/openapi.json", None).await.body;
+    let pattern = doc["components"]["schemas"]["ConsentAnswer"]["properties"]["version"]["pattern"]
+        .as_str()
+        .expect("ConsentAnswer.version has a pattern")
+        .to_string();
+    for kind in ConsentKind::ALL {
+        assert_eq!(pattern, format!("^{}$", kind.current_version()), "{kind:?}");
+    }
+    // And the text rules are expanded, never left as placeholders.
+    assert!(!doc.to_string().contains("\"@text"), "a placeholder pattern reached the document");
+    let name = &doc["components"]["schemas"]["RegisterRequest"]["properties"]["name"]["pattern"];
+    assert_eq!(name.as_str(), healthsync::http::text::pattern("@text").as_deref());
 }
