@@ -13,9 +13,12 @@ impl ServiceBusMessage {
         E::deserialize(&self.body).ok()
     }
 
-    /// The message id, when the message has a usable one.
+    /// The message id, when it is one Service Bus could have sent: 1 to 128 characters, none of
+    /// them a control character. Anything else cannot key a "handled" mark; its message is poison.
     pub fn id(&self) -> Option<&str> {
-        self.message_id.as_deref().filter(|m| !m.is_empty())
+        self.message_id
+            .as_deref()
+            .filter(|m| !m.is_empty() && m.chars().count() <= 128 && !m.chars().any(char::is_control))
     }
 }
 
@@ -27,7 +30,12 @@ pub async fn dead_letter(
     msg: &ServiceBusMessage,
     reason: &str,
 ) -> anyhow::Result<Handled> {
-    let id = msg.id().map(str::to_string).unwrap_or_else(|| format!("missing-{}", uuid::Uuid::new_v4()));
+    // The id as given when there is one (the store shortens what it cannot keep), else a new one.
+    let id = msg
+        .message_id
+        .clone()
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| format!("missing-{}", uuid::Uuid::new_v4()));
     let dl = DeadLetter {
         consumer,
         message_id: &id,

@@ -14,29 +14,29 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 /// The handler process and how to reach it.
-struct Handler {
-    proc: Proc,
-    base: String,
-    client: reqwest::Client,
+pub(crate) struct Handler {
+    pub(crate) proc: Proc,
+    pub(crate) base: String,
+    pub(crate) client: reqwest::Client,
     /// From process start to the first answer to `GET /`.
     ready_in: Duration,
     _dir: tempfile::TempDir,
 }
 
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
-    text: String,
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Value,
+    pub(crate) text: String,
 }
 
-fn invocation_id() -> String {
+pub(crate) fn invocation_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
 impl Handler {
     /// Starts `healthsync serve` as the host does and waits for `GET /` to answer (30 s at most).
-    async fn start(database_url: &str, extra: &[(&str, &str)]) -> Handler {
+    pub(crate) async fn start(database_url: &str, extra: &[(&str, &str)]) -> Handler {
         let client = crate::process::client();
         for _ in 0..3 {
             let dir = tempfile::tempdir().expect("temp dir");
@@ -80,7 +80,7 @@ impl Handler {
         panic!("could not start the handler on a free port in three attempts");
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder) -> Answer {
+    pub(crate) async fn send(&self, req: reqwest::RequestBuilder) -> Answer {
         let res = req.send().await.expect("the handler answers");
         let status = res.status();
         let headers = res.headers().clone();
@@ -99,7 +99,7 @@ impl Handler {
     }
 
     /// `POST /{function}` with a raw body, as the host invokes non-forwarded functions.
-    async fn invoke_raw(&self, function: &str, invocation_id: &str, body: Vec<u8>) -> Answer {
+    pub(crate) async fn invoke_raw(&self, function: &str, invocation_id: &str, body: Vec<u8>) -> Answer {
         let req = self
             .client
             .post(format!("{}/{function}", self.base))
@@ -109,7 +109,7 @@ impl Handler {
         self.send(req).await
     }
 
-    async fn invoke(&self, function: &str, payload: &Value) -> Answer {
+    pub(crate) async fn invoke(&self, function: &str, payload: &Value) -> Answer {
         let id = invocation_id();
         let answer = self.invoke_raw(function, &id, payload.to_string().into_bytes()).await;
         assert_trace(&answer, &id);
@@ -117,7 +117,7 @@ impl Handler {
     }
 
     /// Whether the process is still running and answering the host's ping.
-    async fn assert_alive(&mut self) {
+    pub(crate) async fn assert_alive(&mut self) {
         assert!(self.proc.exited().is_none(), "the handler exited:\n{}", self.proc.log_tail(40));
         let ping = self.client.get(format!("{}/", self.base)).send().await;
         assert!(ping.is_ok_and(|r| r.status().is_success()), "GET / no longer answers");
@@ -172,7 +172,7 @@ fn enc(s: &str) -> Value {
 
 /// What the host's Service Bus trigger sends for one message (`cardinality: one`), with its
 /// quirks: strings encoded twice, numbers as strings, properties as a JSON string.
-fn service_bus_invocation(message_id: &str, body: Value, delivery_count: u32) -> Value {
+pub(crate) fn service_bus_invocation(message_id: &str, body: Value, delivery_count: u32) -> Value {
     json!({
         "Data": { "message": body },
         "Metadata": {
@@ -486,15 +486,21 @@ async fn malformed_service_bus_messages_are_dead_lettered_answered_2xx_and_never
         v
     };
     let empty_message_id = service_bus_invocation("", good_body.clone(), 1);
+    let long_id = "L".repeat(100_000);
     // (case, raw payload, message id of the dead letter ("missing-*": generated, "*": any), reason)
     let cases: Vec<(&str, Vec<u8>, &str, &str)> = vec![
-        ("not JSON", b"this is not JSON {".to_vec(), "missing-*", "no MessageId"),
-        ("empty body", Vec::new(), "missing-*", "no MessageId"),
-        ("a JSON array", b"[1, 2, 3]".to_vec(), "missing-*", "no MessageId"),
-        ("Data and Metadata null", br#"{"Data":null,"Metadata":null}"#.to_vec(), "missing-*", "no MessageId"),
-        ("no MessageId", without_message_id.to_string().into_bytes(), "missing-*", "no MessageId"),
+        ("not JSON", b"this is not JSON {".to_vec(), "missing-*", "valid MessageId"),
+        ("empty body", Vec::new(), "missing-*", "valid MessageId"),
+        ("a JSON array", b"[1, 2, 3]".to_vec(), "missing-*", "valid MessageId"),
+        (
+            "Data and Metadata null",
+            br#"{"Data":null,"Metadata":null}"#.to_vec(),
+            "missing-*",
+            "valid MessageId",
+        ),
+        ("no MessageId", without_message_id.to_string().into_bytes(), "missing-*", "valid MessageId"),
         // Recorded under "" today (see the report); any id will do here.
-        ("an empty MessageId", empty_message_id.to_string().into_bytes(), "*", "no MessageId"),
+        ("an empty MessageId", empty_message_id.to_string().into_bytes(), "*", "valid MessageId"),
         (
             "heartbeatId not a UUID",
             service_bus_invocation("m-bad-uuid", json!({"heartbeatId": "12345"}), 3).to_string().into_bytes(),
@@ -518,6 +524,26 @@ async fn malformed_service_bus_messages_are_dead_lettered_answered_2xx_and_never
             service_bus_invocation("m-broken", json!("{\"heartbeatId\": "), 1).to_string().into_bytes(),
             "m-broken",
             "no valid heartbeatId",
+        ),
+        (
+            "a NUL character in the body",
+            service_bus_invocation("m-nul", json!({"heartbeatId": "12\u{0}34", "note": "a\u{0}b"}), 1)
+                .to_string()
+                .into_bytes(),
+            "m-nul",
+            "no valid heartbeatId",
+        ),
+        (
+            "a MessageId of 100,000 characters",
+            service_bus_invocation(&long_id, good_body.clone(), 1).to_string().into_bytes(),
+            "long-*",
+            "valid MessageId",
+        ),
+        (
+            "a NUL character in the MessageId",
+            service_bus_invocation("m\u{0}x", good_body.clone(), 1).to_string().into_bytes(),
+            "*",
+            "valid MessageId",
         ),
         (
             "an unknown heartbeat",
@@ -548,6 +574,7 @@ async fn malformed_service_bus_messages_are_dead_lettered_answered_2xx_and_never
         match message_id {
             "*" => {}
             "missing-*" => assert!(dl_id.starts_with("missing-"), "{case}: {dl_id}"),
+            "long-*" => assert!(dl_id.starts_with("LLLL") && dl_id.chars().count() < 100, "{case}: {dl_id}"),
             exact => assert_eq!(dl_id, exact, "{case}"),
         }
         assert_eq!(count(&pool, "SELECT count(*) FROM events.dead_letters").await, expected_rows, "{case}");
@@ -562,6 +589,19 @@ async fn malformed_service_bus_messages_are_dead_lettered_answered_2xx_and_never
         .await,
         3
     );
+    // Poison that PostgreSQL cannot store as given is recorded with NUL replaced, and answered
+    // 2xx again when redelivered (it used to fail the insert and loop forever).
+    let body: Value = sqlx::query_scalar("SELECT body FROM events.dead_letters WHERE message_id = 'm-nul'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(body["note"], "a\u{FFFD}b", "{body}");
+    for _ in 0..2 {
+        let again = service_bus_invocation(&long_id, good_body.clone(), 2);
+        let answer = h.invoke("HeartbeatTally", &again).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    }
+    assert_eq!(count(&pool, "SELECT count(*) FROM events.dead_letters").await, expected_rows);
     // A poison message delivered again stays one dead letter.
     let again = service_bus_invocation("m-bad-uuid", json!({"heartbeatId": "12345"}), 4);
     let answer = h.invoke("HeartbeatTally", &again).await;

@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use serde_json::Value;
+use sha2::Digest as _;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 /// What happened to a delivered message.
@@ -54,7 +55,40 @@ pub struct DeadLetter<'a> {
     pub delivery_count: i32,
 }
 
-/// Keeps a dead letter where operators can see and replay it. Recording twice is harmless.
+/// The longest message id a dead letter keeps as given (Service Bus allows 128 characters).
+const MAX_ID_CHARS: usize = 128;
+
+/// Text PostgreSQL can store: NUL replaced, at most `max` characters.
+fn storable(text: &str, max: usize) -> String {
+    text.chars().take(max).map(|c| if c == '\0' { '\u{FFFD}' } else { c }).collect()
+}
+
+/// A message id as a dead letter key: as given when it fits, else a prefix and a hash of the
+/// whole (so two long ids never collide).
+fn storable_id(id: &str) -> String {
+    if id.chars().count() <= MAX_ID_CHARS && !id.contains('\0') {
+        return id.to_string();
+    }
+    let digest = sha2::Sha256::digest(id.as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}…{hex}", storable(id, 64))
+}
+
+/// The JSON with every NUL in its strings and keys replaced: `jsonb` refuses `\u0000`.
+fn storable_json(v: &Value) -> Value {
+    match v {
+        Value::String(s) if s.contains('\0') => Value::String(s.replace('\0', "\u{FFFD}")),
+        Value::Array(items) => Value::Array(items.iter().map(storable_json).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.replace('\0', "\u{FFFD}"), storable_json(v))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// Keeps a dead letter where operators can see and replay it. Recording twice is harmless. What
+/// PostgreSQL cannot store (NUL characters, ids longer than any Service Bus id) is replaced or
+/// shortened first, so a poison message can always be recorded and never loops forever.
 pub async fn record_dead_letter(conn: &mut PgConnection, dl: &DeadLetter<'_>) -> anyhow::Result<()> {
     sqlx::query(
         "INSERT INTO events.dead_letters (consumer, message_id, subject, reason, body, delivery_count) \
@@ -63,10 +97,10 @@ pub async fn record_dead_letter(conn: &mut PgConnection, dl: &DeadLetter<'_>) ->
          DO UPDATE SET reason = EXCLUDED.reason, delivery_count = EXCLUDED.delivery_count",
     )
     .bind(dl.consumer)
-    .bind(dl.message_id)
-    .bind(dl.subject)
-    .bind(dl.reason)
-    .bind(dl.body)
+    .bind(storable_id(dl.message_id))
+    .bind(dl.subject.map(|s| storable(s, 256)))
+    .bind(storable(dl.reason, 2000))
+    .bind(dl.body.map(storable_json))
     .bind(dl.delivery_count)
     .execute(conn)
     .await

@@ -39,7 +39,7 @@ pub fn tally(state: SystemState, req: InvocationRequest) -> InvokeFuture {
 async fn tally_one(state: &SystemState, msg: &ServiceBusMessage) -> anyhow::Result<Handled> {
     let poison = |reason: &'static str| functions::dead_letter(&state.db, CONSUMER, msg, reason);
     let Some(message_id) = msg.id() else {
-        return poison("message has no MessageId").await;
+        return poison("message has no valid MessageId").await;
     };
     let Some(HeartbeatRecorded { heartbeat_id: id, .. }) = msg.payload() else {
         return poison("body has no valid heartbeatId").await;
