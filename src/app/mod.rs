@@ -88,14 +88,17 @@ impl App {
             bodies.extend(mounted.functions);
         }
         let api_paths = routes.paths().to_vec();
+        let routes_limit = routes.body_limits().iter().map(|(_, l)| *l).max().unwrap_or(0);
         let api = api_router(routes, &platform);
         let bridge = invoke::http_bridge(api.clone());
         let bound = bodies
             .into_iter()
             .map(|(def, run)| Bound { def, run: run.unwrap_or_else(|| bridge.clone()) })
             .collect();
-        let invocations =
-            invoke::router(bound, invoke::Options { timeout: FUNCTION_TIMEOUT, db: platform.db.clone() });
+        let largest_api_body = routes_limit.max(platform.config.http_body_limit);
+        let options =
+            invoke::Options { timeout: FUNCTION_TIMEOUT, db: platform.db.clone(), largest_api_body };
+        let invocations = invoke::router(bound, options);
         let router = Router::new()
             // The host polls `GET /` until the handler answers: answer at once.
             .route("/", get(|| async { "ok" }))
@@ -123,6 +126,7 @@ fn api_router(routes: Routes<()>, platform: &Platform) -> Router {
         .fallback(|| async { ApiError::not_found("요청한 주소를 찾을 수 없습니다.") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(CatchPanicLayer::custom(http::error::panic_response))
+        .layer(middleware::from_fn(http::context::no_store_by_default))
         .layer(middleware::from_fn_with_state(platform.config.http_timeout, http::context::request_context))
 }
 

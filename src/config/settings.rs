@@ -48,8 +48,11 @@ pub const LOG_FORMAT: Setting = Setting::new(
     "`json` or `pretty`; unset: JSON, except `healthsync dev` on a terminal (pretty, for the handler too)",
 )
 .local_only();
-pub const DEV_PG_PORT: Setting =
-    Setting::new("HEALTHSYNC_DEV_PG_PORT", "port of the private dev cluster").default("54329").local_only();
+pub const DEV_PG_PORT: Setting = Setting::new(
+    "HEALTHSYNC_DEV_PG_PORT",
+    "port of the private dev cluster; unset: one derived from the checkout's folder (54330–55329), so two checkouts never share one",
+)
+.local_only();
 
 /// Every setting of the platform.
 pub const SETTINGS: &[Setting] = &[

@@ -46,14 +46,34 @@ impl<S: Clone + Send + Sync + 'static> Function<S> {
     }
 }
 
-/// The host's own limit on request bodies is 100 MB; invocation payloads carry them base64'd.
-const INVOCATION_BODY_LIMIT: usize = 140 << 20;
+/// A timer's invocation is a few hundred bytes of schedule status.
+pub const TIMER_PAYLOAD_LIMIT: usize = 64 << 10;
+/// A Service Bus message is at most 256 KB on the Standard tier (our events are far smaller);
+/// with its metadata and a second JSON encoding it stays under this.
+pub const MESSAGE_PAYLOAD_LIMIT: usize = 1 << 20;
+/// The largest response the HTTP bridge reads back from the router.
+const BRIDGE_RESPONSE_LIMIT: usize = 16 << 20;
 
 pub struct Options {
     /// How long a timer or Service Bus invocation may run ([`super::FUNCTION_TIMEOUT`]).
     pub timeout: Duration,
     /// Where permanently failed messages are recorded as dead letters.
     pub db: PgPool,
+    /// The largest request body any `/api` route accepts; an HTTP function invoked through the
+    /// protocol carries it base64-encoded.
+    pub largest_api_body: usize,
+}
+
+impl Options {
+    /// The most the host can send for a function of this trigger; anything larger did not come
+    /// from the host and is refused before it is read.
+    pub fn payload_limit(&self, trigger: &Trigger) -> usize {
+        match trigger {
+            Trigger::Timer { .. } => TIMER_PAYLOAD_LIMIT,
+            Trigger::ServiceBus { .. } => MESSAGE_PAYLOAD_LIMIT,
+            Trigger::Http { .. } => self.largest_api_body / 3 * 4 + (256 << 10),
+        }
+    }
 }
 
 pub fn router(functions: Vec<Bound>, options: Options) -> Router {
@@ -63,15 +83,62 @@ pub fn router(functions: Vec<Bound>, options: Options) -> Router {
         let options = options.clone();
         r = r.route(
             &format!("/{}", bound.def.name),
-            post(move |headers: HeaderMap, body: Bytes| {
-                dispatch(bound.clone(), options.clone(), headers, body)
-            }),
+            post(move |req: axum::extract::Request| dispatch(bound.clone(), options.clone(), req)),
         );
     }
-    r.layer(DefaultBodyLimit::max(INVOCATION_BODY_LIMIT))
+    // Each route reads its own body, to its trigger's limit.
+    r.layer(DefaultBodyLimit::disable())
 }
 
-async fn dispatch(bound: Bound, options: Arc<Options>, headers: HeaderMap, body: Bytes) -> Response {
+/// Headers the Functions host never puts on an invocation, but that every request from outside
+/// carries once a front end (Azure's, Front Door, the local host's) has passed it on. The host
+/// forwards HTTP requests at the path .NET's `Uri.AbsolutePath` gives, which resolves dot
+/// segments: `/api/users/%2e%2e/%2e%2e/UserFilesEraser` would arrive as `/UserFilesEraser`. A
+/// request to an invocation route that came from outside is refused as not found, whatever front
+/// let it through.
+const FORWARDED_ONLY: &[&str] = &[
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "forwarded",
+    "x-original-url",
+    "x-original-host",
+    "x-waws-unencoded-url",
+    "x-arr-log-id",
+    "x-arr-ssl",
+    "disguised-host",
+    "client-ip",
+    "x-client-ip",
+    "x-azure-clientip",
+    "x-azure-socketip",
+    "x-azure-fdid",
+    "x-azure-ref",
+    "authorization",
+    "cookie",
+    "origin",
+    "referer",
+];
+
+/// Whether a request to an invocation route came from outside rather than from the host.
+pub fn came_from_outside(headers: &HeaderMap) -> bool {
+    FORWARDED_ONLY.iter().any(|h| headers.contains_key(*h))
+}
+
+async fn dispatch(bound: Bound, options: Arc<Options>, req: axum::extract::Request) -> Response {
+    let (parts, body) = req.into_parts();
+    if came_from_outside(&parts.headers) {
+        tracing::warn!(function = bound.def.name, "a forwarded request reached an invocation route; refused");
+        return crate::http::ApiError::not_found("요청한 주소를 찾을 수 없습니다.").into_response();
+    }
+    let limit = options.payload_limit(&bound.def.trigger);
+    let announced = parts.headers.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok());
+    if announced.and_then(|v| v.parse::<usize>().ok()).is_some_and(|n| n > limit) {
+        return crate::http::ApiError::PayloadTooLarge.into_response();
+    }
+    let Ok(body) = axum::body::to_bytes(body, limit).await else {
+        return crate::http::ApiError::PayloadTooLarge.into_response();
+    };
+    let headers = parts.headers;
     let invocation_id = context::trace_id_from(&headers);
     let mut res = run(bound, options, invocation_id.clone(), body).await;
     if let Ok(v) = HeaderValue::from_str(&invocation_id) {
@@ -153,8 +220,8 @@ fn res(status: u16, code: &str, message: &str) -> InvocationResponse {
     InvocationResponse::default().output(HTTP_OUT, res)
 }
 
-async fn bridge(api: Router, req: InvocationRequest) -> InvocationResponse {
-    let Some(http) = super::HttpTriggerData::from_invocation(&req, HTTP_IN) else {
+async fn bridge(api: Router, mut req: InvocationRequest) -> InvocationResponse {
+    let Some(http) = super::HttpTriggerData::take(&mut req, HTTP_IN) else {
         return res(400, "BAD_INVOCATION", "HTTP 요청 데이터가 없습니다.");
     };
     let target = http.path_and_query();
@@ -188,7 +255,7 @@ async fn bridge(api: Router, req: InvocationRequest) -> InvocationResponse {
             headers.insert(k.as_str().to_string(), Value::String(v.to_string()));
         }
     }
-    let bytes = match axum::body::to_bytes(response.into_body(), INVOCATION_BODY_LIMIT).await {
+    let bytes = match axum::body::to_bytes(response.into_body(), BRIDGE_RESPONSE_LIMIT).await {
         Ok(b) => b,
         Err(_) => return res(500, "INTERNAL_ERROR", "응답을 만들지 못했습니다."),
     };

@@ -15,7 +15,9 @@ pub async fn serve(app: Router, port: u16) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding 127.0.0.1:{port} ({})", config::CUSTOMHANDLER_PORT))?;
     tracing::info!(port, "handler listening");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving")
+    super::http_server::serve(listener, app, super::http_server::HEADER_READ_TIMEOUT, shutdown_signal())
+        .await
+        .context("serving")
 }
 
 pub async fn shutdown_signal() {

@@ -39,9 +39,19 @@ pub async fn export(platform: &Platform, user: Uuid) -> anyhow::Result<Value> {
 /// Erases the user in every domain and announces `user.deleted`, in one transaction; then drops
 /// the cached copies and deletes the user's blobs (the `UserFilesEraser` consumer of
 /// `user.deleted` finishes the job if that fails). Erased in reverse domain order, so the
-/// account itself goes last.
-pub async fn erase(platform: &Platform, user: Uuid) -> anyhow::Result<()> {
+/// account itself goes last. `false` when the account was already gone: of concurrent erasures
+/// one wins (the account row is locked first), the others find nothing and announce nothing.
+pub async fn erase(platform: &Platform, user: Uuid) -> anyhow::Result<bool> {
     let mut tx = platform.db.begin().await.context("starting the erasure")?;
+    let exists: Option<Uuid> = sqlx::query_scalar("SELECT id FROM users.users WHERE id = $1 FOR UPDATE")
+        .bind(user)
+        .fetch_optional(&mut *tx)
+        .await
+        .context("locking the account")?;
+    if exists.is_none() {
+        tx.rollback().await.context("ending the erasure")?;
+        return Ok(false);
+    }
     for part in platform.data_parts.iter().rev() {
         (part.erase)(&mut tx, user).await.with_context(|| format!("erasing {}", part.name))?;
     }
@@ -58,7 +68,7 @@ pub async fn erase(platform: &Platform, user: Uuid) -> anyhow::Result<()> {
     if let Err(err) = erase_files(platform, user).await {
         tracing::warn!(error = format!("{err:#}"), "erasing files failed; the user.deleted consumer retries");
     }
-    Ok(())
+    Ok(true)
 }
 
 pub async fn erase_files(platform: &Platform, user: Uuid) -> anyhow::Result<usize> {

@@ -85,7 +85,7 @@ async fn an_invocation_over_the_function_timeout_fails_so_the_host_retries() {
     let def = FunctionDef { name: "Stuck", trigger: Trigger::Timer { schedule: "0 0 0 * * *" } };
     let router = invoke::router(
         vec![Bound { def, run: never }],
-        invoke::Options { timeout: Duration::from_millis(50), db: pool },
+        invoke::Options { timeout: Duration::from_millis(50), db: pool, largest_api_body: 1 << 20 },
     );
     let started = std::time::Instant::now();
     let a = call(&router, Method::POST, "/Stuck", Some(json!({"Data": {}}))).await;

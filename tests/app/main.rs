@@ -9,6 +9,7 @@ mod architecture;
 mod auth;
 mod bus;
 mod catalog;
+mod http_server;
 mod infra;
 mod invocations;
 mod local_queue;

@@ -17,12 +17,12 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 /// A schedule that does not fire while a test runs: midnight UTC on the first of January.
-const NEVER: &str = "0 0 0 1 1 *";
+pub(crate) const NEVER: &str = "0 0 0 1 1 *";
 
-struct DevHost {
-    proc: Proc,
-    base: String,
-    client: reqwest::Client,
+pub(crate) struct DevHost {
+    pub(crate) proc: Proc,
+    pub(crate) base: String,
+    pub(crate) client: reqwest::Client,
     started: Instant,
     _dir: tempfile::TempDir,
 }
@@ -30,7 +30,11 @@ struct DevHost {
 impl DevHost {
     /// Starts `healthsync dev --port 0` in an empty folder (no local.settings.json: the
     /// environment is the whole configuration) and waits for the address it prints.
-    async fn start(db: &TestDb, schedule: &str) -> DevHost {
+    pub(crate) async fn start(db: &TestDb, schedule: &str) -> DevHost {
+        Self::start_with(db, schedule, &[]).await
+    }
+
+    pub(crate) async fn start_with(db: &TestDb, schedule: &str, extra: &[(&str, &str)]) -> DevHost {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut cmd = Command::new(BIN);
         cmd.args(["dev", "--port", "0"])
@@ -43,6 +47,9 @@ impl DevHost {
             .env("BLOB_DIR", dir.path().join("blobs"))
             // The handler inherits this: no line per successful invocation.
             .env("RUST_LOG", "info,sqlx=warn,healthsync::host::invoke=warn");
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
         let started = Instant::now();
         let mut proc = Proc::spawn("healthsync dev", cmd, dir.path().join("dev.log"));
         // Printed once migrations ran, the handler answered and the public port is bound.
@@ -67,17 +74,17 @@ impl DevHost {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
     /// `GET /admin/host/status`, or `None` when it cannot be read right now.
-    async fn status(&self) -> Option<Value> {
+    pub(crate) async fn status(&self) -> Option<Value> {
         let res = self.client.get(self.url("/admin/host/status")).send().await.ok()?;
         res.json().await.ok()
     }
 
-    async fn handler_pid(&self) -> u32 {
+    pub(crate) async fn handler_pid(&self) -> u32 {
         let status = self.status().await.expect("host status");
         let pid = status["handlerPid"].as_u64().expect("handlerPid") as u32;
         assert!(pid > 0, "{status}");
@@ -426,4 +433,70 @@ async fn killing_the_handler_mid_delivery_neither_loses_nor_duplicates_a_tally()
     let status = dev.status().await.expect("host status");
     assert!(status["handlerRestarts"].as_u64().unwrap_or(0) >= 2, "{status}");
     assert_eq!(status["state"], "Running", "{status}");
+}
+
+/// As root, with the checkout under `/root` (the usual container), `healthsync dev` without a
+/// DATABASE_URL starts its own cluster where the `postgres` account can reach it, keyed by the
+/// checkout, and serves a database-backed request.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_first_command_works_as_root_from_a_checkout_under_root() {
+    let uid = Command::new("id").arg("-u").output().expect("id -u");
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        eprintln!("not root: nothing to check");
+        return;
+    }
+    let home = std::path::PathBuf::from("/root/.cache");
+    std::fs::create_dir_all(&home).unwrap();
+    let checkout = tempfile::tempdir_in(&home).expect("a folder under /root");
+    let port = crate::process::free_port();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["dev", "--port", "0"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .current_dir(checkout.path())
+        .env("HEALTHSYNC_DEV_PG_PORT", port.to_string())
+        .env("HEARTBEAT_SCHEDULE", NEVER)
+        .env("RUST_LOG", "info,sqlx=warn");
+    let mut proc = Proc::spawn("healthsync dev (own cluster)", cmd, checkout.path().join("dev.log"));
+    const MARK: &str = "Functions host: http://127.0.0.1:";
+    let base = eventually(Duration::from_secs(60), Duration::from_millis(50), async || {
+        if let Some(status) = proc.exited() {
+            panic!("healthsync dev exited ({status}):\n{}", proc.log_tail(40));
+        }
+        let log = proc.log_text();
+        let rest = &log[log.find(MARK)? + MARK.len()..];
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        Some(format!("http://127.0.0.1:{digits}"))
+    })
+    .await
+    .unwrap_or_else(|| panic!("healthsync dev did not come up in 60 s:\n{}", proc.log_tail(40)));
+    let log = proc.log_text();
+    let cluster = log
+        .lines()
+        .find_map(|l| l.split("private cluster in ").nth(1))
+        .and_then(|r| r.split(" on ").next())
+        .expect("the cluster's folder is printed")
+        .to_string();
+    assert!(cluster.starts_with("/var/tmp/healthsync-dev/"), "{cluster}");
+    let client = crate::process::client();
+    let ready = client.get(format!("{base}/api/system/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK, "{}", ready.text().await.unwrap_or_default());
+    let hb = client.post(format!("{base}/api/system/heartbeats")).send().await.unwrap();
+    assert_eq!(hb.status(), StatusCode::CREATED, "a write reaches the private cluster");
+    drop(proc);
+    // Stop the cluster the killed host left running, and remove it.
+    let _ = Command::new("runuser")
+        .args(["-u", "postgres", "--"])
+        .arg(pg_ctl())
+        .args(["stop", "-m", "immediate", "-D", &cluster])
+        .output();
+    let _ = std::fs::remove_dir_all(std::path::Path::new(&cluster).parent().unwrap());
+}
+
+fn pg_ctl() -> std::path::PathBuf {
+    let mut versions: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| d.flatten().map(|e| e.path().join("bin/pg_ctl")).filter(|p| p.exists()).collect())
+        .unwrap_or_default();
+    versions.sort();
+    versions.pop().unwrap_or_else(|| "pg_ctl".into())
 }

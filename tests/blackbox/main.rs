@@ -5,3 +5,4 @@ mod process;
 
 mod dev_host;
 mod handler;
+mod hostile;

@@ -18,8 +18,18 @@ pub struct HttpTriggerData {
 
 impl HttpTriggerData {
     pub fn from_invocation(req: &InvocationRequest, binding: &str) -> Option<Self> {
-        let v = unwrap_encoded(req.data.get(binding)?.clone());
-        let obj = v.as_object()?;
+        Self::from_value(req.data.get(binding)?.clone())
+    }
+
+    /// The request out of its invocation, without copying the body more than once (base64 is
+    /// decoded into the body's own buffer; a text body is moved, not copied).
+    pub fn take(req: &mut InvocationRequest, binding: &str) -> Option<Self> {
+        Self::from_value(req.data.remove(binding)?)
+    }
+
+    fn from_value(v: Value) -> Option<Self> {
+        let Value::Object(mut obj) = unwrap_encoded(v) else { return None };
+        let raw_body = obj.remove("Body");
         let method =
             obj.get("Method").and_then(as_string).unwrap_or_else(|| "GET".into()).to_ascii_uppercase();
         let url = obj.get("Url").and_then(as_string).unwrap_or_else(|| "/".into());
@@ -48,14 +58,14 @@ impl HttpTriggerData {
             .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
             .map(|(_, v)| v.to_ascii_lowercase())
             .unwrap_or_default();
-        let body = match obj.get("Body") {
+        let body = match raw_body {
             None | Some(Value::Null) => Vec::new(),
-            Some(Value::String(s)) if is_binary(&content_type) => base64::engine::general_purpose::STANDARD
-                .decode(s.trim())
-                .unwrap_or_else(|_| s.as_bytes().to_vec()),
-            Some(Value::String(s)) => s.as_bytes().to_vec(),
+            Some(Value::String(s)) if is_binary(&content_type) => {
+                base64::engine::general_purpose::STANDARD.decode(s.trim()).unwrap_or_else(|_| s.into_bytes())
+            }
+            Some(Value::String(s)) => s.into_bytes(),
             // Older hosts hand a JSON body over already parsed.
-            Some(other) => serde_json::to_vec(other).unwrap_or_default(),
+            Some(other) => serde_json::to_vec(&other).unwrap_or_default(),
         };
         Some(HttpTriggerData { method, url, query, headers, body })
     }

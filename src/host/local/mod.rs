@@ -69,8 +69,12 @@ pub async fn run(opts: DevOptions) -> anyhow::Result<()> {
     }
     let mut private_pg = None;
     if !settings.contains_key(config::settings::DATABASE_URL.name) {
-        let port = config::settings::DEV_PG_PORT.number(&settings, "a TCP port", 1024..=65535)?;
-        let dir = opts.project_dir.join(".healthsync/postgres");
+        let cluster = postgres::cluster_location(&opts.project_dir)?;
+        let port = match settings.get(config::settings::DEV_PG_PORT.name) {
+            Some(_) => config::settings::DEV_PG_PORT.number(&settings, "a TCP port", 1024..=65535)?,
+            None => cluster.port,
+        };
+        let dir = cluster.dir;
         let pg = tokio::task::spawn_blocking(move || postgres::LocalPostgres::ensure(&dir, port)).await??;
         postgres::ensure_database(pg.port).await?;
         println!("PostgreSQL: private cluster in {} on 127.0.0.1:{}", pg.dir.display(), pg.port);
@@ -124,10 +128,15 @@ async fn host(opts: &DevOptions, settings: HashMap<String, String>) -> anyhow::R
             BlobConfig::Azure { .. } => "Azure Blob (BLOB_CONTAINER_URL)".into(),
         }
     );
-    let served = axum::serve(listener, front::router(handler.clone(), opts.functions.clone()))
-        .with_graceful_shutdown(crate::host::serve::shutdown_signal())
-        .await
-        .context("serving the local host");
+    let front = front::router(handler.clone(), opts.functions.clone());
+    let served = crate::host::http_server::serve(
+        listener,
+        front,
+        crate::host::http_server::HEADER_READ_TIMEOUT,
+        crate::host::serve::shutdown_signal(),
+    )
+    .await
+    .context("serving the local host");
     handler.stop();
     // Give the supervisor a moment to end the child before the runtime goes away.
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;

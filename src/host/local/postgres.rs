@@ -35,6 +35,32 @@ fn find_bin_dir() -> Option<PathBuf> {
     versions.pop()
 }
 
+/// Where a checkout's private cluster lives, and its port when none is configured.
+pub struct ClusterLocation {
+    pub dir: PathBuf,
+    pub port: u16,
+}
+
+/// The checkout's own cluster: in `.healthsync/postgres` of the checkout; as root (when PostgreSQL
+/// runs as the `postgres` account, which usually cannot enter a checkout under `/root`) in
+/// `/var/tmp/healthsync-dev/<checkout hash>/postgres`. The port is derived from the same hash.
+/// Both are keyed by the checkout's canonical path, so two checkouts never share a cluster.
+pub fn cluster_location(project_dir: &Path) -> anyhow::Result<ClusterLocation> {
+    use sha2::Digest as _;
+    let canonical = project_dir.canonicalize().context("resolving the project folder")?;
+    let digest = sha2::Sha256::digest(canonical.to_string_lossy().as_bytes());
+    let key: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    let port = 54330 + (u16::from_be_bytes([digest[6], digest[7]]) % 1000);
+    let dir = if is_root() {
+        let base = PathBuf::from("/var/tmp/healthsync-dev");
+        std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
+        base.join(key).join("postgres")
+    } else {
+        canonical.join(".healthsync/postgres")
+    };
+    Ok(ClusterLocation { dir, port })
+}
+
 fn is_root() -> bool {
     Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
 }
