@@ -139,6 +139,16 @@ pub async fn limit_body(State(limits): State<Arc<BodyLimits>>, req: Request, nex
     }
 }
 
+/// Answers that say nothing of their caching are not to be stored anywhere (RFC 9111 §5.2.2.5):
+/// tokens (RFC 6749 §5.1), profiles, exports, health data. A route that may be cached says so.
+pub async fn no_store_by_default(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    res.headers_mut()
+        .entry(axum::http::header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    res
+}
+
 /// Records the matched route template (never the raw path, which can hold ids) on the span.
 pub async fn record_route(req: Request, next: Next) -> Response {
     if let Some(path) = req.extensions().get::<MatchedPath>() {

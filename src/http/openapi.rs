@@ -39,13 +39,82 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// The base with every fragment merged in, in order.
+/// The base with every fragment merged in, in order, and the errors every operation can answer
+/// added where a fragment did not document them.
 pub fn compose(fragments: &[fn() -> utoipa::openapi::OpenApi]) -> utoipa::openapi::OpenApi {
     let mut doc = base();
     for fragment in fragments {
         doc.merge(fragment());
     }
+    add_common_errors(&mut doc);
     doc
+}
+
+/// The document as served: JSON, with the text rules' patterns (`@text`, `@email` …) expanded to
+/// the expressions the server applies.
+pub fn to_json(doc: &utoipa::openapi::OpenApi) -> serde_json::Value {
+    let mut json = serde_json::to_value(doc).unwrap_or_default();
+    super::text::expand_patterns(&mut json);
+    json
+}
+
+fn error_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    use utoipa::openapi::{Ref, ResponseBuilder, content::ContentBuilder};
+    let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
+    utoipa::openapi::RefOr::T(
+        ResponseBuilder::new().description(description).content("application/json", content).build(),
+    )
+}
+
+/// What the shared machinery can answer for any operation, in the error shape: 500 and 503
+/// always (a bug, a dependency down, a timeout); 401 where a token is required; 400, 413, 415 and
+/// 422 where there is a body (malformed JSON, too large, not JSON, wrong shape); 400 and 404
+/// where the path has a parameter (malformed, no such thing); 400 where there is a query.
+fn add_common_errors(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::ParameterIn;
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let ops =
+            [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch, &mut item.head];
+        for op in ops.into_iter().flatten() {
+            let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+            let body = op.request_body.is_some();
+            let in_path = path.contains('{');
+            let query = op.parameters.iter().flatten().any(|p| p.parameter_in == ParameterIn::Query);
+            let mut wanted = vec![
+                ("500", "요청을 처리하지 못했습니다 (INTERNAL_ERROR)"),
+                (
+                    "503",
+                    "의존 서비스를 쓸 수 없거나 처리 시간이 초과되었습니다 (SERVICE_UNAVAILABLE, TIMEOUT)",
+                ),
+            ];
+            if secured {
+                wanted.push(("401", "로그인이 필요하거나 토큰이 올바르지 않습니다"));
+            }
+            if body {
+                wanted.extend([
+                    ("400", "본문이 올바른 JSON이 아닙니다 (MALFORMED_JSON)"),
+                    ("413", "본문이 너무 큽니다 (PAYLOAD_TOO_LARGE)"),
+                    ("415", "Content-Type 이 application/json 이 아닙니다"),
+                    ("422", "입력값이 올바르지 않습니다; errors 에 항목별 사유"),
+                ]);
+            }
+            if in_path {
+                wanted.extend([
+                    ("400", "주소의 식별자 형식이 올바르지 않습니다 (BAD_PATH)"),
+                    ("404", "없습니다"),
+                ]);
+            }
+            if query {
+                wanted.push(("400", "쿼리 매개변수 형식이 올바르지 않습니다 (BAD_QUERY)"));
+            }
+            for (status, description) in wanted {
+                op.responses
+                    .responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| error_response(description));
+            }
+        }
+    }
 }
 
 /// The app's document, built from its fragments on first use (never at start-up: cold start does
@@ -69,8 +138,8 @@ impl ApiDoc {
     fn built(&self) -> &Built {
         self.built.get_or_init(|| {
             let doc = compose(&self.fragments);
-            let json = serde_json::to_vec(&doc).unwrap_or_default().into();
-            let page = utoipa_scalar::Scalar::new(doc.clone()).to_html();
+            let json: bytes::Bytes = serde_json::to_vec(&to_json(&doc)).unwrap_or_default().into();
+            let page = docs_page(&json);
             Built { doc, json, page }
         })
     }
@@ -88,4 +157,27 @@ impl ApiDoc {
     pub fn page(&self) -> &str {
         &self.built().page
     }
+}
+
+/// The docs page's script: Scalar's API reference at an exact version, with its Subresource
+/// Integrity hash, so the browser runs exactly this file or nothing (a CDN that served another one
+/// would be refused). To move to another version: `npm pack @scalar/api-reference@<v>` and
+/// `openssl dgst -sha384 -binary package/dist/browser/standalone.js | base64`.
+pub const DOCS_SCRIPT: &str =
+    "https://cdn.jsdelivr.net/npm/@scalar/api-reference@1.76.0/dist/browser/standalone.js";
+pub const DOCS_SCRIPT_INTEGRITY: &str =
+    "sha384-oH1C0RwqcwbVXkC+r8A+4qRoyEUQdtxAzOwumkxZtQBBcsy61FOoPt7B50OVJYYQ";
+
+/// A browsable page over the document (the document inline; `</` escaped so it cannot end the
+/// script element it sits in).
+fn docs_page(json: &[u8]) -> String {
+    let spec = String::from_utf8_lossy(json).replace("</", "<\\/");
+    format!(
+        "<!doctype html>\n<html lang=\"ko\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>HealthSync API</title>\n</head>\n<body>\n\
+         <script id=\"api-reference\" type=\"application/json\">{spec}</script>\n\
+         <script src=\"{DOCS_SCRIPT}\" integrity=\"{DOCS_SCRIPT_INTEGRITY}\" crossorigin=\"anonymous\"></script>\n\
+         </body>\n</html>\n"
+    )
 }

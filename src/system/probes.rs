@@ -99,10 +99,15 @@ pub async fn ready(State(state): State<SystemState>) -> Response {
 
 /// The OpenAPI 3.1 document, generated from the code.
 pub async fn openapi_json(State(state): State<SystemState>) -> Response {
-    ([(axum::http::header::CONTENT_TYPE, "application/json")], state.api_doc.json()).into_response()
+    let headers = [
+        (axum::http::header::CONTENT_TYPE, "application/json"),
+        (axum::http::header::CACHE_CONTROL, "public, max-age=300"),
+    ];
+    (headers, state.api_doc.json()).into_response()
 }
 
 /// A browsable page over the OpenAPI document.
-pub async fn docs(State(state): State<SystemState>) -> Html<String> {
-    Html(state.api_doc.page().to_string())
+pub async fn docs(State(state): State<SystemState>) -> Response {
+    ([(axum::http::header::CACHE_CONTROL, "public, max-age=300")], Html(state.api_doc.page().to_string()))
+        .into_response()
 }

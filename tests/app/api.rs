@@ -187,4 +187,47 @@ async fn the_openapi_document_is_3_1_and_the_docs_page_renders(pool: PgPool) {
     let d = call(&app, Method::GET, "/api/docs", None).await;
     assert_eq!(d.status, StatusCode::OK);
     assert!(d.text.contains("<html") && d.text.contains("HealthSync API"));
+    // The page's script is pinned to one version and its integrity hash; nothing else is loaded.
+    let pinned = format!(
+        "<script src=\"{}\" integrity=\"{}\" crossorigin=\"anonymous\">",
+        healthsync::http::openapi::DOCS_SCRIPT,
+        healthsync::http::openapi::DOCS_SCRIPT_INTEGRITY
+    );
+    assert!(d.text.contains(&pinned), "{}", &d.text[d.text.len().saturating_sub(400)..]);
+    assert!(healthsync::http::openapi::DOCS_SCRIPT.contains("@1.76.0/"));
+    assert_eq!(d.text.matches("<script").count(), 2, "the inline document and the pinned script");
+    // The document inside the page cannot close its script element early.
+    let inline =
+        d.text.split("type=\"application/json\">").nth(1).unwrap().split("</script>").next().unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(inline).unwrap();
+    assert_eq!(parsed["info"]["title"], "HealthSync API");
+}
+
+#[sqlx::test]
+async fn personal_answers_are_never_stored_by_caches(pool: PgPool) {
+    let app = app_with(pool, &[("DEV_LOGIN_ENABLED", "true")]);
+    let login =
+        call(&app, Method::POST, "/api/auth/dev-login", Some(serde_json::json!({"email": "c@example.com"})))
+            .await;
+    assert_eq!(login.headers["cache-control"], "no-store", "a token response (RFC 6749 §5.1)");
+    let token = login.body["data"]["accessToken"].as_str().unwrap().to_string();
+    let refresh = login.body["data"]["refreshToken"].as_str().unwrap().to_string();
+    let refreshed =
+        call(&app, Method::POST, "/api/auth/refresh", Some(serde_json::json!({"refreshToken": refresh})))
+            .await;
+    assert_eq!(refreshed.status, StatusCode::OK);
+    assert_eq!(refreshed.headers["cache-control"], "no-store");
+    for uri in ["/api/users/profile", "/api/users/me/export", "/api/users/me/consents"] {
+        let req =
+            Request::get(uri).header("authorization", format!("Bearer {token}")).body(Body::empty()).unwrap();
+        let a = send(&app, req).await;
+        assert_eq!(a.status, StatusCode::OK, "{uri}: {}", a.text);
+        assert_eq!(a.headers["cache-control"], "no-store", "{uri}");
+    }
+    // Errors too: nothing of a failed request is kept either.
+    let a = call(&app, Method::GET, "/api/users/profile", None).await;
+    assert_eq!(a.headers["cache-control"], "no-store");
+    // The public document may be cached briefly.
+    let doc = call(&app, Method::GET, "/api/openapi.json", None).await;
+    assert_eq!(doc.headers["cache-control"], "public, max-age=300");
 }
