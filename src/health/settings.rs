@@ -53,7 +53,11 @@ impl HealthConfig {
             base.set_path(&format!("{}/", base.path()));
         }
         Ok(HealthConfig {
-            tilko_api_key: TILKO_API_KEY.read(src).filter(|k| !k.trim().is_empty()).map(SecretString::from),
+            // An unresolved Key Vault reference (no secret stored yet) arrives as its own text.
+            tilko_api_key: TILKO_API_KEY
+                .read(src)
+                .filter(|k| !k.trim().is_empty() && !k.starts_with("@Microsoft.KeyVault("))
+                .map(SecretString::from),
             tilko_base_url: base,
             tilko_timeout: Duration::from_millis(TILKO_TIMEOUT_MS.number(src, "milliseconds from 500 to 60000", 500..=60_000)?),
             job_ttl: Duration::from_secs(HEALTH_SYNC_JOB_TTL_SECS.number(src, "seconds from 60 to 3600", 60..=3600)?),
