@@ -203,3 +203,61 @@ async fn the_latest_checkup_is_cached_in_redis_invalidated_on_change_and_redis_d
     assert_eq!(h.status, StatusCode::OK);
     assert_eq!(h.body["data"]["totalRecords"], 1);
 }
+
+#[sqlx::test]
+async fn export_holds_checkups_assessments_files_and_jobs_and_erasure_leaves_nothing(pool: PgPool) {
+    let t = spawn_with(pool.clone(), LOCAL);
+    let app = t.router.clone();
+    let u = user(&app, "rights@example.com").await;
+    let a = authed(&app, &u.token, Method::POST, "/api/health/checkups", Some(entry("2025-04-04"))).await;
+    assert_eq!(a.status, StatusCode::CREATED);
+    let s = authed(
+        &app,
+        &u.token,
+        Method::POST,
+        "/api/health/checkup/sync",
+        Some(json!({"loginType": "NAVER", "phoneNumber": "01099998888"})),
+    )
+    .await;
+    assert_eq!(s.status, StatusCode::ACCEPTED);
+    let req = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri("/api/health/checkup/files")
+        .header("authorization", format!("Bearer {}", u.token))
+        .body(axum::body::Body::from(&b"%PDF-1.4 sheet"[..]))
+        .unwrap();
+    assert_eq!(crate::support::send(&app, req).await.status, StatusCode::CREATED);
+    let other = user_with(&app, "keep@example.com", "FEMALE", "1982-02-02", true).await;
+    let kept =
+        authed(&app, &other.token, Method::POST, "/api/health/checkups", Some(entry("2025-04-04"))).await;
+    assert_eq!(kept.status, StatusCode::CREATED);
+
+    let e = authed(&app, &u.token, Method::GET, "/api/users/me/export", None).await;
+    assert_eq!(e.status, StatusCode::OK, "{}", e.text);
+    let h = &e.body["data"]["data"]["health"];
+    assert_eq!(h["checkups"].as_array().unwrap().len(), 1);
+    assert_eq!(h["checkups"][0]["assessment"]["ruleVersion"], "MOHW-BEFORE-2026");
+    assert_eq!(h["checkups"][0]["raw"]["checkupDate"], "2025-04-04");
+    assert_eq!(h["files"].as_array().unwrap().len(), 1);
+    assert_eq!(h["syncJobs"][0]["status"], "PENDING");
+    assert!(!e.text.contains("01099998888"), "a job's handle is not exported");
+    assert_eq!(e.body["data"]["files"].as_array().unwrap().len(), 1, "the sheet is under the user's prefix");
+
+    let d = authed(&app, &u.token, Method::DELETE, "/api/users/me", None).await;
+    assert_eq!(d.status, StatusCode::OK, "{}", d.text);
+    let me = uuid::Uuid::parse_str(&u.id).unwrap();
+    for table in ["checkups", "checkup_files", "sync_jobs"] {
+        let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM health.{table} WHERE user_id = $1"))
+            .bind(me)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(n, 0, "{table}");
+    }
+    assert!(t.platform.blob.list(&format!("users/{me}/")).await.unwrap().is_empty());
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM health.checkups").await,
+        1,
+        "the other user's checkup stays"
+    );
+}
