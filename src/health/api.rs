@@ -35,6 +35,21 @@ const LATEST_TTL: Duration = Duration::from_secs(600);
 const HISTORY_TTL: Duration = Duration::from_secs(60);
 /// The history keeps at most this many records (the largest `maxRecords`).
 pub const HISTORY_MAX: i64 = 50;
+/// `maxRecords` when the app does not say.
+pub const HISTORY_DEFAULT: i64 = 5;
+
+/// The rendered history of the default size, from the cache.
+pub async fn cached_view(platform: &Platform, user: Uuid) -> Option<Box<serde_json::value::RawValue>> {
+    let bytes = platform.cache.get(&history_view_key(user)).await.ok().flatten()?;
+    serde_json::value::RawValue::from_string(String::from_utf8(bytes).ok()?).ok()
+}
+
+/// Keeps the rendered history of the default size (as long as the history it was made from).
+pub async fn cache_view(platform: &Platform, user: Uuid, json: &str) {
+    if let Err(err) = platform.cache.set(&history_view_key(user), json.as_bytes(), HISTORY_TTL).await {
+        tracing::warn!(cache = platform.cache.kind(), error = format!("{err:#}"), "cache write failed");
+    }
+}
 
 pub fn latest_key(user: Uuid) -> String {
     format!("health:latest:{user}")
@@ -44,9 +59,14 @@ pub fn history_key(user: Uuid) -> String {
     format!("health:history:{user}")
 }
 
+/// The rendered history of the default size (what the app asks for), as JSON.
+pub fn history_view_key(user: Uuid) -> String {
+    format!("health:history-view:{user}")
+}
+
 /// Every cache key that may hold the user's health data.
 pub fn cache_keys(user: Uuid) -> Vec<String> {
-    vec![latest_key(user), history_key(user)]
+    vec![latest_key(user), history_key(user), history_view_key(user)]
 }
 
 /// Drops the user's cached health data (after every change).

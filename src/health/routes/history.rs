@@ -2,6 +2,7 @@
 
 use axum::{extract::State, routing::get};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use utoipa::{IntoParams, ToSchema};
 
 use super::profile;
@@ -54,10 +55,15 @@ pub async fn checkup_history(
     State(state): State<HealthState>,
     ActiveUser(user): ActiveUser,
     ApiQuery(q): ApiQuery<HistoryQuery>,
-) -> ApiResult<Success<HistoryResponse>> {
-    let max = q.max_records.unwrap_or(5);
+) -> ApiResult<Success<Box<RawValue>>> {
+    let max = q.max_records.unwrap_or(api::HISTORY_DEFAULT);
     if !(1..=api::HISTORY_MAX).contains(&max) {
         return Err(ApiError::field("maxRecords", "maxRecords는 1~50 사이로 보내 주세요."));
+    }
+    // The app's usual call is answered from its rendered JSON; any other size is rendered anew.
+    let default = max == api::HISTORY_DEFAULT;
+    if default && let Some(view) = api::cached_view(&state, user.id).await {
+        return Ok(Success::new(view));
     }
     let h = api::history(&state, user.id).await?;
     let sex = h.sex.ok_or_else(|| ApiError::Forbidden {
@@ -65,13 +71,18 @@ pub async fn checkup_history(
         message: "회원 가입을 먼저 완료해 주세요.".into(),
     })?;
     let records: Vec<CheckupRecord> = h.records.into_iter().take(max as usize).collect();
-    Ok(Success::new(HistoryResponse {
+    let view = HistoryResponse {
         chart_data: trends::chart(&records),
         normal_range_reference: views::normal_ranges(sex, today_seoul()),
         user_info: h.user_info,
         checkup_records: records,
         total_records: h.total,
-    }))
+    };
+    let json = serde_json::to_string(&view).map_err(anyhow::Error::new)?;
+    if default {
+        api::cache_view(&state, user.id, &json).await;
+    }
+    Ok(Success::new(RawValue::from_string(json).map_err(anyhow::Error::new)?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
