@@ -150,6 +150,10 @@ param claudeApiKey string = ''
 @secure()
 param googleClientSecret string = ''
 
+@description('Tilko API key (NHIS checkups through the aggregator). Empty: the Key Vault secret is left as it is.')
+@secure()
+param tilkoApiKey string = ''
+
 @description('E-mail address for alert notifications; empty = alerts fire without an action group.')
 param alertEmail string = ''
 
@@ -231,6 +235,7 @@ module keyVault 'modules/keyvault.bicep' = {
     deployerPrincipalType: principalType
     authSigningKeys: authSigningKeys
     claudeApiKey: claudeApiKey
+    tilkoApiKey: tilkoApiKey
     googleClientSecret: googleClientSecret
     publicNetworkAccess: useVnet ? 'Disabled' : 'Enabled'
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId

@@ -37,6 +37,12 @@ enum Command {
     },
     /// Apply database migrations (the deploy pipeline runs this).
     Migrate,
+    /// Load NHIS open-data CSVs (CP949 or UTF-8, zipped or not) into the population reference
+    /// and compute its percentiles. Re-importing a year replaces it.
+    ImportNhis {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Check (default) or rewrite the files generated from the domain list: `functions/`,
     /// `infra/catalog.json` and the settings table of README.md.
     Generate {
@@ -93,6 +99,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let pool = db::lazy_pool(&config)?;
             db::migrate(&pool).await?;
             println!("migrations applied");
+            Ok(())
+        }
+        Command::ImportNhis { files } => {
+            telemetry::init(LogFormat::for_stdout());
+            let config = Config::from_env()?;
+            let pool = db::lazy_pool(&config)?;
+            let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            for report in
+                healthsync::health::population::import::import_files(&pool, &files, progress).await?
+            {
+                println!("{}", report.summary());
+                for example in &report.bad_examples {
+                    println!("  bad row: {example}");
+                }
+            }
             Ok(())
         }
         Command::Generate { write, root } => {

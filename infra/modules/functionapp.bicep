@@ -85,6 +85,8 @@ var deploymentSettings = {
   OIDC_AUDIENCES: oidcAudiences
   // AI.
   CLAUDE_API_KEY: '${kv}/claude-api-key/)'
+  // NHIS checkups through the aggregator.
+  TILKO_API_KEY: '${kv}/tilko-api-key/)'
 }
 var appSettings = union(generatedSettings, deploymentSettings)
 

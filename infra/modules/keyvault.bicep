@@ -22,9 +22,11 @@ param authSigningKeys string
 param claudeApiKey string
 @secure()
 param googleClientSecret string
+@secure()
+param tilkoApiKey string
 
 // Secret names (app setting → secret): AUTH_SIGNING_KEYS → auth-signing-keys, CLAUDE_API_KEY →
-// claude-api-key, GOOGLE_CLIENT_SECRET → google-client-secret, DATABASE_URL → database-url,
+// claude-api-key, GOOGLE_CLIENT_SECRET → google-client-secret, TILKO_API_KEY → tilko-api-key, DATABASE_URL → database-url,
 // REDIS_URL → redis-url, postgres-admin-password.
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
@@ -80,6 +82,17 @@ resource googleClientSecretSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01'
   name: 'google-client-secret'
   properties: {
     value: googleClientSecret
+    contentType: 'text/plain'
+  }
+}
+
+resource tilkoApiKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(tilkoApiKey)) {
+  // checkov:skip=CKV_AZURE_41: no expiry on purpose: an expired secret breaks the app's Key Vault reference at the next restart; rotation is a runbook step (docs/operations.md)
+  // checkov:skip=CKV_AZURE_114: contentType is set below; checkov does not read the properties of a conditional (`if`) resource
+  parent: vault
+  name: 'tilko-api-key'
+  properties: {
+    value: tilkoApiKey
     contentType: 'text/plain'
   }
 }

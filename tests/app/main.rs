@@ -10,6 +10,7 @@ mod auth;
 mod bus;
 mod catalog;
 mod http_server;
+mod health;
 mod infra;
 mod invocations;
 mod local_queue;

@@ -1,0 +1,135 @@
+//! The health domain: national health checkups in (NHIS sync through an aggregator, manual entry,
+//! result-sheet files), judged by the national checkup's rules (`judge`, pure), and out (history,
+//! detail, trends, where a value stands among peers of the same sex and age band from the NHIS
+//! open data). Later domains use [`api`].
+
+pub mod api;
+pub mod events;
+pub mod functions;
+pub mod judge;
+pub mod model;
+pub mod population;
+pub mod provider;
+pub mod routes;
+pub mod settings;
+pub mod store;
+pub mod trends;
+pub mod views;
+
+use std::{ops::Deref, sync::Arc, time::Duration};
+
+use axum::extract::FromRef;
+use utoipa::OpenApi as _;
+
+use crate::{
+    config::{Environment, Setting},
+    domain::{DataPart, DomainModule, Platform},
+    functions::{ALL_METHODS, Function},
+    http::Routes,
+    platform::http_client::LazyClient,
+    users::{self, Verifier},
+};
+use provider::{CheckupProvider, NotConfigured, sample::Sample, tilko};
+
+/// The health domain's state.
+#[derive(Clone)]
+pub struct HealthState {
+    platform: Platform,
+    pub verifier: Verifier,
+    pub provider: Arc<dyn CheckupProvider>,
+    pub job_ttl: Duration,
+}
+
+impl Deref for HealthState {
+    type Target = Platform;
+
+    fn deref(&self) -> &Platform {
+        &self.platform
+    }
+}
+
+impl FromRef<HealthState> for Verifier {
+    fn from_ref(state: &HealthState) -> Verifier {
+        state.verifier.clone()
+    }
+}
+
+/// Tilko when a key is set; otherwise the sample locally, and nothing in Azure (people must never
+/// be shown sample data as theirs).
+fn provider(config: &settings::HealthConfig, env: Environment) -> Arc<dyn CheckupProvider> {
+    match (&config.tilko_api_key, env) {
+        (Some(key), _) => Arc::new(tilko::Tilko::new(
+            tilko::TilkoConfig {
+                api_key: key.clone(),
+                base_url: config.tilko_base_url.clone(),
+                timeout: config.tilko_timeout,
+            },
+            LazyClient::default(),
+        )),
+        (None, Environment::Local) => Arc::new(Sample { approval_delay: config.sample_delay }),
+        (None, Environment::Azure) => Arc::new(NotConfigured),
+    }
+}
+
+pub struct Domain;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        routes::checkups::record_checkup,
+        routes::checkups::checkup_detail,
+        routes::checkups::delete_checkup,
+        routes::history::checkup_history,
+        routes::history::health_trends,
+        routes::history::health_peers,
+        routes::sync::start_sync,
+        routes::sync::complete_sync,
+        routes::files::upload_file,
+        routes::files::list_files,
+        routes::files::download_file,
+        routes::files::delete_file,
+    ),
+    tags((name = "health", description = "건강검진: 불러오기(NHIS), 직접 입력, 결과지 파일, 이력, 추이, 또래 비교"))
+)]
+struct Api;
+
+impl DomainModule for Domain {
+    type State = HealthState;
+    const NAME: &'static str = "health";
+    const SETTINGS: &'static [Setting] = settings::SETTINGS;
+
+    fn state(platform: &Platform) -> anyhow::Result<HealthState> {
+        let config = settings::HealthConfig::from_source(platform.settings.as_ref())?;
+        Ok(HealthState {
+            verifier: users::verifier(platform)?,
+            provider: provider(&config, platform.config.environment),
+            job_ttl: config.job_ttl,
+            platform: platform.clone(),
+        })
+    }
+
+    fn routes() -> Routes<HealthState> {
+        routes::routes()
+    }
+
+    fn openapi() -> utoipa::openapi::OpenApi {
+        Api::openapi()
+    }
+
+    fn functions() -> Vec<Function<HealthState>> {
+        vec![
+            Function::http("Health", "health/{*path}", ALL_METHODS),
+            Function::timer(functions::SWEEP, "%HEALTH_SYNC_SWEEP_SCHEDULE%", functions::sweep),
+        ]
+    }
+
+    fn data() -> Option<DataPart> {
+        Some(DataPart {
+            name: "health",
+            schema: "health",
+            export: |p, id| Box::pin(routes::rights::export(p, id)),
+            erase: |conn, id| Box::pin(store::erase(conn, id)),
+            cache_keys: api::cache_keys,
+        })
+    }
+}

@@ -1,0 +1,252 @@
+//! NHIS sync through an aggregator (DOMAIN.md §3), in two steps: `POST /checkup/sync` starts the
+//! simple authentication (the user approves in their app) and answers `PENDING_APPROVAL` with a
+//! job id; `POST /checkup/sync/{jobId}/complete` fetches and stores every checkup once approved.
+//!
+//! What the aggregator decides is a `syncStatus` (`PENDING_APPROVAL`, `SUCCESS`, `FAILED` with a
+//! reason); our own refusals are HTTP errors (422 input, 403 consent, 404 another user's job, 503
+//! the aggregator down, in which case a pending job stays pending and can be completed later).
+
+use axum::{extract::State, http::StatusCode, routing::post};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{profile, require_consent};
+use crate::{
+    health::{
+        HealthState, api,
+        events::CheckupSynced,
+        judge,
+        provider::{Completion, LoginType, ProviderError, StartOutcome, StartRequest},
+        store::{
+            self,
+            jobs::{JobRow, NewJob},
+        },
+    },
+    http::{ApiError, ApiJson, ApiPath, ApiResult, FieldError, Routes, Success, envelope::Envelope},
+    platform::bus::{self, NewEvent},
+    users::{ActiveUser, model},
+};
+
+pub fn routes() -> Routes<HealthState> {
+    Routes::new()
+        .route("/api/health/checkup/sync", post(start_sync))
+        .route("/api/health/checkup/sync/{job_id}/complete", post(complete_sync))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SyncStatus {
+    Success,
+    PendingApproval,
+    Failed,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncStart {
+    /// The app the user approves in.
+    pub login_type: LoginType,
+    /// Mobile number, digits only or with hyphens (`010-1234-5678`).
+    #[schema(example = "01012345678")]
+    pub phone_number: String,
+    /// The real name registered with NHIS; the profile's name when omitted.
+    #[schema(max_length = 50)]
+    pub name: Option<String>,
+    /// `YYYY-MM-DD`; the profile's birth date when omitted. Never a resident registration number.
+    #[schema(format = Date)]
+    pub birth_date: Option<String>,
+    /// Carrier (`SKT`, `KT`, `LGU+`, `MVNO`), for aggregators that need it.
+    #[schema(max_length = 10)]
+    pub telecom: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncAnswer {
+    pub sync_status: SyncStatus,
+    pub message: String,
+    /// Whether the user has a checkup the analysis can use.
+    pub ready_for_analysis: bool,
+    pub synced_at: Option<DateTime<Utc>>,
+    pub job_id: Uuid,
+    /// Until when the approval may be completed.
+    pub expires_at: DateTime<Utc>,
+    /// `USER_CANCELLED`, `APPROVAL_EXPIRED`, `AGGREGATOR_REJECTED` when FAILED.
+    pub failure_reason: Option<String>,
+    /// Checkups the aggregator returned / of those, new (SUCCESS only).
+    pub received_checkups: Option<i32>,
+    pub new_checkups: Option<i32>,
+}
+
+fn phone(raw: &str) -> Result<String, FieldError> {
+    let digits: String = raw.chars().filter(|c| *c != '-' && *c != ' ').collect();
+    let ok = digits.starts_with("01") && (10..=11).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
+    ok.then_some(digits).ok_or_else(|| FieldError::new("phoneNumber", "휴대폰 번호를 01012345678 형식으로 입력해 주세요."))
+}
+
+fn failure_message(reason: Option<&str>) -> &'static str {
+    match reason {
+        Some("USER_CANCELLED") => "인증이 취소되었습니다. 다시 시도해 주세요.",
+        Some("APPROVAL_EXPIRED") => "인증 시간이 지났습니다. 처음부터 다시 시도해 주세요.",
+        _ => "검진 결과를 불러오지 못했습니다. 입력한 정보를 확인하고 다시 시도해 주세요.",
+    }
+}
+
+async fn answer(state: &HealthState, user: Uuid, job: &JobRow) -> ApiResult<SyncAnswer> {
+    let status = match job.status.as_str() {
+        "SUCCESS" => SyncStatus::Success,
+        "FAILED" => SyncStatus::Failed,
+        _ => SyncStatus::PendingApproval,
+    };
+    let message = match status {
+        SyncStatus::Success => format!("검진 결과 {}건을 새로 불러왔습니다.", job.new_checkups.unwrap_or(0)),
+        SyncStatus::PendingApproval => "인증 앱에서 승인한 뒤 완료를 눌러 주세요.".to_string(),
+        SyncStatus::Failed => failure_message(job.failure_reason.as_deref()).to_string(),
+    };
+    Ok(SyncAnswer {
+        sync_status: status,
+        message,
+        ready_for_analysis: store::checkups::count(&state.db, user).await? > 0,
+        synced_at: (status == SyncStatus::Success).then_some(job.completed_at).flatten(),
+        job_id: job.id,
+        expires_at: job.expires_at,
+        failure_reason: job.failure_reason.clone(),
+        received_checkups: job.received,
+        new_checkups: job.new_checkups,
+    })
+}
+
+fn provider_error(e: ProviderError) -> ApiError {
+    ApiError::Unavailable { dependency: "nhis-aggregator", source: Some(std::sync::Arc::new(anyhow::Error::new(e))) }
+}
+
+/// Starts the two-step simple authentication; the user then approves in their app.
+#[utoipa::path(post, path = "/api/health/checkup/sync", tag = "health", request_body = SyncStart,
+    security(("bearer" = [])),
+    responses((status = 202, description = "PENDING_APPROVAL, or FAILED when the aggregator refused", body = inline(Envelope<SyncAnswer>)),
+              (status = 403, description = "`CONSENT_REQUIRED`", body = crate::http::error::ErrorBody),
+              (status = 422, body = crate::http::error::ErrorBody),
+              (status = 503, description = "the aggregator is unavailable", body = crate::http::error::ErrorBody)))]
+pub async fn start_sync(
+    State(state): State<HealthState>,
+    ActiveUser(user): ActiveUser,
+    ApiJson(req): ApiJson<SyncStart>,
+) -> ApiResult<Success<SyncAnswer>> {
+    require_consent(&state, user.id).await?;
+    let (info, sex) = profile(&state, user.id).await?;
+    let mut errors = Vec::new();
+    let phone = phone(&req.phone_number).map_err(|e| errors.push(e)).ok();
+    let name = match req.name.as_deref() {
+        Some(n) => model::parse_name(n).map_err(|e| errors.push(e)).ok(),
+        None => info.name.clone(),
+    };
+    let birth: Option<NaiveDate> = match req.birth_date.as_deref() {
+        Some(b) => model::parse_birth_date(b).map_err(|e| errors.push(e)).ok(),
+        None => info.birth_date,
+    };
+    let telecom = req.telecom.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    if telecom.is_some_and(|t| t.chars().count() > 10 || t.chars().any(char::is_control)) {
+        errors.push(FieldError::new("telecom", "통신사는 10자 이내로 입력해 주세요."));
+    }
+    let (Some(phone), Some(name), Some(birth_date), true) = (phone, name, birth, errors.is_empty()) else {
+        return Err(ApiError::Validation(errors));
+    };
+    let start = StartRequest { name, birth_date, phone, login_type: req.login_type, telecom: telecom.map(str::to_string), sex };
+    let outcome = state.provider.start(&start).await.map_err(provider_error)?;
+    let (handle, reason) = match outcome {
+        StartOutcome::Waiting(h) => (Some(h), None),
+        StartOutcome::Rejected(r) => (None, Some(r)),
+    };
+    let job = store::jobs::insert(
+        &state.db,
+        &NewJob {
+            id: Uuid::now_v7(),
+            user: user.id,
+            provider: state.provider.name(),
+            handle,
+            failure_reason: reason.as_deref(),
+            expires_at: Utc::now() + state.job_ttl,
+        },
+    )
+    .await?;
+    let body = answer(&state, user.id, &job).await?;
+    Ok(Success(StatusCode::ACCEPTED, "인증 요청을 보냈습니다.", body))
+}
+
+/// Completes a sync once the user approved: fetches every checkup, stores the new ones, and
+/// answers SUCCESS (or PENDING_APPROVAL, or FAILED). Completing a finished job answers its
+/// outcome again. Emits `checkup.synced` when anything was new.
+#[utoipa::path(post, path = "/api/health/checkup/sync/{job_id}/complete", tag = "health",
+    security(("bearer" = [])),
+    params(("job_id" = Uuid, Path, description = "the job id `POST /checkup/sync` answered")),
+    responses((status = 200, body = inline(Envelope<SyncAnswer>)),
+              (status = 403, description = "`CONSENT_REQUIRED`", body = crate::http::error::ErrorBody),
+              (status = 404, description = "no such job of the caller", body = crate::http::error::ErrorBody),
+              (status = 409, description = "`SYNC_IN_PROGRESS`: another request is fetching this job", body = crate::http::error::ErrorBody),
+              (status = 503, description = "the aggregator is unavailable; the job stays pending", body = crate::http::error::ErrorBody)))]
+pub async fn complete_sync(
+    State(state): State<HealthState>,
+    ActiveUser(user): ActiveUser,
+    ApiPath(job_id): ApiPath<Uuid>,
+) -> ApiResult<Success<SyncAnswer>> {
+    require_consent(&state, user.id).await?;
+    let (_, sex) = profile(&state, user.id).await?;
+    let job = store::jobs::get(&state.db, user.id, job_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("동기화 요청을 찾을 수 없습니다."))?;
+    if matches!(job.status.as_str(), "SUCCESS" | "FAILED") {
+        return Ok(Success::new(answer(&state, user.id, &job).await?));
+    }
+    if job.expires_at <= Utc::now() {
+        let ended = store::jobs::fail(&state.db, job.id, "APPROVAL_EXPIRED").await?.unwrap_or(job);
+        return Ok(Success::new(answer(&state, user.id, &ended).await?));
+    }
+    let Some(job) = store::jobs::claim(&state.db, user.id, job_id).await? else {
+        return Err(ApiError::Conflict {
+            code: "SYNC_IN_PROGRESS",
+            message: "검진 결과를 불러오는 중입니다. 잠시 후 다시 시도해 주세요.".into(),
+        });
+    };
+    let handle = job.handle.clone().unwrap_or_default();
+    let completion = match state.provider.complete(&handle).await {
+        Ok(c) => c,
+        Err(e) => {
+            store::jobs::release(&state.db, job.id).await?;
+            return Err(provider_error(e));
+        }
+    };
+    let ended = match completion {
+        Completion::Pending => {
+            store::jobs::release(&state.db, job.id).await?;
+            return Ok(Success::new(answer(&state, user.id, &job).await?));
+        }
+        Completion::Cancelled => store::jobs::fail(&state.db, job.id, "USER_CANCELLED").await?,
+        Completion::Expired => store::jobs::fail(&state.db, job.id, "APPROVAL_EXPIRED").await?,
+        Completion::Rejected(reason) => store::jobs::fail(&state.db, job.id, &reason).await?,
+        Completion::Approved(mapped) => {
+            let mut tx = state.db.begin().await.map_err(anyhow::Error::new)?;
+            let mut new = 0;
+            let mut worst: Option<judge::Grade> = None;
+            for c in &mapped.checkups {
+                if store::checkups::insert(&mut tx, user.id, c, None, true).await?.is_some() {
+                    new += 1;
+                    let grade = judge::assess(&c.measurements, sex, c.checkup_date, &c.treated_for).worst_grade();
+                    worst = [worst, grade].into_iter().flatten().max_by_key(|g| g.severity());
+                }
+            }
+            let done = store::jobs::succeed(&mut tx, job.id, mapped.checkups.len() as i32, new).await?;
+            if new > 0 {
+                let event = CheckupSynced { user_id: user.id, job_id: job.id, new_checkups: new as u32, worst_grade: worst };
+                bus::publish(&mut tx, NewEvent::of(&event)?).await?;
+            }
+            tx.commit().await.map_err(anyhow::Error::new)?;
+            api::invalidate(&state, user.id).await;
+            Some(done)
+        }
+    };
+    let ended = ended.ok_or_else(|| ApiError::not_found("동기화 요청을 찾을 수 없습니다."))?;
+    Ok(Success::new(answer(&state, user.id, &ended).await?))
+}
+

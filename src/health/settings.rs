@@ -1,0 +1,67 @@
+//! The health domain's settings: the NHIS aggregator (Tilko), the sync jobs, the sample provider.
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use crate::config::{ConfigError, Setting, Source};
+
+pub const TILKO_API_KEY: Setting = Setting::new(
+    "TILKO_API_KEY",
+    "Tilko API key for NHIS checkups (Key Vault); unset: the sample provider locally, sync unavailable in Azure",
+)
+.secret();
+pub const TILKO_BASE_URL: Setting =
+    Setting::new("TILKO_BASE_URL", "Tilko's API root (overridable for tests)").default("https://api.tilko.net/");
+pub const TILKO_TIMEOUT_MS: Setting =
+    Setting::new("TILKO_TIMEOUT_MS", "per-request timeout of the aggregator (below HTTP_TIMEOUT_MS)").default("10000");
+pub const HEALTH_SYNC_JOB_TTL_SECS: Setting =
+    Setting::new("HEALTH_SYNC_JOB_TTL_SECS", "how long a started NHIS sync waits for the user's approval").default("600");
+pub const HEALTH_SYNC_SWEEP_SCHEDULE: Setting = Setting::new(
+    "HEALTH_SYNC_SWEEP_SCHEDULE",
+    "6-field NCRONTAB (UTC) of `HealthSyncSweep`, which ends expired sync jobs and clears their personal data",
+)
+.default("0 */5 * * * *");
+pub const SAMPLE_APPROVAL_DELAY_SECS: Setting =
+    Setting::new("SAMPLE_APPROVAL_DELAY_SECS", "how long the sample provider's pretend user takes to approve")
+        .default("3")
+        .local_only();
+
+pub const SETTINGS: &[Setting] = &[
+    TILKO_API_KEY,
+    TILKO_BASE_URL,
+    TILKO_TIMEOUT_MS,
+    HEALTH_SYNC_JOB_TTL_SECS,
+    HEALTH_SYNC_SWEEP_SCHEDULE,
+    SAMPLE_APPROVAL_DELAY_SECS,
+];
+
+pub struct HealthConfig {
+    pub tilko_api_key: Option<SecretString>,
+    pub tilko_base_url: url::Url,
+    pub tilko_timeout: Duration,
+    pub job_ttl: Duration,
+    pub sample_delay: Duration,
+}
+
+impl HealthConfig {
+    pub fn from_source(src: &dyn Source) -> Result<Self, ConfigError> {
+        let mut base = TILKO_BASE_URL
+            .url(src)?
+            .ok_or(ConfigError::Missing { name: TILKO_BASE_URL.name, expects: "an http(s) URL" })?;
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        Ok(HealthConfig {
+            // An unresolved Key Vault reference (no secret stored yet) arrives as its own text.
+            tilko_api_key: TILKO_API_KEY
+                .read(src)
+                .filter(|k| !k.trim().is_empty() && !k.starts_with("@Microsoft.KeyVault("))
+                .map(SecretString::from),
+            tilko_base_url: base,
+            tilko_timeout: Duration::from_millis(TILKO_TIMEOUT_MS.number(src, "milliseconds from 500 to 60000", 500..=60_000)?),
+            job_ttl: Duration::from_secs(HEALTH_SYNC_JOB_TTL_SECS.number(src, "seconds from 60 to 3600", 60..=3600)?),
+            sample_delay: Duration::from_secs(SAMPLE_APPROVAL_DELAY_SECS.number(src, "seconds from 0 to 600", 0..=600)?),
+        })
+    }
+}

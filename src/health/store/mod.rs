@@ -1,0 +1,22 @@
+//! SQL of the health domain (schema `health`): checkups, files, sync jobs, the user's share of
+//! data rights. The population reference has its own module (`health::population`).
+
+pub mod checkups;
+pub mod files;
+pub mod jobs;
+
+use anyhow::Context;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// Erases the user's rows in this schema (the blobs go with the user's prefix).
+pub async fn erase(conn: &mut PgConnection, user: Uuid) -> anyhow::Result<()> {
+    for table in ["checkups", "checkup_files", "sync_jobs"] {
+        sqlx::query(&format!("DELETE FROM health.{table} WHERE user_id = $1"))
+            .bind(user)
+            .execute(&mut *conn)
+            .await
+            .with_context(|| format!("erasing health.{table}"))?;
+    }
+    Ok(())
+}
