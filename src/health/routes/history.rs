@@ -89,6 +89,7 @@ pub async fn checkup_history(
 #[into_params(parameter_in = Query)]
 pub struct TrendsQuery {
     /// Comma-separated assessment item names (`bloodPressure,fastingGlucose`); all when omitted.
+    #[param(value_type = Option<Vec<crate::health::judge::GradedItem>>, style = Form, explode = false)]
     pub items: Option<String>,
 }
 

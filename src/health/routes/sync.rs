@@ -24,7 +24,11 @@ use crate::{
             jobs::{JobRow, NewJob},
         },
     },
-    http::{ApiError, ApiJson, ApiPath, ApiResult, FieldError, Routes, Success, envelope::Envelope},
+    http::{
+        ApiError, ApiJson, ApiPath, ApiResult, FieldError, Routes, Success,
+        envelope::Envelope,
+        text::{self, TextError},
+    },
     platform::bus::{self, NewEvent},
     users::{ActiveUser, model},
 };
@@ -48,17 +52,17 @@ pub enum SyncStatus {
 pub struct SyncStart {
     /// The app the user approves in.
     pub login_type: LoginType,
-    /// Mobile number, digits only or with hyphens (`010-1234-5678`).
-    #[schema(example = "01012345678")]
+    /// Mobile number, digits with or without hyphens or spaces (`010-1234-5678`).
+    #[schema(example = "01012345678", pattern = "^[ -]*0[ -]*1([ -]*[0-9]){8,9}[ -]*$")]
     pub phone_number: String,
     /// The real name registered with NHIS; the profile's name when omitted.
-    #[schema(max_length = 50)]
+    #[schema(max_length = 50, pattern = "@text")]
     pub name: Option<String>,
     /// `YYYY-MM-DD`; the profile's birth date when omitted. Never a resident registration number.
-    #[schema(format = Date)]
+    #[schema(format = Date, pattern = "@date")]
     pub birth_date: Option<String>,
-    /// Carrier (`SKT`, `KT`, `LGU+`, `MVNO`), for aggregators that need it.
-    #[schema(max_length = 10)]
+    /// Carrier (`SKT`, `KT`, `LGU+`, `MVNO`), for aggregators that need it; empty means none.
+    #[schema(max_length = 10, pattern = "@text-or-empty")]
     pub telecom: Option<String>,
 }
 
@@ -146,14 +150,18 @@ pub async fn start_sync(
         Some(b) => model::parse_birth_date(b).map_err(|e| errors.push(e)).ok(),
         None => info.birth_date,
     };
-    let telecom = req.telecom.as_deref().map(str::trim).filter(|t| !t.is_empty());
-    if telecom.is_some_and(|t| t.chars().count() > 10 || t.chars().any(char::is_control)) {
-        errors.push(FieldError::new("telecom", "통신사는 10자 이내로 입력해 주세요."));
-    }
+    let telecom = match req.telecom.as_deref().map(|t| text::visible_text(t, 10, false)) {
+        None | Some(Err(TextError::Empty)) => None,
+        Some(Ok(t)) => Some(t),
+        Some(Err(_)) => {
+            errors.push(FieldError::new("telecom", "통신사는 10자 이내로 입력해 주세요."));
+            None
+        }
+    };
     let (Some(phone), Some(name), Some(birth_date), true) = (phone, name, birth, errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
     };
-    let start = StartRequest { name, birth_date, phone, login_type: req.login_type, telecom: telecom.map(str::to_string), sex };
+    let start = StartRequest { name, birth_date, phone, login_type: req.login_type, telecom, sex };
     let outcome = state.provider.start(&start).await.map_err(provider_error)?;
     let (handle, reason) = match outcome {
         StartOutcome::Waiting(h) => (Some(h), None),
