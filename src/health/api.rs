@@ -38,10 +38,9 @@ pub const HISTORY_MAX: i64 = 50;
 /// `maxRecords` when the app does not say.
 pub const HISTORY_DEFAULT: i64 = 5;
 
-/// The rendered history of the default size, from the cache.
-pub async fn cached_view(platform: &Platform, user: Uuid) -> Option<Box<serde_json::value::RawValue>> {
-    let bytes = platform.cache.get(&history_view_key(user)).await.ok().flatten()?;
-    serde_json::value::RawValue::from_string(String::from_utf8(bytes).ok()?).ok()
+/// The rendered history of the default size, from the cache (JSON this app rendered).
+pub async fn cached_view(platform: &Platform, user: Uuid) -> Option<bytes::Bytes> {
+    platform.cache.get(&history_view_key(user)).await.ok().flatten().map(bytes::Bytes::from)
 }
 
 /// Keeps the rendered history of the default size (as long as the history it was made from).

@@ -54,3 +54,58 @@ impl<T: Serialize> IntoResponse for Success<T> {
         (status, Json(body)).into_response()
     }
 }
+
+/// A success whose `data` is JSON rendered earlier (a cached view, say): written into the envelope
+/// as it is, without being parsed again. Only for JSON this process rendered itself.
+pub struct PreRendered {
+    pub status: StatusCode,
+    pub message: &'static str,
+    pub data: bytes::Bytes,
+}
+
+impl PreRendered {
+    pub fn ok(data: impl Into<bytes::Bytes>) -> Self {
+        PreRendered { status: StatusCode::OK, message: "요청이 처리되었습니다.", data: data.into() }
+    }
+}
+
+impl IntoResponse for PreRendered {
+    fn into_response(self) -> Response {
+        let quote = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
+        let mut body = Vec::with_capacity(self.data.len() + 192);
+        body.extend_from_slice(
+            format!("{{\"status\":{},\"message\":{},\"data\":", self.status.as_u16(), quote(self.message))
+                .as_bytes(),
+        );
+        body.extend_from_slice(&self.data);
+        body.extend_from_slice(
+            format!(
+                ",\"timestamp\":{},\"traceId\":{},\"success\":{}}}",
+                quote(&context::now_rfc3339()),
+                quote(&context::trace_id()),
+                self.status.is_success()
+            )
+            .as_bytes(),
+        );
+        (self.status, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_pre_rendered_answer_is_the_same_envelope_as_a_serialized_one() {
+        let data = serde_json::json!({"a": [1, 2], "b": "한글 \"따옴표\""});
+        let pre = PreRendered::ok(serde_json::to_vec(&data).unwrap()).into_response();
+        assert_eq!(pre.status(), StatusCode::OK);
+        let bytes = axum::body::to_bytes(pre.into_body(), 1 << 20).await.unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["data"], data);
+        assert_eq!(v["status"], 200);
+        assert_eq!(v["success"], true);
+        assert_eq!(v["message"], "요청이 처리되었습니다.");
+        assert!(v["traceId"].as_str().is_some_and(|t| !t.is_empty()) && v["timestamp"].is_string());
+    }
+}

@@ -2,7 +2,6 @@
 
 use axum::{extract::State, routing::get};
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use utoipa::{IntoParams, ToSchema};
 
 use super::profile;
@@ -14,7 +13,10 @@ use crate::{
         trends::{self, ChartData, Series},
         views::{self, CheckupRecord, NormalRangeReference},
     },
-    http::{ApiError, ApiQuery, ApiResult, Routes, Success, envelope::Envelope},
+    http::{
+        ApiError, ApiQuery, ApiResult, Routes, Success,
+        envelope::{Envelope, PreRendered},
+    },
     users::{ActiveUser, model::today_seoul},
 };
 
@@ -55,7 +57,7 @@ pub async fn checkup_history(
     State(state): State<HealthState>,
     ActiveUser(user): ActiveUser,
     ApiQuery(q): ApiQuery<HistoryQuery>,
-) -> ApiResult<Success<Box<RawValue>>> {
+) -> ApiResult<PreRendered> {
     let max = q.max_records.unwrap_or(api::HISTORY_DEFAULT);
     if !(1..=api::HISTORY_MAX).contains(&max) {
         return Err(ApiError::field("maxRecords", "maxRecords는 1~50 사이로 보내 주세요."));
@@ -63,7 +65,7 @@ pub async fn checkup_history(
     // The app's usual call is answered from its rendered JSON; any other size is rendered anew.
     let default = max == api::HISTORY_DEFAULT;
     if default && let Some(view) = api::cached_view(&state, user.id).await {
-        return Ok(Success::new(view));
+        return Ok(PreRendered::ok(view));
     }
     let h = api::history(&state, user.id).await?;
     let sex = h.sex.ok_or_else(|| ApiError::Forbidden {
@@ -82,7 +84,7 @@ pub async fn checkup_history(
     if default {
         api::cache_view(&state, user.id, &json).await;
     }
-    Ok(Success::new(RawValue::from_string(json).map_err(anyhow::Error::new)?))
+    Ok(PreRendered::ok(json))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
