@@ -3,6 +3,13 @@
 
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
+// The static (musl) build ships to Azure; musl's own malloc costs ~5x the CPU per request, so it
+// gets mimalloc (settings and measurements: docs/decisions.md, bench/README.md). The glibc
+// build (tests, `healthsync dev`) keeps glibc's allocator.
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use healthsync::{
@@ -91,7 +98,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(LogFormat::for_stdout());
             let config = Config::from_env()?;
             let pool = db::lazy_pool(&config)?;
-            db::migrate(&pool).await?;
+            db::migrate_for(&pool, &config).await?;
             println!("migrations applied");
             Ok(())
         }
