@@ -15,7 +15,7 @@ use healthsync::{
 };
 use tree_sitter::{Node, Parser, Tree};
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
@@ -30,7 +30,7 @@ fn bicep_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-fn parse(source: &str) -> Tree {
+pub(crate) fn parse(source: &str) -> Tree {
     let mut parser = Parser::new();
     parser.set_language(&tree_sitter_bicep::LANGUAGE.into()).expect("the Bicep grammar loads");
     parser.parse(source, None).expect("the parser returns a tree")
@@ -62,20 +62,20 @@ fn syntax_errors(file: &str, source: &str, tree: &Tree) -> Vec<String> {
     out
 }
 
-fn read(path: &Path) -> String {
+pub(crate) fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
-fn text<'a>(node: Node, source: &'a str) -> &'a str {
+pub(crate) fn text<'a>(node: Node, source: &'a str) -> &'a str {
     node.utf8_text(source.as_bytes()).unwrap()
 }
 
-fn unquote(s: &str) -> String {
+pub(crate) fn unquote(s: &str) -> String {
     s.trim_matches('\'').to_string()
 }
 
 /// The expression assigned by `var <name> = ...` at the top level of a file.
-fn variable<'t>(tree: &'t Tree, source: &str, name: &str) -> Option<Node<'t>> {
+pub(crate) fn variable<'t>(tree: &'t Tree, source: &str, name: &str) -> Option<Node<'t>> {
     fn find<'t>(node: Node<'t>, source: &str, name: &str) -> Option<Node<'t>> {
         if node.kind() == "variable_declaration" {
             let mut cursor = node.walk();
@@ -92,7 +92,7 @@ fn variable<'t>(tree: &'t Tree, source: &str, name: &str) -> Option<Node<'t>> {
 }
 
 /// The properties of an object literal: key (unquoted) → value node.
-fn properties<'t>(object: Node<'t>, source: &str) -> BTreeMap<String, Node<'t>> {
+pub(crate) fn properties<'t>(object: Node<'t>, source: &str) -> BTreeMap<String, Node<'t>> {
     let mut out = BTreeMap::new();
     let mut cursor = object.walk();
     for prop in object.named_children(&mut cursor).filter(|n| n.kind() == "object_property") {
@@ -106,7 +106,7 @@ fn properties<'t>(object: Node<'t>, source: &str) -> BTreeMap<String, Node<'t>> 
 }
 
 /// infra/catalog.json, generated from the domain list and loaded by the Bicep.
-fn infra_catalog() -> serde_json::Value {
+pub(crate) fn infra_catalog() -> serde_json::Value {
     serde_json::from_str(&read(&root().join("infra/catalog.json"))).unwrap()
 }
 

@@ -9,6 +9,7 @@ mod architecture;
 mod auth;
 mod bus;
 mod catalog;
+mod deployable;
 mod infra;
 mod invocations;
 mod local_queue;
