@@ -123,7 +123,8 @@ impl Platform {
         };
         let events: Arc<dyn EventSink> = match &config.service_bus_namespace {
             Some(ns) => Arc::new(
-                ServiceBusSink::for_config(ns, bus::EVENTS_TOPIC, &config).context("configuring Service Bus")?,
+                ServiceBusSink::for_config(ns, bus::EVENTS_TOPIC, &config)
+                    .context("configuring Service Bus")?,
             ),
             None => Arc::new(LocalQueueSink { subscriptions: blueprint.subscriptions }),
         };

@@ -354,7 +354,10 @@ mod tests {
                 object_id: "4f0b2f1c-7d0e-4b8a-9a43-2f7d8f0e1c11".into()
             })
         );
-        assert_eq!(c.redis_auth, RedisAuth::Entra { username: "4f0b2f1c-7d0e-4b8a-9a43-2f7d8f0e1c11".into() });
+        assert_eq!(
+            c.redis_auth,
+            RedisAuth::Entra { username: "4f0b2f1c-7d0e-4b8a-9a43-2f7d8f0e1c11".into() }
+        );
         let defaults = Config::from_source(&src(&[("DATABASE_URL", "postgres://localhost/x")])).unwrap();
         assert_eq!((defaults.database_auth, defaults.redis_auth), (DatabaseAuth::Password, RedisAuth::Url));
         assert_eq!(defaults.outbox_publish_budget, Duration::from_secs(1));

@@ -114,8 +114,7 @@ pub async fn grant_app_access(pool: &PgPool, principal: Option<&AppPrincipal>) -
 /// Azure's `pgaadauth` extension adds a role for an Entra principal. It is reachable from the
 /// `postgres` database on every server, from ours only when installed there.
 async fn create_entra_principal(pool: &PgPool, principal: &AppPrincipal) -> anyhow::Result<()> {
-    const CREATE: &str =
-        "SELECT * FROM pgaadauth_create_principal_with_oid($1, $2, 'service', false, false)";
+    const CREATE: &str = "SELECT * FROM pgaadauth_create_principal_with_oid($1, $2, 'service', false, false)";
     let here: bool =
         sqlx::query_scalar("SELECT to_regproc('pgaadauth_create_principal_with_oid') IS NOT NULL")
             .fetch_one(pool)

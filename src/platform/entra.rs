@@ -16,7 +16,7 @@ pub const REDIS_SCOPE: &str = "https://redis.azure.com/.default";
 /// is within 5 minutes of expiry, so asking at 4 minutes gets a fresh one.
 pub const RENEW_BEFORE: Duration = Duration::from_secs(4 * 60);
 /// Never renew sooner than this after a fetch (a token that claims to expire at once).
-const MIN_LIFETIME: Duration = Duration::from_secs(10);
+const MIN_LIFETIME: Duration = Duration::from_secs(1);
 
 /// A token and when to ask for the next one.
 pub struct Token {

@@ -10,6 +10,8 @@ mod auth;
 mod bus;
 mod catalog;
 mod deployable;
+mod entra;
+mod fast_publish;
 mod infra;
 mod invocations;
 mod local_queue;

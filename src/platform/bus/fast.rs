@@ -65,7 +65,9 @@ impl FastRelay {
                 tracing::warn!(error = format!("{err:#}"), "publishing after commit failed; the sweep will")
             }
             Ok(Err(err)) => tracing::warn!(error = %err, "publishing after commit panicked; the sweep will"),
-            Err(_) => tracing::debug!(budget_ms = self.budget.as_millis() as u64, "publishing outlived the budget"),
+            Err(_) => {
+                tracing::debug!(budget_ms = self.budget.as_millis() as u64, "publishing outlived the budget")
+            }
         }
     }
 }

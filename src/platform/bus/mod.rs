@@ -9,8 +9,8 @@ pub mod relay;
 pub mod servicebus;
 
 pub use consumer::{DeadLetter, Handled, begin_once, forget_user, record_dead_letter};
-pub use outbox::{Event, NewEvent, OutboxEvent, publish};
 pub use fast::FastRelay;
+pub use outbox::{Event, NewEvent, OutboxEvent, publish};
 pub use relay::{EventSink, LocalQueueSink, Subscription, prune, relay_batch, relay_ids};
 
 /// The Service Bus topic every event goes to; subscriptions filter on the event type (`Subject`).
