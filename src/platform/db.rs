@@ -73,7 +73,13 @@ pub async fn grant_app_access(pool: &PgPool, principal: Option<&AppPrincipal>) -
           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'healthsync_app') THEN
             BEGIN
               CREATE ROLE healthsync_app NOLOGIN;
-            EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+            EXCEPTION
+              WHEN duplicate_object OR unique_violation THEN NULL;
+              -- A migrator that may not create roles (a local owner account) leaves rights as
+              -- they are; with an app principal to grant, the GRANT below then fails loudly.
+              WHEN insufficient_privilege THEN
+                RAISE NOTICE 'no CREATEROLE: the app role is not managed here';
+                RETURN;
             END;
           END IF;
           FOR s IN SELECT nspname FROM pg_namespace

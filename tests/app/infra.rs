@@ -300,15 +300,87 @@ fn max_delivery_count_and_timer_functions_match_the_code() {
     );
 }
 
+/// The static (musl) binary that scripts/test builds before the tests
+/// (`PACKAGE_PROFILE=dev PACKAGE_BUILD_ONLY=1 scripts/package`, exported as HEALTHSYNC_STATIC_BIN).
+fn static_binary() -> PathBuf {
+    let path = std::env::var_os("HEALTHSYNC_STATIC_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/x86_64-unknown-linux-musl/debug/healthsync"));
+    assert!(
+        path.is_file(),
+        "no static binary at {}: run scripts/test, or `PACKAGE_PROFILE=dev PACKAGE_BUILD_ONLY=1 scripts/package` first",
+        path.display()
+    );
+    path
+}
+
+fn package(binary: &Path, dist: &Path) -> std::process::Output {
+    Command::new(root().join("scripts/package"))
+        .env("PACKAGE_BINARY", binary)
+        .env("PACKAGE_DIST", dist)
+        .output()
+        .expect("scripts/package runs")
+}
+
+#[test]
+fn the_package_refuses_a_binary_that_is_not_static() {
+    let dist = tempfile::tempdir().unwrap();
+    // The test build is linked against glibc: exactly what must never reach the Functions image.
+    let out = package(Path::new(env!("CARGO_BIN_EXE_healthsync")), dist.path());
+    assert!(!out.status.success(), "a glibc-linked binary was packaged");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("dynamically linked"), "{err}");
+    assert!(!dist.path().join("healthsync.zip").exists());
+}
+
+#[test]
+fn the_packaged_static_binary_serves_live() {
+    let dist = tempfile::tempdir().unwrap();
+    let out = package(&static_binary(), dist.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Unpacked from the zip, as the host sees it: the run bit must have survived.
+    let app = tempfile::tempdir().unwrap();
+    let mut archive =
+        zip::ZipArchive::new(std::fs::File::open(dist.path().join("healthsync.zip")).unwrap()).unwrap();
+    archive.extract(app.path()).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = Command::new(app.path().join("healthsync"))
+        .arg("serve")
+        .current_dir(app.path())
+        .env_clear()
+        .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
+        .env("DATABASE_URL", "postgres://unused@127.0.0.1:1/unused")
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("the packaged binary starts");
+    let started = std::time::Instant::now();
+    let status = loop {
+        match live_status(port) {
+            Some(status) => break Some(status),
+            None if started.elapsed() > std::time::Duration::from_secs(10) => break None,
+            None => std::thread::sleep(std::time::Duration::from_millis(20)),
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(status, Some(200), "GET /api/system/live on the packaged binary");
+}
+
+/// The status of `GET /api/system/live`, or `None` while nothing listens.
+fn live_status(port: u16) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.write_all(b"GET /api/system/live HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).ok()?;
+    answer.split(' ').nth(1)?.parse().ok()
+}
+
 #[test]
 fn the_package_has_the_layout_the_functions_host_accepts() {
     let dist = tempfile::tempdir().unwrap();
-    let status = Command::new(root().join("scripts/package"))
-        .env("PACKAGE_BINARY", env!("CARGO_BIN_EXE_healthsync"))
-        .env("PACKAGE_DIST", dist.path())
-        .status()
-        .expect("scripts/package runs");
-    assert!(status.success(), "scripts/package failed");
+    let out = package(&static_binary(), dist.path());
+    assert!(out.status.success(), "scripts/package failed: {}", String::from_utf8_lossy(&out.stderr));
 
     let file = std::fs::File::open(dist.path().join("healthsync.zip")).expect("dist/healthsync.zip exists");
     let mut archive = zip::ZipArchive::new(file).unwrap();
