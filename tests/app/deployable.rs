@@ -81,7 +81,7 @@ fn depends_on(r: &Resource, source: &str) -> BTreeSet<String> {
 }
 
 /// The arguments main.bicep passes to `module <name>`.
-fn module_params<'t>(tree: &'t Tree, source: &str, name: &str) -> BTreeMap<String, String> {
+fn module_params(tree: &Tree, source: &str, name: &str) -> BTreeMap<String, String> {
     let decl = children(tree.root_node())
         .into_iter()
         .filter(|n| n.kind() == "module_declaration")
