@@ -202,6 +202,7 @@ async fn redis_admin(cmd: &[&str]) -> redis::RedisResult<redis::Value> {
 #[tokio::test]
 async fn redis_signs_in_as_the_identity_and_reconnects_with_a_fresh_token_before_expiry() {
     let user = format!("hs-entra-{}", uuid::Uuid::new_v4().simple());
+    let _cleanup = AclUser(user.clone());
     let prefix = format!("{user}:");
     let keys = format!("~{prefix}*");
     redis_admin(&["ACL", "SETUSER", &user, "on", ">tok-1", &keys, "+@all"]).await.unwrap();
@@ -229,7 +230,17 @@ async fn redis_signs_in_as_the_identity_and_reconnects_with_a_fresh_token_before
         .unwrap()
         .with_entra(user.clone(), Tokens::new(REDIS_SCOPE, vec![HOUR]));
     assert!(wrong.ping().await.is_err());
-    redis_admin(&["ACL", "DELUSER", &user]).await.unwrap();
+}
+
+/// Deletes the test's ACL user from the shared Redis, also when an assertion failed.
+struct AclUser(String);
+
+impl Drop for AclUser {
+    fn drop(&mut self) {
+        if let Ok(mut conn) = redis::Client::open(redis_url()).and_then(|c| c.get_connection()) {
+            let _: redis::RedisResult<()> = redis::cmd("ACL").arg("DELUSER").arg(&self.0).query(&mut conn);
+        }
+    }
 }
 
 #[sqlx::test]
