@@ -3,13 +3,6 @@
 
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
-// The static (musl) build ships to Azure; musl's own malloc costs ~5x the CPU per request, so it
-// gets mimalloc (settings and measurements: docs/decisions.md, bench/README.md). The glibc
-// build (tests, `healthsync dev`) keeps glibc's allocator.
-#[cfg(target_env = "musl")]
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use healthsync::{
@@ -21,6 +14,13 @@ use healthsync::{
         telemetry::{self, LogFormat},
     },
 };
+
+// The static (musl) build ships to Azure; musl's own malloc costs ~5x the CPU per request, so it
+// gets mimalloc (settings and measurements: docs/decisions.md, bench/README.md). The glibc
+// build (tests, `healthsync dev`) keeps glibc's allocator.
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(
