@@ -58,7 +58,7 @@ param flexMaximumInstanceCount int = 100
 ])
 param flexInstanceMemoryMB int = 2048
 
-@description('Private networking: app VNet integration, PostgreSQL in a delegated subnet, private endpoints for Key Vault, storage, Redis (and Service Bus / Event Hubs on Premium) with public access off.')
+@description('Private networking: app VNet integration, PostgreSQL in a delegated subnet, private endpoints for Key Vault, storage, Redis, Event Hubs and Service Bus (Premium) with public access off. Always on for a `prod*` environment.')
 param useVnet bool = false
 
 @description('Front Door Premium + WAF in front of the app, the app accepting only Front Door. Off for cheap environments.')
@@ -130,6 +130,12 @@ param serviceBusSku string = 'Standard'
 // App configuration
 // ---------------------------------------------------------------------------------------------
 
+@description('Premium: blob URL of the package production runs (scripts/deploy-azure sets it; kept across provisions).')
+param packageUrl string = ''
+
+@description('Premium: blob URL of the package the staging slot runs.')
+param stagingPackageUrl string = ''
+
 @description('Google OAuth client ids (comma-separated) accepted as ID-token audiences.')
 param googleClientIds string = ''
 
@@ -181,6 +187,12 @@ var tags = {
 var functionAppName = '${abbrs.webSitesFunctions}healthsync-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(resourceToken, 8)}'
 var checkupContainerName = 'checkup-files'
+// Production is private by default: the VNet and private endpoints, no `0.0.0.0` PostgreSQL rule
+// (it admits every Azure tenant's addresses), and Service Bus Premium (the tier with private
+// endpoints). Other environments choose with useVnet.
+var isProduction = startsWith(toLower(environmentName), 'prod')
+var privateNetworking = useVnet || isProduction
+var effectiveServiceBusSku = privateNetworking ? 'Premium' : serviceBusSku
 var databaseName = 'healthsync'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -211,7 +223,7 @@ module monitoring 'modules/monitoring.bicep' = {
   }
 }
 
-module network 'modules/network.bicep' = if (useVnet) {
+module network 'modules/network.bicep' = if (privateNetworking) {
   name: 'network'
   scope: rg
   params: {
@@ -237,7 +249,7 @@ module keyVault 'modules/keyvault.bicep' = {
     claudeApiKey: claudeApiKey
     tilkoApiKey: tilkoApiKey
     googleClientSecret: googleClientSecret
-    publicNetworkAccess: useVnet ? 'Disabled' : 'Enabled'
+    publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
   }
 }
@@ -253,10 +265,13 @@ module hostStorage 'modules/storage.bicep' = {
     containers: [
       deploymentContainerName
     ]
-    publicNetworkAccess: useVnet ? 'Disabled' : 'Enabled'
+    publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
     // The Functions host keeps blobs (leases, timers, the deployment package), queues and tables.
     blobRoleDefinitionId: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // Storage Blob Data Owner
     grantQueueAndTable: true
+    dataAccount: false
+    deployerPrincipalId: hostingPlan == 'Premium' ? principalId : ''
+    deployerPrincipalType: principalType
     appPrincipalId: identity.outputs.principalId
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
   }
@@ -273,9 +288,10 @@ module dataStorage 'modules/storage.bicep' = {
     containers: [
       checkupContainerName
     ]
-    publicNetworkAccess: useVnet ? 'Disabled' : 'Enabled'
+    publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
     blobRoleDefinitionId: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe' // Storage Blob Data Contributor
     grantQueueAndTable: false
+    dataAccount: true
     appPrincipalId: identity.outputs.principalId
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
   }
@@ -302,8 +318,9 @@ module postgres 'modules/postgres.bicep' = {
     entraAdminObjectId: principalId
     entraAdminName: principalName
     entraAdminType: principalType
-    delegatedSubnetId: useVnet ? network.outputs.postgresSubnetId : ''
-    privateDnsZoneId: useVnet ? network.outputs.postgresDnsZoneId : ''
+    delegatedSubnetId: privateNetworking ? network.outputs.postgresSubnetId : ''
+    privateDnsZoneId: privateNetworking ? network.outputs.postgresDnsZoneId : ''
+    appIdentityName: identity.outputs.name
     keyVaultName: keyVault.outputs.name
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
   }
@@ -318,8 +335,10 @@ module redis 'modules/redis.bicep' = {
     tags: tags
     skuName: redisSku
     highAvailability: redisHighAvailability
-    publicNetworkAccess: useVnet ? 'Disabled' : 'Enabled'
+    publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
     keyVaultName: keyVault.outputs.name
+    appPrincipalId: identity.outputs.principalId
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
   }
 }
 
@@ -330,10 +349,10 @@ module serviceBus 'modules/servicebus.bicep' = {
     name: '${abbrs.serviceBusNamespaces}healthsync-${resourceToken}'
     location: location
     tags: tags
-    skuName: serviceBusSku
+    skuName: effectiveServiceBusSku
     subscriptions: serviceBusSubscriptions
     maxDeliveryCount: 10 // src/platform/bus/mod.rs MAX_DELIVERY_COUNT
-    publicNetworkAccess: useVnet && serviceBusSku == 'Premium' ? 'Disabled' : 'Enabled'
+    publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
     appPrincipalId: identity.outputs.principalId
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
   }
@@ -347,12 +366,13 @@ module eventHubs 'modules/eventhubs.bicep' = {
     location: location
     tags: tags
     hubName: 'analytics'
-    publicNetworkAccess: useVnet ? 'Disabled' : 'Enabled'
+    publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
     appPrincipalId: identity.outputs.principalId
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
   }
 }
 
-// What gets a private endpoint with useVnet (Service Bus only on Premium, the tier that has them).
+// What gets a private endpoint with privateNetworking (Service Bus only on Premium, the tier that has them).
 var corePrivateEndpoints = [
   {
     name: 'kv'
@@ -397,7 +417,7 @@ var corePrivateEndpoints = [
     zone: 'privatelink.servicebus.windows.net'
   }
 ]
-var serviceBusPrivateEndpoints = serviceBusSku == 'Premium' ? [
+var serviceBusPrivateEndpoints = effectiveServiceBusSku == 'Premium' ? [
   {
     name: 'sb'
     id: serviceBus.outputs.id
@@ -414,15 +434,15 @@ var privateDnsZones = [
   'privatelink.servicebus.windows.net'
 ]
 
-module privateEndpoints 'modules/private-endpoints.bicep' = if (useVnet) {
+module privateEndpoints 'modules/private-endpoints.bicep' = if (privateNetworking) {
   name: 'private-endpoints'
   scope: rg
   params: {
     location: location
     tags: tags
     namePrefix: '${abbrs.networkPrivateEndpoints}healthsync-${resourceToken}'
-    subnetId: useVnet ? network.outputs.privateEndpointSubnetId : ''
-    vnetId: useVnet ? network.outputs.vnetId : ''
+    subnetId: privateNetworking ? network.outputs.privateEndpointSubnetId : ''
+    vnetId: privateNetworking ? network.outputs.vnetId : ''
     targets: concat(corePrivateEndpoints, serviceBusPrivateEndpoints)
     zones: privateDnsZones
   }
@@ -455,6 +475,9 @@ module functionApp 'modules/functionapp.bicep' = {
     flexInstanceMemoryMB: flexInstanceMemoryMB
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
+    identityPrincipalId: identity.outputs.principalId
+    packageUrl: packageUrl
+    stagingPackageUrl: stagingPackageUrl
     hostStorageAccountName: hostStorage.outputs.name
     deploymentContainerUrl: '${hostStorage.outputs.blobEndpoint}${deploymentContainerName}'
     checkupContainerUrl: '${dataStorage.outputs.blobEndpoint}${checkupContainerName}'
@@ -467,7 +490,7 @@ module functionApp 'modules/functionapp.bicep' = {
     oidcIssuer: oidcIssuer
     oidcJwksUrl: oidcJwksUrl
     oidcAudiences: oidcAudiences
-    appSubnetId: useVnet ? network.outputs.appSubnetId : ''
+    appSubnetId: privateNetworking ? network.outputs.appSubnetId : ''
     frontDoorId: useFrontDoor ? frontDoor.outputs.frontDoorId : ''
     triggeredFunctions: concat(serviceBusFunctions, timerFunctions)
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
@@ -490,6 +513,7 @@ module alerts 'modules/alerts.bicep' = {
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
     serviceBusNamespaceId: serviceBus.outputs.id
     postgresServerId: postgres.outputs.id
+    isPremium: hostingPlan == 'Premium'
     location: location
   }
 }
@@ -508,6 +532,14 @@ output AZURE_HAS_STAGING_SLOT bool = hostingPlan == 'Premium'
 output AZURE_STAGING_URL string = hostingPlan == 'Premium' ? 'https://${functionApp.outputs.stagingHostName}' : ''
 output AZURE_PUBLIC_URL string = useFrontDoor ? 'https://${frontDoor.outputs.endpointHostName}' : 'https://${functionApp.outputs.defaultHostName}'
 output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+output AZURE_MANAGED_IDENTITY_ID string = identity.outputs.id
+output AZURE_MANAGED_IDENTITY_NAME string = identity.outputs.name
+output AZURE_MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
+output AZURE_PRIVATE_NETWORKING bool = privateNetworking
+output AZURE_HOST_STORAGE_ACCOUNT string = hostStorage.outputs.name
+output AZURE_PACKAGE_CONTAINER string = deploymentContainerName
+output AZURE_POSTGRES_ENTRA_ADMIN string = postgres.outputs.entraAdminName
+output AZURE_POSTGRES_ADMIN_LOGIN string = postgres.outputs.administratorLogin
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_KEY_VAULT_URI string = keyVault.outputs.uri
 output AZURE_POSTGRES_SERVER_NAME string = postgres.outputs.name

@@ -111,7 +111,7 @@ impl Platform {
         blueprint: Blueprint,
     ) -> anyhow::Result<Self> {
         let cache: Arc<dyn Cache> = match &config.redis_url {
-            Some(url) => Arc::new(RedisCache::new(url, config.ready_check_timeout, "hs:")?),
+            Some(url) => Arc::new(RedisCache::for_config(url, &config, "hs:")?),
             None => Arc::new(MemoryCache::new(100_000)),
         };
         let blob: Arc<dyn BlobStore> = match &config.blob {
@@ -123,12 +123,8 @@ impl Platform {
         };
         let events: Arc<dyn EventSink> = match &config.service_bus_namespace {
             Some(ns) => Arc::new(
-                ServiceBusSink::for_namespace(
-                    ns,
-                    bus::EVENTS_TOPIC,
-                    config.managed_identity_client_id.as_deref(),
-                )
-                .context("configuring Service Bus")?,
+                ServiceBusSink::for_config(ns, bus::EVENTS_TOPIC, &config)
+                    .context("configuring Service Bus")?,
             ),
             None => Arc::new(LocalQueueSink { subscriptions: blueprint.subscriptions }),
         };

@@ -15,6 +15,13 @@ use healthsync::{
     },
 };
 
+// The static (musl) build ships to Azure; musl's own malloc costs ~5x the CPU per request, so it
+// gets mimalloc (settings and measurements: docs/decisions.md, bench/README.md). The glibc
+// build (tests, `healthsync dev`) keeps glibc's allocator.
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "healthsync",
@@ -97,7 +104,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(LogFormat::for_stdout());
             let config = Config::from_env()?;
             let pool = db::lazy_pool(&config)?;
-            db::migrate(&pool).await?;
+            db::migrate_for(&pool, &config).await?;
             println!("migrations applied");
             Ok(())
         }

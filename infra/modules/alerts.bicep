@@ -11,6 +11,9 @@ param logAnalyticsWorkspaceId string
 param serviceBusNamespaceId string
 param postgresServerId string
 
+@description('Premium only: the Http5xx platform metric exists on App Service plans, not reliably on a Flex Consumption site; there the log-based 5xx-rate alert covers it.')
+param isPremium bool
+
 @description('Percentage of requests answered 5xx over 5 minutes that raises the alert.')
 param fiveXxRatePercent int = 5
 
@@ -201,8 +204,11 @@ resource postgresAlerts 'Microsoft.Insights/metricAlerts@2018-03-01' = [
   }
 ]
 
-// Function app HTTP 5xx count as a metric too: it fires even when the log pipeline lags.
-resource http5xx 'Microsoft.Insights/metricAlerts@2018-03-01' = {
+// Function app HTTP 5xx count as a metric too: it fires even when the log pipeline lags. Only on
+// Premium: Flex Consumption lists its own, smaller metric set ("Monitor Azure Functions data
+// reference", https://learn.microsoft.com/azure/azure-functions/monitor-functions-reference),
+// and an alert on a metric the resource lacks fails the deployment.
+resource http5xx 'Microsoft.Insights/metricAlerts@2018-03-01' = if (isPremium) {
   name: 'healthsync-http-5xx'
   location: 'global'
   tags: tags

@@ -17,6 +17,7 @@ param flexInstanceMemoryMB int
 
 param identityId string
 param identityClientId string
+param identityPrincipalId string
 param hostStorageAccountName string
 param deploymentContainerUrl string
 param checkupContainerUrl string
@@ -39,6 +40,12 @@ param frontDoorId string
 
 @description('Timer and Service Bus functions: disabled in the staging slot (slot-sticky) so only production consumes.')
 param triggeredFunctions array
+
+@description('Premium: the blob URL of the package production runs (WEBSITE_RUN_FROM_PACKAGE), kept across provisions; empty until the first deploy.')
+param packageUrl string = ''
+
+@description('Premium: the same for the staging slot.')
+param stagingPackageUrl string = ''
 
 var isFlex = hostingPlan == 'FlexConsumption'
 // azd finds the deploy target of service `api` (azure.yaml) by this tag.
@@ -70,9 +77,12 @@ var deploymentSettings = {
   // Analytics events.
   EVENT_HUB_NAMESPACE: eventHubNamespaceFqdn
   EVENT_HUB_NAME: eventHubName
-  // Data.
+  // Data: PostgreSQL and Redis as the managed identity with Entra tokens (no password, no key).
   DATABASE_URL: '${kv}/database-url/)'
+  DATABASE_AUTH: 'entra'
   REDIS_URL: '${kv}/redis-url/)'
+  REDIS_AUTH: 'entra'
+  REDIS_USERNAME: identityPrincipalId
   BLOB_CONTAINER_URL: checkupContainerUrl
   // Behind Front Door only Front Door can reach the app, so its X-Azure-ClientIP is trustworthy.
   CLIENT_IP_HEADER: empty(frontDoorId) ? 'X-Forwarded-For' : 'X-Azure-ClientIP'
@@ -90,12 +100,24 @@ var deploymentSettings = {
 }
 var appSettings = union(generatedSettings, deploymentSettings)
 
-// Premium runs the classic way: the runtime comes from settings and the zip is mounted read-only
-// (no Azure Files content share, which would need a storage account key).
+// Premium runs the classic way: the runtime comes from settings. Without an Azure Files content
+// share (it needs a storage account key; shared keys are off) `WEBSITE_RUN_FROM_PACKAGE=1` has
+// nowhere to keep the package, so the documented way is a private blob URL read with the
+// user-assigned identity (`WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID`), per slot: "Run your
+// app in Azure App Service directly from a ZIP package", https://learn.microsoft.com/azure/app-service/deploy-run-package
+// (and "Storage considerations for Azure Functions" on running without Azure Files).
+// scripts/deploy-azure uploads each package, points the staging slot at it and swaps; the URLs
+// come back in through `packageUrl`/`stagingPackageUrl` so a provision never unsets them.
 var premiumSettings = {
   FUNCTIONS_EXTENSION_VERSION: '~4'
   FUNCTIONS_WORKER_RUNTIME: 'custom'
-  WEBSITE_RUN_FROM_PACKAGE: '1'
+  WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID: identityId
+}
+var productionPackage = empty(packageUrl) ? {} : {
+  WEBSITE_RUN_FROM_PACKAGE: packageUrl
+}
+var stagingPackage = empty(stagingPackageUrl) ? {} : {
+  WEBSITE_RUN_FROM_PACKAGE: stagingPackageUrl
 }
 
 // AzureWebJobs.<Function>.Disabled for each triggered function ('false' in production, 'true'
@@ -167,6 +189,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   // checkov:skip=CKV_AZURE_17: clients are mobile apps that authenticate with bearer tokens, not client certificates
   // checkov:skip=CKV_AZURE_212: Flex Consumption scales per function from zero; Premium keeps minimumElasticInstanceCount 1 warm
   // checkov:skip=CKV_AZURE_213: Premium gets healthCheckPath /api/system/live; Flex Consumption has no App Service health check
+  // checkov:skip=CKV_AZURE_78: ftpsState is Disabled on Premium; Flex Consumption rejects the property (ARM 51021) and has no FTP endpoint, and basic publishing credentials are off on both (ftpCredentials below)
   name: name
   location: location
   tags: union(tags, serviceTag)
@@ -186,7 +209,10 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     siteConfig: {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
-      ftpsState: 'Disabled'
+      // Premium only: newer Flex Consumption regions reject siteConfig.ftpsState (ARM error 51021,
+      // "not supported for Flex Consumption"); Flex has no FTP endpoint, and the basic publishing
+      // credentials below are off on both plans. See infra/README.md for the what-if check.
+      ftpsState: isFlex ? null : 'Disabled'
       http20Enabled: true
       ipSecurityRestrictions: frontDoorRestrictions
       ipSecurityRestrictionsDefaultAction: empty(frontDoorId) ? 'Allow' : 'Deny'
@@ -212,7 +238,7 @@ resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
   // checkov:skip=CKV_AZURE_222: see the site: public API behind Front Door access restrictions
   parent: site
   name: 'appsettings'
-  properties: isFlex ? appSettings : union(appSettings, premiumSettings, productionTriggerSettings)
+  properties: isFlex ? appSettings : union(appSettings, premiumSettings, productionPackage, productionTriggerSettings)
 }
 
 // Basic (publishing-profile) credentials off: deployments authenticate with Entra ID.
@@ -294,7 +320,7 @@ resource staging 'Microsoft.Web/sites/slots@2024-04-01' = if (!isFlex) {
 resource stagingSettings 'Microsoft.Web/sites/slots/config@2024-04-01' = if (!isFlex) {
   parent: staging
   name: 'appsettings'
-  properties: union(appSettings, premiumSettings, stagingTriggerSettings)
+  properties: union(appSettings, premiumSettings, stagingPackage, stagingTriggerSettings)
 }
 
 resource stagingFtpCredentials 'Microsoft.Web/sites/slots/basicPublishingCredentialsPolicies@2024-04-01' = if (!isFlex) {

@@ -1,7 +1,19 @@
 // PostgreSQL Flexible Server: one database for all domains (one schema each), Entra and password
 // authentication, TLS required, backups kept `backupRetentionDays` days and geo-redundant,
 // optional zone-redundant HA and read replica, private access in a delegated subnet when given.
-// Writes the admin password and DATABASE_URL to Key Vault.
+//
+// Who connects as whom: the app connects as its managed identity with Entra tokens
+// (DATABASE_AUTH=entra; a PostgreSQL role of that name is created by `healthsync migrate` and
+// gets only the rights of the `healthsync_app` role on the app's schemas). Migrations run as the
+// Entra admin (whoever provisions). The password admin is break-glass only: its password is in
+// Key Vault and nothing uses it day to day. DATABASE_URL (Key Vault) names the identity, no
+// password.
+//
+// The server's children are created one after another (database → firewall rule → each
+// configuration → Entra admin → replica): in parallel the server answers `ServerIsBusy`. The
+// Azure Verified Module does the same (avm/res/db-for-postgre-sql/flexible-server/main.bicep:
+// firewall rules dependsOn databases, configurations @batchSize(1) dependsOn firewall rules,
+// administrators dependsOn configurations).
 param name string
 param location string
 param tags object
@@ -31,6 +43,9 @@ param entraAdminType string
 @description('Private access: a subnet delegated to Microsoft.DBforPostgreSQL/flexibleServers; empty = public access with the Azure-services firewall rule.')
 param delegatedSubnetId string
 param privateDnsZoneId string
+
+@description('The app\'s managed identity: its name is the PostgreSQL role the app logs in as.')
+param appIdentityName string
 
 var privateAccess = !empty(delegatedSubnetId)
 var privateNetwork = {
@@ -92,6 +107,9 @@ resource requireTls 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@20
     value: 'on'
     source: 'user-override'
   }
+  dependsOn: [
+    allowAzure
+  ]
 }
 
 resource logConnections 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@2024-08-01' = {
@@ -127,12 +145,13 @@ resource administrator 'Microsoft.DBforPostgreSQL/flexibleServers/administrators
     tenantId: tenant().tenantId
   }
   dependsOn: [
-    database
+    logDisconnections
   ]
 }
 
-// Without private access the server accepts connections from Azure services only (the app's
-// outbound addresses on Flex Consumption are not fixed); the password and TLS still apply.
+// Without private access (dev environments only: main.bicep makes `prod` private) the server
+// accepts connections from Azure services (the app's outbound addresses on Flex Consumption are
+// not fixed). That admits any Azure tenant's address, so Entra tokens and TLS are what protect it.
 resource allowAzure 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2024-08-01' = if (!privateAccess) {
   parent: server
   name: 'AllowAllAzureServicesAndResourcesWithinAzureIps'
@@ -140,6 +159,9 @@ resource allowAzure 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@202
     startIpAddress: '0.0.0.0'
     endIpAddress: '0.0.0.0'
   }
+  dependsOn: [
+    database
+  ]
 }
 
 resource replica 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = if (readReplica) {
@@ -156,8 +178,7 @@ resource replica 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = if (re
     network: network
   }
   dependsOn: [
-    database
-    logDisconnections
+    administrator
   ]
 }
 
@@ -195,13 +216,15 @@ resource adminPasswordSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   }
 }
 
-// DATABASE_URL as the app reads it (src/config/settings.rs): postgres://user:password@host:5432/db.
+// DATABASE_URL as the app reads it (src/config/settings.rs): the managed identity's role, no
+// password (DATABASE_AUTH=entra supplies a token per connection), TLS with the server's
+// certificate verified.
 resource databaseUrlSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   // checkov:skip=CKV_AZURE_41: no expiry on purpose: an expired secret breaks the app's Key Vault reference at the next restart; rotation is a runbook step (docs/operations.md)
   parent: vault
   name: 'database-url'
   properties: {
-    value: 'postgres://${administratorLogin}:${uriComponent(adminPassword)}@${server.properties.fullyQualifiedDomainName}:5432/${databaseName}?sslmode=require'
+    value: 'postgres://${uriComponent(appIdentityName)}@${server.properties.fullyQualifiedDomainName}:5432/${databaseName}?sslmode=verify-full'
     contentType: 'text/plain'
   }
 }
@@ -210,3 +233,5 @@ output id string = server.id
 output name string = server.name
 output fqdn string = server.properties.fullyQualifiedDomainName
 output replicaName string = readReplica ? replica.name : ''
+output entraAdminName string = empty(entraAdminObjectId) ? '' : (empty(entraAdminName) ? entraAdminObjectId : entraAdminName)
+output administratorLogin string = administratorLogin

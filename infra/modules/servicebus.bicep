@@ -2,7 +2,14 @@
 // event type), one subscription per consuming function with a filter on the Subject, and the
 // `nudge-batch` queue that fans daily nudges out in batches. Delivery is retried up to
 // maxDeliveryCount times, then dead-lettered; expired messages are dead-lettered too. Local
-// (SAS) auth is off: the app's identity is Data Sender and Data Receiver.
+// (SAS) auth is off: the app's identity is Data Owner of the topic and of the queue, no more.
+//
+// Why Owner and not Receiver + Sender: the scale controller sizes instances from the message
+// counts of each subscription and queue, which it reads as the trigger's identity; reading them
+// is a manage-level right that Data Receiver lacks ("Azure Service Bus bindings for Azure
+// Functions", identity-based connections, https://learn.microsoft.com/azure/azure-functions/functions-bindings-service-bus
+// and "Event-driven scaling", https://learn.microsoft.com/azure/azure-functions/event-driven-scaling).
+// Scoped to the two entities, not the namespace.
 param name string
 param location string
 param tags object
@@ -100,18 +107,27 @@ resource nudgeQueue 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' 
   }
 }
 
-// Azure Service Bus Data Receiver and Data Sender.
-resource roles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
-  for roleId in ['4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0', '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39']: {
-    name: guid(namespace.id, appPrincipalId, roleId)
-    scope: namespace
-    properties: {
-      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleId)
-      principalId: appPrincipalId
-      principalType: 'ServicePrincipal'
-    }
+var dataOwner = '090c5cfd-751d-490a-894a-3ce6f1109419' // Azure Service Bus Data Owner
+
+resource topicOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(topic.id, appPrincipalId, dataOwner)
+  scope: topic
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', dataOwner)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
   }
-]
+}
+
+resource queueOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(nudgeQueue.id, appPrincipalId, dataOwner)
+  scope: nudgeQueue
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', dataOwner)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
 
 resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
   name: 'to-log-analytics'

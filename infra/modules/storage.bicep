@@ -1,6 +1,11 @@
 // A storage account reached only with Entra ID (shared keys off), no anonymous access, TLS 1.2,
-// blob soft delete + versioning + change feed. Used twice: the Functions host's account (leases,
-// timers, the deployment package) and the checkup-files account (zone- and geo-redundant).
+// blob soft delete. Used twice: the Functions host's account (leases, timers, the deployment
+// package) and the checkup-files account (zone- and geo-redundant).
+//
+// Only the data account gets versioning, a change feed and the lifecycle rule. Microsoft advises
+// against them on a Functions host account (the host rewrites its lease and timer blobs all the
+// time, so versions and change-feed records pile up): "Storage considerations for Azure
+// Functions", https://learn.microsoft.com/azure/azure-functions/storage-considerations.
 param name string
 param location string
 param tags object
@@ -23,6 +28,13 @@ param publicNetworkAccess string
 
 @minValue(7)
 param softDeleteDays int = 30
+
+@description('The data account (versioning, change feed, lifecycle rule); false for the Functions host account.')
+param dataAccount bool
+
+@description('Object id of whoever deploys (uploads packages to this account on Premium); empty = none.')
+param deployerPrincipalId string = ''
+param deployerPrincipalType string = 'User'
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   // checkov:skip=CKV_AZURE_35: defaultAction is Deny when useVnet puts the account behind private endpoints; without a VNet the app's outbound addresses are not fixed, and access is Entra ID only (shared keys off) over TLS 1.2
@@ -74,9 +86,12 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
   parent: account
   name: 'default'
   properties: {
-    isVersioningEnabled: true
+    isVersioningEnabled: dataAccount
+    // The change feed names every blob written, and blob names carry user ids (users/{id}/...):
+    // it is kept no longer than the erasure promise of docs/operations.md (softDeleteDays + 1).
     changeFeed: {
-      enabled: true
+      enabled: dataAccount
+      retentionInDays: dataAccount ? softDeleteDays : null
     }
     deleteRetentionPolicy: {
       enabled: true
@@ -92,7 +107,7 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
 // Versioning keeps a blob's earlier versions after it is overwritten or deleted. A user's erasure
 // (개인정보보호법 §36) must not leave them forever: earlier versions go after a day, and soft-deleted
 // data after the soft-delete retention, so an erasure is complete within softDeleteDays + 1 days.
-resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
+resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = if (dataAccount) {
   parent: account
   name: 'default'
   properties: {
@@ -158,9 +173,60 @@ resource hostRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
   }
 ]
 
+// Storage Blob Data Contributor for the deployer: on Premium the pipeline uploads each package
+// here and points WEBSITE_RUN_FROM_PACKAGE at it (scripts/deploy-azure).
+resource deployerBlobRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
+  name: guid(account.id, deployerPrincipalId, 'ba92f5b4-2d11-453d-a403-e96b0029c9fe')
+  scope: account
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', 'ba92f5b4-2d11-453d-a403-e96b0029c9fe')
+    principalId: deployerPrincipalId
+    principalType: deployerPrincipalType
+  }
+}
+
 resource blobDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
   name: 'to-log-analytics'
   scope: blobService
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      {
+        categoryGroup: 'audit'
+        enabled: true
+      }
+    ]
+  }
+}
+
+// The host account's queues and tables (the Functions host's own bookkeeping) log too.
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' existing = {
+  parent: account
+  name: 'default'
+}
+
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' existing = {
+  parent: account
+  name: 'default'
+}
+
+resource queueDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = if (grantQueueAndTable) {
+  name: 'to-log-analytics'
+  scope: queueService
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      {
+        categoryGroup: 'audit'
+        enabled: true
+      }
+    ]
+  }
+}
+
+resource tableDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = if (grantQueueAndTable) {
+  name: 'to-log-analytics'
+  scope: tableService
   properties: {
     workspaceId: logAnalyticsWorkspaceId
     logs: [

@@ -7,7 +7,13 @@ pub mod generate;
 
 use std::sync::Arc;
 
-use axum::{Router, extract::DefaultBodyLimit, middleware, routing::get};
+use axum::{
+    Router,
+    extract::{DefaultBodyLimit, Request, State},
+    middleware::{self, Next},
+    response::Response,
+    routing::get,
+};
 use sqlx::PgPool;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -21,7 +27,7 @@ use crate::{
         invoke::{self, Bound},
     },
     http::{self, ApiError, Routes, context::BodyLimits},
-    platform::db,
+    platform::{bus::FastRelay, db},
 };
 
 /// The running app: its platform and the router that serves everything.
@@ -89,7 +95,7 @@ impl App {
         }
         let api_paths = routes.paths().to_vec();
         let routes_limit = routes.body_limits().iter().map(|(_, l)| *l).max().unwrap_or(0);
-        let api = api_router(routes, &platform);
+        let api = api_router(routes, &platform, fast_relay(&platform));
         let bridge = invoke::http_bridge(api.clone());
         let bound = bodies
             .into_iter()
@@ -98,7 +104,12 @@ impl App {
         let largest_api_body = routes_limit.max(platform.config.http_body_limit);
         let options =
             invoke::Options { timeout: FUNCTION_TIMEOUT, db: platform.db.clone(), largest_api_body };
-        let invocations = invoke::router(bound, options);
+        let mut invocations = invoke::router(bound, options);
+        // Requests and invocations publish the events they committed before answering (Service
+        // Bus; within OUTBOX_PUBLISH_BUDGET_MS); the OutboxRelay sweep catches the rest.
+        if let Some(fast) = fast_relay(&platform) {
+            invocations = invocations.layer(middleware::from_fn_with_state(fast, publish_after));
+        }
         let router = Router::new()
             // The host polls `GET /` until the handler answers: answer at once.
             .route("/", get(|| async { "ok" }))
@@ -112,13 +123,16 @@ impl App {
 
 /// The `/api` routes with the API's own stack: request context and timeout, body limits, the
 /// route template on the span, and the error shape for what matches nothing.
-fn api_router(routes: Routes<()>, platform: &Platform) -> Router {
+fn api_router(routes: Routes<()>, platform: &Platform, fast: Option<FastRelay>) -> Router {
     let limits = Arc::new(BodyLimits {
         default: platform.config.http_body_limit,
         per_route: routes.body_limits().iter().copied().collect(),
     });
-    routes
-        .into_router()
+    let mut router = routes.into_router();
+    if let Some(fast) = fast {
+        router = router.route_layer(middleware::from_fn_with_state(fast, publish_after));
+    }
+    router
         // After routing, so each route's own limit applies; the extractors' limit is ours.
         .route_layer(middleware::from_fn_with_state(limits, http::context::limit_body))
         .route_layer(middleware::from_fn(http::context::record_route))
@@ -128,6 +142,15 @@ fn api_router(routes: Routes<()>, platform: &Platform) -> Router {
         .layer(CatchPanicLayer::custom(http::error::panic_response))
         .layer(middleware::from_fn(http::context::no_store_by_default))
         .layer(middleware::from_fn_with_state(platform.config.http_timeout, http::context::request_context))
+}
+
+fn fast_relay(platform: &Platform) -> Option<FastRelay> {
+    FastRelay::new(platform.db.clone(), platform.events.clone(), platform.config.outbox_publish_budget)
+}
+
+/// Publishes what the request committed before its answer goes out (`platform::bus::fast`).
+async fn publish_after(State(fast): State<FastRelay>, req: Request, next: Next) -> Response {
+    fast.around(next.run(req)).await
 }
 
 /// Every function of the app, for the local host.

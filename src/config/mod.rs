@@ -10,7 +10,7 @@ pub mod settings;
 
 use std::collections::HashMap;
 
-pub use self::settings::{BlobConfig, ClientIpHeader, Config};
+pub use self::settings::{AppPrincipal, BlobConfig, ClientIpHeader, Config, DatabaseAuth, RedisAuth};
 
 /// A setting that is missing or cannot be parsed. The message names the setting and what it
 /// expects, never the value (it may be a secret).

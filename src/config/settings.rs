@@ -16,8 +16,25 @@ pub const DB_POOL_MAX: Setting =
     Setting::new("DB_POOL_MAX", "pool size per instance (instances multiply it)").default("5");
 pub const DB_ACQUIRE_TIMEOUT_MS: Setting =
     Setting::new("DB_ACQUIRE_TIMEOUT_MS", "waiting longer for a connection answers 503").default("3000");
+pub const DATABASE_AUTH: Setting = Setting::new(
+    "DATABASE_AUTH",
+    "`password` (from `DATABASE_URL`) or `entra`: the managed identity's Entra token, renewed before it expires",
+)
+.default("password");
+pub const DATABASE_APP_PRINCIPAL: Setting = Setting::new(
+    "DATABASE_APP_PRINCIPAL",
+    "`healthsync migrate` only: `role:object-id` of the managed identity that gets the app's rights (no more)",
+)
+.local_only();
 pub const REDIS_URL: Setting =
     Setting::new("REDIS_URL", "`redis://` or `rediss://`; unset: an in-process cache").secret();
+pub const REDIS_AUTH: Setting = Setting::new(
+    "REDIS_AUTH",
+    "`url` (credentials in `REDIS_URL`, if any) or `entra`: the managed identity's token as `REDIS_USERNAME`",
+)
+.default("url");
+pub const REDIS_USERNAME: Setting =
+    Setting::new("REDIS_USERNAME", "with `REDIS_AUTH=entra`: the managed identity's object id");
 pub const BLOB_CONTAINER_URL: Setting = Setting::new(
     "BLOB_CONTAINER_URL",
     "an https container URL (managed identity) or an http one with a SAS (Azurite); unset: a folder",
@@ -40,6 +57,16 @@ pub const SERVICE_BUS_NAMESPACE: Setting = Setting::new(
     "ServiceBusConnection__fullyQualifiedNamespace",
     "Service Bus namespace: the triggers read it, the relay publishes to its `events` topic; unset: the local queue",
 );
+pub const OUTBOX_PUBLISH_BUDGET_MS: Setting = Setting::new(
+    "OUTBOX_PUBLISH_BUDGET_MS",
+    "with Service Bus: how long a request or invocation waits to publish the events it committed (0: leave them to the sweep)",
+)
+.default("1000");
+pub const SERVICE_BUS_ENDPOINT: Setting = Setting::new(
+    "SERVICE_BUS_ENDPOINT",
+    "the Service Bus endpoint for tests and benches (a local fake); unset: `https://{namespace}/`",
+)
+.local_only();
 pub const AZURE_CLIENT_ID: Setting =
     Setting::new("AZURE_CLIENT_ID", "the app's user-assigned managed identity (Azure)");
 pub const RUST_LOG: Setting = Setting::new("RUST_LOG", "log filter; logs are JSON on stdout").default("info");
@@ -59,7 +86,11 @@ pub const SETTINGS: &[Setting] = &[
     DATABASE_URL,
     DB_POOL_MAX,
     DB_ACQUIRE_TIMEOUT_MS,
+    DATABASE_AUTH,
+    DATABASE_APP_PRINCIPAL,
     REDIS_URL,
+    REDIS_AUTH,
+    REDIS_USERNAME,
     BLOB_CONTAINER_URL,
     BLOB_DIR,
     HTTP_BODY_LIMIT_BYTES,
@@ -67,6 +98,8 @@ pub const SETTINGS: &[Setting] = &[
     READY_CHECK_TIMEOUT_MS,
     CLIENT_IP_HEADER,
     SERVICE_BUS_NAMESPACE,
+    OUTBOX_PUBLISH_BUDGET_MS,
+    SERVICE_BUS_ENDPOINT,
     AZURE_CLIENT_ID,
     RUST_LOG,
     LOG_FORMAT,
@@ -92,17 +125,50 @@ pub enum BlobConfig {
     Azure { container_url: Url },
 }
 
+/// How the app signs in to PostgreSQL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseAuth {
+    /// The password in `DATABASE_URL` (local, tests, break-glass).
+    Password,
+    /// The managed identity's Entra token as the password, renewed before it expires.
+    Entra,
+}
+
+/// How the app signs in to Redis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedisAuth {
+    /// Whatever `REDIS_URL` carries (nothing, or a password).
+    Url,
+    /// The managed identity's Entra token as the password of `username` (its object id).
+    Entra { username: String },
+}
+
+/// The PostgreSQL role a managed identity logs in as, and the identity's object id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppPrincipal {
+    pub role: String,
+    pub object_id: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub environment: Environment,
     pub database_url: SecretString,
     pub db_pool_max: u32,
     pub db_acquire_timeout: Duration,
+    pub database_auth: DatabaseAuth,
+    /// `healthsync migrate`: the identity to give the app's rights to.
+    pub database_app_principal: Option<AppPrincipal>,
     /// `None`: the in-process cache.
     pub redis_url: Option<SecretString>,
+    pub redis_auth: RedisAuth,
     pub blob: BlobConfig,
     /// Where events go: the Service Bus namespace (Azure), or `None` for the local host's queue.
     pub service_bus_namespace: Option<String>,
+    /// A Service Bus endpoint other than `https://{namespace}/` (a local fake).
+    pub service_bus_endpoint: Option<Url>,
+    /// How long a request waits to publish what it committed (zero: never; the sweep does).
+    pub outbox_publish_budget: Duration,
     /// The client id of the app's user-assigned managed identity (Azure); `None`: system-assigned.
     pub managed_identity_client_id: Option<String>,
     pub http_body_limit: usize,
@@ -138,10 +204,15 @@ impl Config {
             database_url: SecretString::from(database_url),
             db_pool_max: DB_POOL_MAX.number(src, "a whole number from 1 to 100", 1..=100)?,
             db_acquire_timeout: ms(&DB_ACQUIRE_TIMEOUT_MS, "milliseconds from 100 to 60000", 100..=60_000)?,
+            database_auth: database_auth(src)?,
+            database_app_principal: app_principal(src)?,
+            redis_auth: redis_auth(src)?,
             redis_url,
             blob: blob(src)?,
             managed_identity_client_id: AZURE_CLIENT_ID.read(src),
             service_bus_namespace: SERVICE_BUS_NAMESPACE.read(src),
+            service_bus_endpoint: SERVICE_BUS_ENDPOINT.url(src)?,
+            outbox_publish_budget: ms(&OUTBOX_PUBLISH_BUDGET_MS, "milliseconds from 0 to 10000", 0..=10_000)?,
             http_body_limit: HTTP_BODY_LIMIT_BYTES.number(
                 src,
                 "bytes from 1024 to 104857600",
@@ -160,6 +231,39 @@ impl Config {
                 }
             },
         })
+    }
+}
+
+fn database_auth(src: &dyn Source) -> Result<DatabaseAuth, ConfigError> {
+    match DATABASE_AUTH.read(src).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("password") => Ok(DatabaseAuth::Password),
+        Some("entra") => Ok(DatabaseAuth::Entra),
+        Some(_) => Err(ConfigError::Malformed { name: DATABASE_AUTH.name, expects: "password or entra" }),
+    }
+}
+
+fn app_principal(src: &dyn Source) -> Result<Option<AppPrincipal>, ConfigError> {
+    let Some(raw) = DATABASE_APP_PRINCIPAL.read(src) else { return Ok(None) };
+    let malformed =
+        || ConfigError::Malformed { name: DATABASE_APP_PRINCIPAL.name, expects: "role:object-id (a uuid)" };
+    let (role, object_id) = raw.trim().rsplit_once(':').ok_or_else(malformed)?;
+    if role.is_empty() || uuid::Uuid::parse_str(object_id).is_err() {
+        return Err(malformed());
+    }
+    Ok(Some(AppPrincipal { role: role.to_string(), object_id: object_id.to_string() }))
+}
+
+fn redis_auth(src: &dyn Source) -> Result<RedisAuth, ConfigError> {
+    match REDIS_AUTH.read(src).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("url") => Ok(RedisAuth::Url),
+        Some("entra") => match REDIS_USERNAME.read(src) {
+            Some(username) => Ok(RedisAuth::Entra { username: username.trim().to_string() }),
+            None => Err(ConfigError::Missing {
+                name: REDIS_USERNAME.name,
+                expects: "the managed identity's object id when REDIS_AUTH=entra",
+            }),
+        },
+        Some(_) => Err(ConfigError::Malformed { name: REDIS_AUTH.name, expects: "url or entra" }),
     }
 }
 
@@ -209,6 +313,11 @@ mod tests {
             ("BLOB_CONTAINER_URL", "http://127.0.0.1:10000/acct/c"),
             ("HTTP_TIMEOUT_MS", "-5"),
             ("CLIENT_IP_HEADER", "X-Secret"),
+            ("DATABASE_AUTH", "secret-token"),
+            ("DATABASE_APP_PRINCIPAL", "secret-no-oid"),
+            ("DATABASE_APP_PRINCIPAL", "id-healthsync:not-a-secret-uuid"),
+            ("REDIS_AUTH", "secret"),
+            ("OUTBOX_PUBLISH_BUDGET_MS", "99999999"),
         ];
         for (name, value) in cases {
             let mut s = src(&[("DATABASE_URL", "postgres://localhost/x")]);
@@ -227,6 +336,37 @@ mod tests {
         assert!(c.redis_url.is_none());
         assert!(matches!(c.blob, BlobConfig::Folder(ref p) if p == &PathBuf::from(".healthsync/blobs")));
         assert_eq!(c.environment, Environment::Local);
+    }
+
+    #[test]
+    fn entra_sign_in_is_read_for_postgres_and_redis() {
+        let c = Config::from_source(&src(&[
+            ("DATABASE_URL", "postgres://id-healthsync@db.example/healthsync"),
+            ("DATABASE_AUTH", "Entra"),
+            ("DATABASE_APP_PRINCIPAL", "id-healthsync:4f0b2f1c-7d0e-4b8a-9a43-2f7d8f0e1c11"),
+            ("REDIS_URL", "rediss://cache.example:10000"),
+            ("REDIS_AUTH", "entra"),
+            ("REDIS_USERNAME", "4f0b2f1c-7d0e-4b8a-9a43-2f7d8f0e1c11"),
+        ]))
+        .unwrap();
+        assert_eq!(c.database_auth, DatabaseAuth::Entra);
+        assert_eq!(
+            c.database_app_principal,
+            Some(AppPrincipal {
+                role: "id-healthsync".into(),
+                object_id: "4f0b2f1c-7d0e-4b8a-9a43-2f7d8f0e1c11".into()
+            })
+        );
+        assert_eq!(
+            c.redis_auth,
+            RedisAuth::Entra { username: "4f0b2f1c-7d0e-4b8a-9a43-2f7d8f0e1c11".into() }
+        );
+        let defaults = Config::from_source(&src(&[("DATABASE_URL", "postgres://localhost/x")])).unwrap();
+        assert_eq!((defaults.database_auth, defaults.redis_auth), (DatabaseAuth::Password, RedisAuth::Url));
+        assert_eq!(defaults.outbox_publish_budget, Duration::from_secs(1));
+        let err = Config::from_source(&src(&[("DATABASE_URL", "postgres://x/y"), ("REDIS_AUTH", "entra")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("REDIS_USERNAME"), "{err}");
     }
 
     #[test]

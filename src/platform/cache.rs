@@ -6,11 +6,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::Context;
 use async_trait::async_trait;
-use secrecy::{ExposeSecret, SecretString};
 use serde::{Serialize, de::DeserializeOwned};
-use tokio::sync::OnceCell;
+
+mod redis_cache;
+
+pub use redis_cache::RedisCache;
 
 #[async_trait]
 pub trait Cache: Send + Sync {
@@ -133,90 +134,5 @@ impl Cache for MemoryCache {
 
     fn kind(&self) -> &'static str {
         "memory"
-    }
-}
-
-/// Redis through a multiplexed, auto-reconnecting connection opened on first use (never at
-/// start-up), with a per-command timeout.
-pub struct RedisCache {
-    client: redis::Client,
-    conn: OnceCell<redis::aio::ConnectionManager>,
-    timeout: Duration,
-    prefix: String,
-}
-
-impl RedisCache {
-    pub fn new(url: &SecretString, timeout: Duration, prefix: impl Into<String>) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url.expose_secret()).context("reading REDIS_URL")?;
-        Ok(Self { client, conn: OnceCell::new(), timeout, prefix: prefix.into() })
-    }
-
-    async fn conn(&self) -> anyhow::Result<redis::aio::ConnectionManager> {
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(self.timeout)
-            .set_response_timeout(self.timeout)
-            .set_number_of_retries(1);
-        let conn = self
-            .conn
-            .get_or_try_init(|| async {
-                tokio::time::timeout(self.timeout, self.client.get_connection_manager_with_config(config))
-                    .await
-                    .context("connecting to Redis timed out")?
-                    .context("connecting to Redis")
-            })
-            .await?;
-        Ok(conn.clone())
-    }
-
-    fn key(&self, key: &str) -> String {
-        format!("{}{}", self.prefix, key)
-    }
-
-    async fn run<T: redis::FromRedisValue>(&self, cmd: redis::Cmd, what: &'static str) -> anyhow::Result<T> {
-        let mut conn = self.conn().await?;
-        tokio::time::timeout(self.timeout, cmd.query_async::<T>(&mut conn))
-            .await
-            .with_context(|| format!("Redis {what} timed out"))?
-            .with_context(|| format!("Redis {what}"))
-    }
-}
-
-#[async_trait]
-impl Cache for RedisCache {
-    async fn get(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
-        self.run(redis::cmd("GET").arg(self.key(key)).clone(), "GET").await
-    }
-
-    async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> anyhow::Result<()> {
-        let ms = ttl.as_millis().clamp(1, u64::MAX as u128) as u64;
-        self.run::<()>(redis::cmd("SET").arg(self.key(key)).arg(value).arg("PX").arg(ms).clone(), "SET").await
-    }
-
-    async fn delete(&self, key: &str) -> anyhow::Result<()> {
-        self.run::<()>(redis::cmd("DEL").arg(self.key(key)).clone(), "DEL").await
-    }
-
-    async fn incr(&self, key: &str, window: Duration) -> anyhow::Result<u64> {
-        let key = self.key(key);
-        let ms = window.as_millis().clamp(1, u64::MAX as u128) as u64;
-        let mut conn = self.conn().await?;
-        // One round trip, atomically: the first increment starts the window (PEXPIRE NX).
-        let mut pipe = redis::pipe();
-        pipe.atomic().cmd("INCR").arg(&key).cmd("PEXPIRE").arg(&key).arg(ms).arg("NX").ignore();
-        let (count,): (u64,) = tokio::time::timeout(self.timeout, pipe.query_async(&mut conn))
-            .await
-            .context("Redis INCR timed out")?
-            .context("Redis INCR")?;
-        Ok(count)
-    }
-
-    async fn ping(&self) -> anyhow::Result<()> {
-        let pong: String = self.run(redis::cmd("PING"), "PING").await?;
-        anyhow::ensure!(pong == "PONG", "unexpected PING answer");
-        Ok(())
-    }
-
-    fn kind(&self) -> &'static str {
-        "redis"
     }
 }

@@ -1,28 +1,158 @@
 //! The PostgreSQL pool: small, lazily connected (cold start never waits for the database), with
 //! an acquire timeout so a database outage becomes a quick 503 instead of a hung request.
+//!
+//! In Azure the app signs in as its managed identity (`DATABASE_AUTH=entra`, see [`entra_pool`])
+//! and holds only the rights of the `healthsync_app` role, which `healthsync migrate` grants
+//! ([`grant_app_access`]).
 
-use std::time::Duration;
+mod entra;
+
+use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
+use azure_core::credentials::TokenCredential;
 use secrecy::ExposeSecret;
-use sqlx::{PgPool, migrate::Migrator, postgres::PgPoolOptions};
+use sqlx::{
+    PgPool,
+    migrate::Migrator,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
 
-use crate::config::Config;
+pub use self::entra::entra_pool;
+use crate::config::{AppPrincipal, Config, DatabaseAuth};
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
-pub fn lazy_pool(config: &Config) -> anyhow::Result<PgPool> {
+/// The role that holds the app's rights: use and change rows in the app's schemas, nothing else
+/// (no DDL, no other database, not the migrations' bookkeeping).
+pub const APP_ROLE: &str = "healthsync_app";
+
+fn pool_options(config: &Config) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(config.db_pool_max)
         .min_connections(0)
         .acquire_timeout(config.db_acquire_timeout)
         .idle_timeout(Some(Duration::from_secs(120)))
-        .connect_lazy(config.database_url.expose_secret())
-        .context("reading DATABASE_URL into pool options")
+}
+
+pub fn lazy_pool(config: &Config) -> anyhow::Result<PgPool> {
+    let target: PgConnectOptions =
+        config.database_url.expose_secret().parse().context("reading DATABASE_URL into pool options")?;
+    match config.database_auth {
+        DatabaseAuth::Password => Ok(pool_options(config).connect_lazy_with(target)),
+        DatabaseAuth::Entra => {
+            let credential: Arc<dyn TokenCredential> =
+                crate::platform::entra::managed_identity(config.managed_identity_client_id.as_deref())?;
+            entra_pool(pool_options(config), target, credential)
+        }
+    }
 }
 
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    MIGRATOR.run(pool).await.context("applying migrations")
+    MIGRATOR.run(pool).await.context("applying migrations")?;
+    grant_app_access(pool, None).await
+}
+
+/// Migrations, then the app's rights, given to `config`'s app principal when there is one
+/// (`healthsync migrate` in Azure: the managed identity).
+pub async fn migrate_for(pool: &PgPool, config: &Config) -> anyhow::Result<()> {
+    MIGRATOR.run(pool).await.context("applying migrations")?;
+    grant_app_access(pool, config.database_app_principal.as_ref()).await
+}
+
+/// Creates [`APP_ROLE`] if needed and grants it the app's rights on every schema of the database
+/// (so schemas a later migration adds are covered the next time this runs: after every
+/// migration), then, for `principal`, makes sure its login role exists (in Azure:
+/// `pgaadauth_create_principal_with_oid`, the documented way to add a managed identity) and is a
+/// member of [`APP_ROLE`]. Idempotent.
+pub async fn grant_app_access(pool: &PgPool, principal: Option<&AppPrincipal>) -> anyhow::Result<()> {
+    sqlx::raw_sql(
+        r"DO $grant$
+        DECLARE s text;
+        BEGIN
+          IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'healthsync_app') THEN
+            BEGIN
+              CREATE ROLE healthsync_app NOLOGIN;
+            EXCEPTION
+              WHEN duplicate_object OR unique_violation THEN NULL;
+              -- A migrator that may not create roles (a local owner account) leaves rights as
+              -- they are; with an app principal to grant, the GRANT below then fails loudly.
+              WHEN insufficient_privilege THEN
+                RAISE NOTICE 'no CREATEROLE: the app role is not managed here';
+                RETURN;
+            END;
+          END IF;
+          FOR s IN SELECT nspname FROM pg_namespace
+                   WHERE nspname NOT LIKE 'pg\_%' AND nspname NOT IN ('information_schema', 'public')
+                     AND pg_has_role(current_user, nspowner, 'USAGE')
+          LOOP
+            EXECUTE format('GRANT USAGE ON SCHEMA %I TO healthsync_app', s);
+            EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO healthsync_app', s);
+            EXECUTE format('GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA %I TO healthsync_app', s);
+          END LOOP;
+        END
+        $grant$",
+    )
+    .execute(pool)
+    .await
+    .context("granting the app role its rights")?;
+    let Some(principal) = principal else { return Ok(()) };
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)")
+        .bind(&principal.role)
+        .fetch_one(pool)
+        .await
+        .context("looking for the app principal's role")?;
+    if !exists {
+        create_entra_principal(pool, principal).await?;
+    }
+    let quoted: String = sqlx::query_scalar("SELECT quote_ident($1)")
+        .bind(&principal.role)
+        .fetch_one(pool)
+        .await
+        .context("quoting the app principal's role")?;
+    sqlx::raw_sql(&format!("GRANT {APP_ROLE} TO {quoted}"))
+        .execute(pool)
+        .await
+        .context("making the app principal a member of the app role")?;
+    Ok(())
+}
+
+/// Azure's `pgaadauth` extension adds a role for an Entra principal. It is reachable from the
+/// `postgres` database on every server, from ours only when installed there.
+async fn create_entra_principal(pool: &PgPool, principal: &AppPrincipal) -> anyhow::Result<()> {
+    const CREATE: &str = "SELECT * FROM pgaadauth_create_principal_with_oid($1, $2, 'service', false, false)";
+    let here: bool =
+        sqlx::query_scalar("SELECT to_regproc('pgaadauth_create_principal_with_oid') IS NOT NULL")
+            .fetch_one(pool)
+            .await
+            .context("looking for pgaadauth")?;
+    let run = |pool: PgPool| async move {
+        sqlx::query(CREATE)
+            .bind(&principal.role)
+            .bind(&principal.object_id)
+            .execute(&pool)
+            .await
+            .with_context(|| format!("creating the Entra role {}", principal.role))
+    };
+    if here {
+        run(pool.clone()).await?;
+        return Ok(());
+    }
+    let options = pool.connect_options().as_ref().clone().database("postgres");
+    let admin = PgPoolOptions::new().max_connections(1).connect_lazy_with(options);
+    let found: bool =
+        sqlx::query_scalar("SELECT to_regproc('pgaadauth_create_principal_with_oid') IS NOT NULL")
+            .fetch_one(&admin)
+            .await
+            .context("looking for pgaadauth in the postgres database")?;
+    anyhow::ensure!(
+        found,
+        "the role {} does not exist and this server has no pgaadauth to create it: create it (LOGIN) and run `healthsync migrate` again",
+        principal.role
+    );
+    run(admin.clone()).await?;
+    admin.close().await;
+    Ok(())
 }
 
 /// A cheap liveness probe of the database.

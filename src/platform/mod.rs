@@ -4,6 +4,7 @@ pub mod blob;
 pub mod bus;
 pub mod cache;
 pub mod db;
+pub mod entra;
 pub mod http_client;
 pub mod ratelimit;
 pub mod resilience;

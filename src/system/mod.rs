@@ -22,9 +22,9 @@ pub const HEARTBEAT_SCHEDULE: Setting =
         .default("0 */5 * * * *");
 pub const OUTBOX_RELAY_SCHEDULE: Setting = Setting::new(
     "OUTBOX_RELAY_SCHEDULE",
-    "6-field NCRONTAB (UTC) of the `OutboxRelay` timer that publishes and prunes events",
+    "6-field NCRONTAB (UTC) of the `OutboxRelay` sweep: publishes what requests did not, prunes old events",
 )
-.default("*/15 * * * * *");
+.default("0 * * * * *");
 
 /// The system domain's state: the platform itself.
 #[derive(Clone)]

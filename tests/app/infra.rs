@@ -15,7 +15,7 @@ use healthsync::{
 };
 use tree_sitter::{Node, Parser, Tree};
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
@@ -30,7 +30,7 @@ fn bicep_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-fn parse(source: &str) -> Tree {
+pub(crate) fn parse(source: &str) -> Tree {
     let mut parser = Parser::new();
     parser.set_language(&tree_sitter_bicep::LANGUAGE.into()).expect("the Bicep grammar loads");
     parser.parse(source, None).expect("the parser returns a tree")
@@ -62,20 +62,20 @@ fn syntax_errors(file: &str, source: &str, tree: &Tree) -> Vec<String> {
     out
 }
 
-fn read(path: &Path) -> String {
+pub(crate) fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
-fn text<'a>(node: Node, source: &'a str) -> &'a str {
+pub(crate) fn text<'a>(node: Node, source: &'a str) -> &'a str {
     node.utf8_text(source.as_bytes()).unwrap()
 }
 
-fn unquote(s: &str) -> String {
+pub(crate) fn unquote(s: &str) -> String {
     s.trim_matches('\'').to_string()
 }
 
 /// The expression assigned by `var <name> = ...` at the top level of a file.
-fn variable<'t>(tree: &'t Tree, source: &str, name: &str) -> Option<Node<'t>> {
+pub(crate) fn variable<'t>(tree: &'t Tree, source: &str, name: &str) -> Option<Node<'t>> {
     fn find<'t>(node: Node<'t>, source: &str, name: &str) -> Option<Node<'t>> {
         if node.kind() == "variable_declaration" {
             let mut cursor = node.walk();
@@ -92,7 +92,7 @@ fn variable<'t>(tree: &'t Tree, source: &str, name: &str) -> Option<Node<'t>> {
 }
 
 /// The properties of an object literal: key (unquoted) → value node.
-fn properties<'t>(object: Node<'t>, source: &str) -> BTreeMap<String, Node<'t>> {
+pub(crate) fn properties<'t>(object: Node<'t>, source: &str) -> BTreeMap<String, Node<'t>> {
     let mut out = BTreeMap::new();
     let mut cursor = object.walk();
     for prop in object.named_children(&mut cursor).filter(|n| n.kind() == "object_property") {
@@ -106,7 +106,7 @@ fn properties<'t>(object: Node<'t>, source: &str) -> BTreeMap<String, Node<'t>> 
 }
 
 /// infra/catalog.json, generated from the domain list and loaded by the Bicep.
-fn infra_catalog() -> serde_json::Value {
+pub(crate) fn infra_catalog() -> serde_json::Value {
     serde_json::from_str(&read(&root().join("infra/catalog.json"))).unwrap()
 }
 
@@ -300,15 +300,87 @@ fn max_delivery_count_and_timer_functions_match_the_code() {
     );
 }
 
+/// The static (musl) binary that scripts/test builds before the tests
+/// (`PACKAGE_PROFILE=dev PACKAGE_BUILD_ONLY=1 scripts/package`, exported as HEALTHSYNC_STATIC_BIN).
+fn static_binary() -> PathBuf {
+    let path = std::env::var_os("HEALTHSYNC_STATIC_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/x86_64-unknown-linux-musl/debug/healthsync"));
+    assert!(
+        path.is_file(),
+        "no static binary at {}: run scripts/test, or `PACKAGE_PROFILE=dev PACKAGE_BUILD_ONLY=1 scripts/package` first",
+        path.display()
+    );
+    path
+}
+
+fn package(binary: &Path, dist: &Path) -> std::process::Output {
+    Command::new(root().join("scripts/package"))
+        .env("PACKAGE_BINARY", binary)
+        .env("PACKAGE_DIST", dist)
+        .output()
+        .expect("scripts/package runs")
+}
+
+#[test]
+fn the_package_refuses_a_binary_that_is_not_static() {
+    let dist = tempfile::tempdir().unwrap();
+    // The test build is linked against glibc: exactly what must never reach the Functions image.
+    let out = package(Path::new(env!("CARGO_BIN_EXE_healthsync")), dist.path());
+    assert!(!out.status.success(), "a glibc-linked binary was packaged");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("dynamically linked"), "{err}");
+    assert!(!dist.path().join("healthsync.zip").exists());
+}
+
+#[test]
+fn the_packaged_static_binary_serves_live() {
+    let dist = tempfile::tempdir().unwrap();
+    let out = package(&static_binary(), dist.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Unpacked from the zip, as the host sees it: the run bit must have survived.
+    let app = tempfile::tempdir().unwrap();
+    let mut archive =
+        zip::ZipArchive::new(std::fs::File::open(dist.path().join("healthsync.zip")).unwrap()).unwrap();
+    archive.extract(app.path()).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = Command::new(app.path().join("healthsync"))
+        .arg("serve")
+        .current_dir(app.path())
+        .env_clear()
+        .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
+        .env("DATABASE_URL", "postgres://unused@127.0.0.1:1/unused")
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("the packaged binary starts");
+    let started = std::time::Instant::now();
+    let status = loop {
+        match live_status(port) {
+            Some(status) => break Some(status),
+            None if started.elapsed() > std::time::Duration::from_secs(10) => break None,
+            None => std::thread::sleep(std::time::Duration::from_millis(20)),
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(status, Some(200), "GET /api/system/live on the packaged binary");
+}
+
+/// The status of `GET /api/system/live`, or `None` while nothing listens.
+fn live_status(port: u16) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.write_all(b"GET /api/system/live HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).ok()?;
+    answer.split(' ').nth(1)?.parse().ok()
+}
+
 #[test]
 fn the_package_has_the_layout_the_functions_host_accepts() {
     let dist = tempfile::tempdir().unwrap();
-    let status = Command::new(root().join("scripts/package"))
-        .env("PACKAGE_BINARY", env!("CARGO_BIN_EXE_healthsync"))
-        .env("PACKAGE_DIST", dist.path())
-        .status()
-        .expect("scripts/package runs");
-    assert!(status.success(), "scripts/package failed");
+    let out = package(&static_binary(), dist.path());
+    assert!(out.status.success(), "scripts/package failed: {}", String::from_utf8_lossy(&out.stderr));
 
     let file = std::fs::File::open(dist.path().join("healthsync.zip")).expect("dist/healthsync.zip exists");
     let mut archive = zip::ZipArchive::new(file).unwrap();

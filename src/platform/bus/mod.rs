@@ -3,13 +3,15 @@
 //! consumer records the message id in the same transaction as its effect.
 
 pub mod consumer;
+pub mod fast;
 pub mod outbox;
 pub mod relay;
 pub mod servicebus;
 
 pub use consumer::{DeadLetter, Handled, begin_once, forget_user, record_dead_letter};
+pub use fast::FastRelay;
 pub use outbox::{Event, NewEvent, OutboxEvent, publish};
-pub use relay::{EventSink, LocalQueueSink, Subscription, prune, relay_batch};
+pub use relay::{EventSink, LocalQueueSink, Subscription, prune, relay_batch, relay_ids};
 
 /// The Service Bus topic every event goes to; subscriptions filter on the event type (`Subject`).
 pub const EVENTS_TOPIC: &str = "events";

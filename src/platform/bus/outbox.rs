@@ -71,5 +71,6 @@ pub async fn publish(conn: &mut PgConnection, event: NewEvent) -> anyhow::Result
         .execute(&mut *conn)
         .await
         .context("notifying the relay")?;
+    super::fast::written(id);
     Ok(id)
 }

@@ -15,6 +15,13 @@ pub trait EventSink: Send + Sync {
     /// Publishes `events`. `conn` is the relay's transaction, for sinks that live in the
     /// database; a sink that fails must leave nothing it cannot publish again.
     async fn publish(&self, conn: &mut PgConnection, events: &[OutboxEvent]) -> anyhow::Result<()>;
+
+    /// Whether a request should publish what it committed before it answers (`bus::fast`).
+    /// Service Bus: yes, else events wait for the sweep. The local queue: no, the local host
+    /// relays on every outbox notification already.
+    fn publishes_after_commit(&self) -> bool {
+        false
+    }
 }
 
 /// Publishes at most `limit` events and returns how many went out.
@@ -28,6 +35,36 @@ pub async fn relay_batch(pool: &PgPool, sink: &dyn EventSink, limit: i64) -> any
     .fetch_all(&mut *tx)
     .await
     .context("reading unpublished outbox rows")?;
+    publish_locked(tx, sink, events).await
+}
+
+/// Publishes exactly the events `ids` that are committed and still unpublished (what one request
+/// wrote), skipping any another relay holds. Returns how many went out.
+pub async fn relay_ids(pool: &PgPool, sink: &dyn EventSink, ids: &[uuid::Uuid]) -> anyhow::Result<usize> {
+    let mut tx = pool.begin().await.context("starting the relay transaction")?;
+    // Should this process be frozen or killed mid-send (a Consumption instance after its answer),
+    // the server ends the session and frees the rows for the sweep instead of holding their locks.
+    sqlx::query("SET LOCAL idle_in_transaction_session_timeout = '30s'")
+        .execute(&mut *tx)
+        .await
+        .context("bounding the relay transaction")?;
+    let events: Vec<OutboxEvent> = sqlx::query_as(
+        "SELECT id, event_type, payload, correlation_id, created_at FROM events.outbox \
+         WHERE id = ANY($1) AND published_at IS NULL ORDER BY created_at, id FOR UPDATE SKIP LOCKED",
+    )
+    .bind(ids)
+    .fetch_all(&mut *tx)
+    .await
+    .context("reading the request's outbox rows")?;
+    publish_locked(tx, sink, events).await
+}
+
+/// Hands locked rows to the sink, then marks them published in the same transaction.
+async fn publish_locked(
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    sink: &dyn EventSink,
+    events: Vec<OutboxEvent>,
+) -> anyhow::Result<usize> {
     if events.is_empty() {
         return Ok(0);
     }

@@ -50,15 +50,17 @@ impl ServiceBusSink {
     pub fn for_namespace(namespace: &str, topic: &str, client_id: Option<&str>) -> anyhow::Result<Self> {
         let base = url::Url::parse(&format!("https://{}/", namespace.trim_end_matches('/')))
             .context("ServiceBusConnection__fullyQualifiedNamespace is not a host name")?;
-        let credential = azure_identity::ManagedIdentityCredential::new(Some(
-            azure_identity::ManagedIdentityCredentialOptions {
-                user_assigned_id: client_id
-                    .map(|id| azure_identity::UserAssignedId::ClientId(id.to_string())),
-                ..Default::default()
-            },
-        ))
-        .map_err(|e| anyhow::anyhow!("{e}").context("creating the managed identity credential"))?;
-        Self::new(&base, topic, credential)
+        Self::new(&base, topic, crate::platform::entra::managed_identity(client_id)?)
+    }
+
+    /// As configured: the namespace's endpoint (or `SERVICE_BUS_ENDPOINT`, a local fake) and the
+    /// app's managed identity.
+    pub fn for_config(namespace: &str, topic: &str, config: &crate::config::Config) -> anyhow::Result<Self> {
+        let client_id = config.managed_identity_client_id.as_deref();
+        match &config.service_bus_endpoint {
+            Some(base) => Self::new(base, topic, crate::platform::entra::managed_identity(client_id)?),
+            None => Self::for_namespace(namespace, topic, client_id),
+        }
     }
 
     async fn send(&self, batch: Value) -> anyhow::Result<()> {
@@ -144,5 +146,9 @@ impl EventSink for ServiceBusSink {
             self.send(batch_body(chunk)).await?;
         }
         Ok(())
+    }
+
+    fn publishes_after_commit(&self) -> bool {
+        true
     }
 }

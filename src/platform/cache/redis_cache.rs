@@ -1,0 +1,164 @@
+//! Redis through a multiplexed, auto-reconnecting connection opened on first use (never at
+//! start-up), with a per-command timeout.
+//!
+//! With Entra sign-in (`REDIS_AUTH=entra`, Azure Managed Redis with access keys off) the user
+//! name is the managed identity's object id and the password a token for
+//! `https://redis.azure.com/.default`. The server closes a connection whose token has expired,
+//! and a reconnect would reuse the token it was opened with, so the connection is replaced by one
+//! signed in with a fresh token before the old token expires; commands in flight finish on the
+//! old one.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use async_trait::async_trait;
+use azure_core::credentials::TokenCredential;
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::RwLock;
+
+use super::Cache;
+use crate::{
+    config::{Config, RedisAuth},
+    platform::entra::{self, REDIS_SCOPE},
+};
+
+/// Signs in as the managed identity: its object id and a token.
+struct EntraSignIn {
+    username: String,
+    credential: Arc<dyn TokenCredential>,
+}
+
+struct Live {
+    manager: redis::aio::ConnectionManager,
+    /// When to replace the connection (Entra: before its token expires); `None`: never.
+    renew_at: Option<Instant>,
+}
+
+pub struct RedisCache {
+    info: redis::ConnectionInfo,
+    entra: Option<EntraSignIn>,
+    live: RwLock<Option<Live>>,
+    timeout: Duration,
+    prefix: String,
+}
+
+impl RedisCache {
+    /// With whatever credentials `url` carries.
+    pub fn new(url: &SecretString, timeout: Duration, prefix: impl Into<String>) -> anyhow::Result<Self> {
+        let info = redis::IntoConnectionInfo::into_connection_info(url.expose_secret())
+            .context("reading REDIS_URL")?;
+        Ok(Self { info, entra: None, live: RwLock::new(None), timeout, prefix: prefix.into() })
+    }
+
+    /// Signed in as `username` with tokens from `credential` (Entra).
+    pub fn with_entra(mut self, username: impl Into<String>, credential: Arc<dyn TokenCredential>) -> Self {
+        self.entra = Some(EntraSignIn { username: username.into(), credential });
+        self
+    }
+
+    /// As configured: `REDIS_URL`, and `REDIS_AUTH` / `REDIS_USERNAME` with the app's identity.
+    pub fn for_config(url: &SecretString, config: &Config, prefix: &str) -> anyhow::Result<Self> {
+        let cache = Self::new(url, config.ready_check_timeout, prefix)?;
+        match &config.redis_auth {
+            RedisAuth::Url => Ok(cache),
+            RedisAuth::Entra { username } => Ok(cache.with_entra(
+                username,
+                entra::managed_identity(config.managed_identity_client_id.as_deref())?,
+            )),
+        }
+    }
+
+    async fn conn(&self) -> anyhow::Result<redis::aio::ConnectionManager> {
+        if let Some(live) = self.live.read().await.as_ref().filter(|l| fresh(l)) {
+            return Ok(live.manager.clone());
+        }
+        let mut live = self.live.write().await;
+        if let Some(l) = live.as_ref().filter(|l| fresh(l)) {
+            return Ok(l.manager.clone());
+        }
+        let opened = tokio::time::timeout(self.timeout, self.open())
+            .await
+            .context("connecting to Redis timed out")??;
+        let manager = opened.manager.clone();
+        *live = Some(opened);
+        Ok(manager)
+    }
+
+    async fn open(&self) -> anyhow::Result<Live> {
+        let mut info = self.info.clone();
+        let mut renew_at = None;
+        if let Some(entra) = &self.entra {
+            let token = entra::token(entra.credential.as_ref(), REDIS_SCOPE).await?;
+            info.redis.username = Some(entra.username.clone());
+            info.redis.password = Some(token.secret.expose_secret().to_string());
+            renew_at = Some(Instant::now() + token.renew_in);
+        }
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(self.timeout)
+            .set_response_timeout(self.timeout)
+            .set_number_of_retries(1);
+        let client = redis::Client::open(info).context("reading REDIS_URL")?;
+        let manager =
+            client.get_connection_manager_with_config(config).await.context("connecting to Redis")?;
+        Ok(Live { manager, renew_at })
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{}", self.prefix, key)
+    }
+
+    async fn run<T: redis::FromRedisValue>(&self, cmd: redis::Cmd, what: &'static str) -> anyhow::Result<T> {
+        let mut conn = self.conn().await?;
+        tokio::time::timeout(self.timeout, cmd.query_async::<T>(&mut conn))
+            .await
+            .with_context(|| format!("Redis {what} timed out"))?
+            .with_context(|| format!("Redis {what}"))
+    }
+}
+
+fn fresh(live: &Live) -> bool {
+    live.renew_at.is_none_or(|at| Instant::now() < at)
+}
+
+#[async_trait]
+impl Cache for RedisCache {
+    async fn get(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        self.run(redis::cmd("GET").arg(self.key(key)).clone(), "GET").await
+    }
+
+    async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> anyhow::Result<()> {
+        let ms = ttl.as_millis().clamp(1, u64::MAX as u128) as u64;
+        self.run::<()>(redis::cmd("SET").arg(self.key(key)).arg(value).arg("PX").arg(ms).clone(), "SET").await
+    }
+
+    async fn delete(&self, key: &str) -> anyhow::Result<()> {
+        self.run::<()>(redis::cmd("DEL").arg(self.key(key)).clone(), "DEL").await
+    }
+
+    async fn incr(&self, key: &str, window: Duration) -> anyhow::Result<u64> {
+        let key = self.key(key);
+        let ms = window.as_millis().clamp(1, u64::MAX as u128) as u64;
+        let mut conn = self.conn().await?;
+        // One round trip, atomically: the first increment starts the window (PEXPIRE NX).
+        let mut pipe = redis::pipe();
+        pipe.atomic().cmd("INCR").arg(&key).cmd("PEXPIRE").arg(&key).arg(ms).arg("NX").ignore();
+        let (count,): (u64,) = tokio::time::timeout(self.timeout, pipe.query_async(&mut conn))
+            .await
+            .context("Redis INCR timed out")?
+            .context("Redis INCR")?;
+        Ok(count)
+    }
+
+    async fn ping(&self) -> anyhow::Result<()> {
+        let pong: String = self.run(redis::cmd("PING"), "PING").await?;
+        anyhow::ensure!(pong == "PONG", "unexpected PING answer");
+        Ok(())
+    }
+
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+}
