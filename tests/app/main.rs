@@ -9,6 +9,7 @@ mod architecture;
 mod auth;
 mod bus;
 mod catalog;
+mod goals;
 mod infra;
 mod invocations;
 mod local_queue;
