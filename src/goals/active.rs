@@ -1,20 +1,23 @@
-//! Today's missions of a user, cache-aside. The cached value carries the Seoul date it was
-//! computed for and is used only on that date, so an answer cached before midnight is never
-//! served as today's after it; every change drops the entry (`invalidate`). Its lifetime is
-//! short (and ends at midnight) to bound the one race cache-aside leaves: a read that started
-//! before a change may store what it read just after the change dropped the entry.
+//! Today's missions of a user, cache-aside. The cached value is small (which missions, whether
+//! each is done, its streak) and carries the Seoul date it was computed for: it is used only on
+//! that date, so an answer cached before midnight is never served as today's after it. Every
+//! change drops the entry (`invalidate`). Its lifetime is short (and ends at midnight) to bound the
+//! one race cache-aside leaves: a read that started before a change may store what it read just
+//! after the change dropped the entry. Titles and targets come from the process's copy of the
+//! catalogue (`catalog.rs`).
 
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{
     GoalsState,
+    catalog::Missions,
     clock::{seoul_date, until_seoul_midnight},
-    model::{Category, DailyTarget, Difficulty},
-    store::{self, TodayMission},
+    model::MissionId,
+    store,
 };
 use crate::platform::cache;
 
@@ -25,10 +28,10 @@ pub fn cache_key(user: Uuid) -> String {
     format!("goals:active:{user}")
 }
 
-/// The open goal's missions on one Seoul day: everything the active view shows that does not
-/// depend on the time of day.
+/// The open goal's missions on one Seoul day: what the active view shows that does not depend on
+/// the time of day or on the catalogue's texts.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DayView {
+pub struct Day {
     pub date: NaiveDate,
     pub goal_id: Option<Uuid>,
     pub start_date: Option<NaiveDate>,
@@ -37,61 +40,41 @@ pub struct DayView {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DayMission {
-    pub id: String,
-    pub title: String,
-    pub description: String,
-    pub category: Category,
-    pub difficulty: Difficulty,
-    pub estimated_minutes: i32,
-    pub target: DailyTarget,
-    pub reminder_time: NaiveTime,
+    pub id: MissionId,
     pub completed_at: Option<DateTime<Utc>>,
     pub streak_days: i32,
-    pub retired: bool,
 }
 
-impl DayView {
-    fn new(date: NaiveDate, rows: Vec<TodayMission>) -> Self {
-        DayView {
-            date,
-            goal_id: rows.first().map(|r| r.goal_id),
-            start_date: rows.first().map(|r| r.start_date),
-            missions: rows
-                .into_iter()
-                .map(|r| DayMission {
-                    id: r.mission.id.to_string(),
-                    title: r.mission.title,
-                    description: r.mission.description,
-                    category: r.mission.category,
-                    difficulty: r.mission.difficulty,
-                    estimated_minutes: r.mission.estimated_minutes,
-                    target: r.mission.target,
-                    reminder_time: r.mission.reminder_time,
-                    completed_at: r.completed_at,
-                    streak_days: r.streak_days,
-                    retired: r.mission.retired,
-                })
-                .collect(),
-        }
-    }
-
+impl Day {
     pub fn completed_count(&self) -> usize {
         self.missions.iter().filter(|m| m.completed_at.is_some()).count()
     }
 }
 
-/// The user's missions today (Seoul date of `now`), from the cache when it holds today's.
-pub async fn day_view(state: &GoalsState, user: Uuid, now: DateTime<Utc>) -> anyhow::Result<DayView> {
+/// The user's missions today (Seoul date of `now`), from the cache when it holds today's, with the
+/// catalogue that describes them.
+pub async fn day(state: &GoalsState, user: Uuid, now: DateTime<Utc>) -> anyhow::Result<(Day, Missions)> {
     let today = seoul_date(now);
     let key = cache_key(user);
-    if let Some(view) = cache::get_json::<DayView>(state.cache.as_ref(), &key).await
-        && view.date == today
-    {
-        return Ok(view);
-    }
-    let view = DayView::new(today, store::open_goal_missions(&state.db, user, today).await?);
-    cache::set_json(state.cache.as_ref(), &key, &view, TTL.min(until_seoul_midnight(now))).await;
-    Ok(view)
+    let day = match cache::get_json::<Day>(state.cache.as_ref(), &key).await {
+        Some(day) if day.date == today => day,
+        _ => {
+            let rows = store::open_goal_missions(&state.db, user, today).await?;
+            let day = Day {
+                date: today,
+                goal_id: rows.first().map(|r| r.goal_id),
+                start_date: rows.first().map(|r| r.start_date),
+                missions: rows
+                    .into_iter()
+                    .map(|r| DayMission { id: r.mission.id, completed_at: r.completed_at, streak_days: r.streak_days })
+                    .collect(),
+            };
+            cache::set_json(state.cache.as_ref(), &key, &day, TTL.min(until_seoul_midnight(now))).await;
+            day
+        }
+    };
+    let missions = state.catalog.with(&state.db, day.missions.iter().map(|m| &m.id)).await?;
+    Ok((day, missions))
 }
 
 /// Drops the cached view after a change (a goal set or reset, a completion, an erasure).

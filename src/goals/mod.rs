@@ -5,6 +5,7 @@
 
 pub mod active;
 pub mod assessment;
+pub mod catalog;
 pub mod api;
 pub mod clock;
 pub mod events;
@@ -29,12 +30,14 @@ use crate::{
     users::Verifier,
 };
 
-/// The goals domain's state: the platform, the token verifier and the clock.
+/// The goals domain's state: the platform, the token verifier, the clock and this process's copy
+/// of the catalogue.
 #[derive(Clone)]
 pub struct GoalsState {
     platform: Platform,
     pub verifier: Verifier,
     pub clock: Clock,
+    pub catalog: catalog::CatalogCache,
 }
 
 impl Deref for GoalsState {
@@ -75,6 +78,7 @@ impl DomainModule for Domain {
         Ok(GoalsState {
             verifier: crate::users::verifier(platform)?,
             clock: clock::clock(platform)?,
+            catalog: catalog::CatalogCache::default(),
             platform: platform.clone(),
         })
     }

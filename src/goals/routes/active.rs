@@ -1,6 +1,10 @@
 //! `GET /api/goals/missions/active`: today's missions of the open goal.
 
-use axum::extract::State;
+use anyhow::Context as _;
+use axum::{
+    extract::State,
+    response::{IntoResponse, Response},
+};
 use chrono::{DateTime, Days, FixedOffset, NaiveDate, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -9,9 +13,10 @@ use uuid::Uuid;
 use crate::{
     goals::{
         GoalsState,
-        active::{self, DayMission, DayView},
+        active::{self, Day},
+        catalog::Missions,
         clock::{SEOUL, seoul_instant},
-        model::{Category, DailyTarget, Difficulty},
+        model::{Category, DailyTarget, Difficulty, Mission},
         stats::percent,
     },
     http::{ApiResult, Success, envelope::Envelope},
@@ -29,10 +34,10 @@ pub enum MissionStatus {
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct DailyMission {
-    pub mission_id: String,
-    pub title: String,
-    pub description: String,
+pub struct DailyMission<'a> {
+    pub mission_id: &'a str,
+    pub title: &'a str,
+    pub description: &'a str,
     pub status: MissionStatus,
     pub completed_today: bool,
     /// Consecutive days up to today (or yesterday, while today is still open).
@@ -44,15 +49,15 @@ pub struct DailyMission {
     pub category: Category,
     pub difficulty: Difficulty,
     pub estimated_time_minutes: i32,
-    pub daily_target: DailyTarget,
+    pub daily_target: &'a DailyTarget,
     /// The mission is no longer offered in the catalogue (it stays in this goal).
     pub retired: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct ActiveMissions {
-    pub daily_missions: Vec<DailyMission>,
+pub struct ActiveMissions<'a> {
+    pub daily_missions: Vec<DailyMission<'a>>,
     pub total_missions: usize,
     pub today_completed_count: usize,
     /// Today's share of missions done, 0–100.
@@ -65,58 +70,63 @@ pub struct ActiveMissions {
     pub start_date: Option<NaiveDate>,
 }
 
-fn next_reminder(m: &DayMission, today: NaiveDate, now: DateTime<Utc>) -> DateTime<FixedOffset> {
+fn next_reminder(m: &Mission, done: bool, today: NaiveDate, now: DateTime<Utc>) -> DateTime<FixedOffset> {
     let at_today = seoul_instant(today, m.reminder_time);
-    if m.completed_at.is_none() && at_today > now.with_timezone(&SEOUL) {
+    if !done && at_today > now.with_timezone(&SEOUL) {
         at_today
     } else {
         seoul_instant(today.checked_add_days(Days::new(1)).unwrap_or(today), m.reminder_time)
     }
 }
 
-/// Builds the answer from the day's view at `now` (the reminder times depend on the hour).
-pub fn answer(view: DayView, now: DateTime<Utc>) -> ActiveMissions {
-    let done = view.completed_count();
-    let total = view.missions.len();
-    let daily_missions = view
+/// Builds the answer from the day's state and the catalogue at `now` (the reminder times depend
+/// on the hour).
+pub fn answer<'a>(day: &'a Day, missions: &'a Missions, now: DateTime<Utc>) -> anyhow::Result<ActiveMissions<'a>> {
+    let done = day.completed_count();
+    let total = day.missions.len();
+    let daily_missions = day
         .missions
-        .into_iter()
-        .map(|m| DailyMission {
-            next_reminder_time: next_reminder(&m, view.date, now),
-            status: if m.completed_at.is_some() { MissionStatus::Completed } else { MissionStatus::Pending },
-            completed_today: m.completed_at.is_some(),
-            mission_id: m.id,
-            title: m.title,
-            description: m.description,
-            streak_days: m.streak_days,
-            completed_at: m.completed_at,
-            category: m.category,
-            difficulty: m.difficulty,
-            estimated_time_minutes: m.estimated_minutes,
-            daily_target: m.target,
-            retired: m.retired,
+        .iter()
+        .map(|d| {
+            let m = missions.get(&d.id).with_context(|| format!("mission {} is not in the catalogue", d.id))?;
+            let completed = d.completed_at.is_some();
+            Ok(DailyMission {
+                mission_id: d.id.as_str(),
+                title: &m.title,
+                description: &m.description,
+                status: if completed { MissionStatus::Completed } else { MissionStatus::Pending },
+                completed_today: completed,
+                streak_days: d.streak_days,
+                next_reminder_time: next_reminder(m, completed, day.date, now),
+                completed_at: d.completed_at,
+                category: m.category,
+                difficulty: m.difficulty,
+                estimated_time_minutes: m.estimated_minutes,
+                daily_target: &m.target,
+                retired: m.retired,
+            })
         })
-        .collect();
-    ActiveMissions {
+        .collect::<anyhow::Result<_>>()?;
+    Ok(ActiveMissions {
         daily_missions,
         total_missions: total,
         today_completed_count: done,
         completion_rate: percent(done as u32, total as u32),
-        date: view.date,
-        goal_id: view.goal_id,
-        start_date: view.start_date,
-    }
+        date: day.date,
+        goal_id: day.goal_id,
+        start_date: day.start_date,
+    })
 }
 
 /// Today's missions (Asia/Seoul) with their completion and streaks. Without an open goal the list
 /// is empty.
 #[utoipa::path(get, path = "/api/goals/missions/active", tag = "goals", security(("bearer" = [])),
-    responses((status = 200, description = "오늘의 미션", body = inline(Envelope<ActiveMissions>))))]
+    responses((status = 200, description = "오늘의 미션", body = inline(Envelope<ActiveMissions<'static>>))))]
 pub async fn active_missions(
     State(state): State<GoalsState>,
     ActiveUser(user): ActiveUser,
-) -> ApiResult<Success<ActiveMissions>> {
+) -> ApiResult<Response> {
     let now = state.clock.now();
-    let view = active::day_view(&state, user.id, now).await?;
-    Ok(Success::new(answer(view, now)))
+    let (day, missions) = active::day(&state, user.id, now).await?;
+    Ok(Success::new(answer(&day, &missions, now)?).into_response())
 }
