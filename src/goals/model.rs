@@ -111,8 +111,22 @@ impl Difficulty {
 
 /// A catalogue id: a lower-case slug (`walk-7000-steps`), at most 64 characters.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "String", into = "String")]
 pub struct MissionId(String);
+
+impl TryFrom<String> for MissionId {
+    type Error = &'static str;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        MissionId::parse(&s).ok_or("a mission id is a lower-case slug")
+    }
+}
+
+impl From<MissionId> for String {
+    fn from(id: MissionId) -> String {
+        id.0
+    }
+}
 
 impl MissionId {
     pub const MAX_LEN: usize = 64;
@@ -204,5 +218,8 @@ mod tests {
         }
         assert_eq!(serde_json::to_value(AssessmentItem::BloodPressure).unwrap(), "BLOOD_PRESSURE");
         assert_eq!(Category::parse("exercise"), None);
+        let id: MissionId = serde_json::from_value(serde_json::json!("bp-check")).unwrap();
+        assert_eq!(serde_json::to_value(&id).unwrap(), "bp-check");
+        assert!(serde_json::from_value::<MissionId>(serde_json::json!("BP check")).is_err());
     }
 }
