@@ -11,7 +11,8 @@
 It makes its own database (`healthsync_bench_goals`, dropped first), migrates it with the
 binary, seeds users with an open goal of five missions (and yesterday's completions, so every
 completion extends a streak), signs access tokens with a key it gives the server, and uses Redis
-database 7 (never the tests' database 0). Needs the release binary, wrk, pgbench, psql, and
+database 7 (never the tests' database 0); both are emptied afterwards (`--keep-db` keeps the
+database). Needs the release binary, wrk, pgbench, psql, and
 PostgreSQL and Redis on 127.0.0.1. Prints a JSON line and a summary.
 """
 
@@ -24,6 +25,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import statistics
@@ -196,6 +198,7 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=64, help="wrk connections")
     ap.add_argument("--pool", type=int, default=5, help="the app's DB_POOL_MAX and pgbench's clients")
     ap.add_argument("--active-users", type=int, default=1000)
+    ap.add_argument("--keep-db", action="store_true", help="leave the benchmark database for inspection")
     ap.add_argument("--pairs-per-round", type=int, default=20000,
                     help="distinct (user, mission) pairs each completion round may use")
     a = ap.parse_args()
@@ -236,6 +239,10 @@ def main() -> int:
             server.wait(10)
         except subprocess.TimeoutExpired:
             server.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+        subprocess.run(["redis-cli", "-u", a.redis_url, "FLUSHDB"], capture_output=True)
+        if not a.keep_db:
+            psql(a.admin_url, f"DROP DATABASE IF EXISTS {DB}")
 
 
 def run(a, server, port, secret, tmp, db_url, users_per_round, http_first, pg_first) -> int:
