@@ -25,9 +25,11 @@ pub fn milestone(streak_days: i32) -> Option<i32> {
     MILESTONES.contains(&streak_days).then_some(streak_days)
 }
 
-/// The streak a completion on a day makes, given the streak of the day before (if that day had one).
-pub fn next_streak(yesterday: Option<i32>) -> i32 {
-    yesterday.unwrap_or(0) + 1
+/// Points by streak length, 1 to 7 days and more (the last entry holds for every longer streak):
+/// the table the store hands the database, which computes a completion's streak (the day
+/// before's, plus one) in the statement that records it.
+pub fn points_by_streak() -> Vec<i32> {
+    (1..=7).map(points).collect()
 }
 
 /// A run of consecutive days.
@@ -87,8 +89,8 @@ mod tests {
     fn milestones_are_reached_exactly_once_per_run() {
         let hits: Vec<i32> = (1..=40).filter_map(milestone).collect();
         assert_eq!(hits, vec![3, 7, 21, 30]);
-        assert_eq!(next_streak(None), 1);
-        assert_eq!(next_streak(Some(6)), 7);
+        assert_eq!(points_by_streak(), [10, 10, 20, 20, 20, 20, 30]);
+        assert_eq!(points(40), *points_by_streak().last().unwrap(), "the table's last entry holds beyond it");
     }
 
     #[test]

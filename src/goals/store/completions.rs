@@ -1,5 +1,7 @@
 //! Completing a mission: one row per user, mission and Seoul day. The primary key settles a repeat
-//! or a race: the first insert wins, the others find its row and change nothing.
+//! or a race: the first insert wins, the others find its row and change nothing. A completion's
+//! streak is the day before's plus one (1 without one), computed where the row is written; it never
+//! goes stale because completions are only ever written for their own day.
 
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -38,14 +40,19 @@ pub enum Outcome {
 }
 
 #[derive(sqlx::FromRow)]
-struct Prior {
+struct Recorded {
     goal_id: Uuid,
-    yesterday_streak: Option<i32>,
+    /// Completions of this mission before this one.
     total: i64,
+    /// Set when this statement wrote the row; NULL when the day's row already existed.
+    streak_days: Option<i32>,
+    points: Option<i32>,
 }
 
 /// Records the completion of `mission` by `user` for `day` at `at`, with its streak, points,
-/// achievement and events, in one transaction.
+/// achievement and events, in one transaction. One statement finds the open goal holding the
+/// mission, yesterday's streak and the count so far, and inserts the row: the connection is held
+/// for as few round trips as possible.
 pub async fn complete(
     pool: &PgPool,
     user: Uuid,
@@ -55,55 +62,46 @@ pub async fn complete(
     notes: Option<&str>,
 ) -> anyhow::Result<Outcome> {
     let mut tx = pool.begin().await.context("starting a completion")?;
-    let ctx: Option<Prior> = sqlx::query_as(
-        "SELECT g.id AS goal_id, \
-                (SELECT c.streak_days FROM goals.completions c \
-                  WHERE c.user_id = $1 AND c.mission_id = $2 AND c.day = $3::date - 1) AS yesterday_streak, \
-                (SELECT count(*) FROM goals.completions c WHERE c.user_id = $1 AND c.mission_id = $2) AS total \
-         FROM goals.goals g JOIN goals.goal_missions gm ON gm.goal_id = g.id \
-         WHERE g.user_id = $1 AND g.end_date IS NULL AND gm.mission_id = $2",
+    let recorded: Option<Recorded> = sqlx::query_as(
+        "WITH ctx AS ( \
+           SELECT g.id AS goal_id, \
+                  coalesce((SELECT c.streak_days FROM goals.completions c \
+                             WHERE c.user_id = $1 AND c.mission_id = $2 AND c.day = $3::date - 1), 0) + 1 AS streak, \
+                  (SELECT count(*) FROM goals.completions c WHERE c.user_id = $1 AND c.mission_id = $2) AS total \
+           FROM goals.goals g JOIN goals.goal_missions gm ON gm.goal_id = g.id \
+           WHERE g.user_id = $1 AND g.end_date IS NULL AND gm.mission_id = $2), \
+         ins AS ( \
+           INSERT INTO goals.completions (user_id, mission_id, day, goal_id, completed_at, notes, streak_days, points) \
+           SELECT $1, $2, $3, goal_id, $4, $5, streak, ($6::int[])[least(streak, cardinality($6::int[]))] FROM ctx \
+           ON CONFLICT ON CONSTRAINT completions_pkey DO NOTHING \
+           RETURNING streak_days, points) \
+         SELECT goal_id, ctx.total, ins.streak_days, ins.points FROM ctx LEFT JOIN ins ON true",
     )
     .bind(user)
     .bind(mission.as_str())
     .bind(day)
-    .fetch_optional(&mut *tx)
-    .await
-    .context("reading a mission's goal and streak")?;
-    let Some(ctx) = ctx else {
-        tx.rollback().await.context("ending a completion of a mission outside the goal")?;
-        return Ok(Outcome::NotInGoal);
-    };
-    let streak_days = rules::next_streak(ctx.yesterday_streak);
-    let points = rules::points(streak_days);
-    let inserted = sqlx::query(
-        "INSERT INTO goals.completions (user_id, mission_id, day, goal_id, completed_at, notes, streak_days, points) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT ON CONSTRAINT completions_pkey DO NOTHING",
-    )
-    .bind(user)
-    .bind(mission.as_str())
-    .bind(day)
-    .bind(ctx.goal_id)
     .bind(at)
     .bind(notes)
-    .bind(streak_days)
-    .bind(points)
-    .execute(&mut *tx)
+    .bind(rules::points_by_streak())
+    .fetch_optional(&mut *tx)
     .await
-    .context("recording a completion")?
-    .rows_affected();
-    if inserted == 0 {
-        // Another request (or an earlier one) completed it first; it has committed by now.
-        let existing = existing(&mut tx, user, mission, day).await?;
-        tx.rollback().await.context("ending a repeated completion")?;
-        return Ok(Outcome::Existing(existing));
-    }
+    .context("recording a completion")?;
+    let Some(Recorded { goal_id, total, streak_days: Some(streak_days), points: Some(points) }) = recorded else {
+        let outcome = match recorded {
+            None => Outcome::NotInGoal,
+            // Another request (or an earlier one) completed it first; it has committed by now.
+            Some(_) => Outcome::Existing(existing(&mut tx, user, mission, day).await?),
+        };
+        tx.rollback().await.context("ending a completion that wrote nothing")?;
+        return Ok(outcome);
+    };
     let mut achieved = None;
     if let Some(milestone) = rules::milestone(streak_days) {
         let first: Option<i32> = sqlx::query_scalar(
             "INSERT INTO goals.achievements (goal_id, mission_id, milestone, user_id, achieved_on) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT ON CONSTRAINT achievements_pkey DO NOTHING RETURNING milestone",
         )
-        .bind(ctx.goal_id)
+        .bind(goal_id)
         .bind(mission.as_str())
         .bind(milestone)
         .bind(user)
@@ -114,7 +112,7 @@ pub async fn complete(
         if first.is_some() {
             let event = GoalAchieved {
                 user_id: user,
-                goal_id: ctx.goal_id,
+                goal_id,
                 mission_id: mission.to_string(),
                 streak_days: milestone,
                 achieved_on: day,
@@ -125,7 +123,7 @@ pub async fn complete(
     }
     let event = MissionCompleted {
         user_id: user,
-        goal_id: ctx.goal_id,
+        goal_id,
         mission_id: mission.to_string(),
         day,
         streak_days,
@@ -134,7 +132,7 @@ pub async fn complete(
     bus::publish(&mut tx, NewEvent::of(&event)?).await?;
     tx.commit().await.context("committing a completion")?;
     let completion =
-        Completion { goal_id: ctx.goal_id, day, completed_at: at, streak_days, points, total_completed: ctx.total + 1 };
+        Completion { goal_id, day, completed_at: at, streak_days, points, total_completed: total + 1 };
     Ok(Outcome::Recorded { completion, achieved })
 }
 
