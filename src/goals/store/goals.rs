@@ -11,7 +11,6 @@ use crate::{
         events::{GoalSet, MissionReset},
         model::{Mission, MissionId},
     },
-    http::error::violated_constraint,
     platform::bus::{self, NewEvent},
 };
 
@@ -65,8 +64,24 @@ async fn close(
     }))
 }
 
+/// Takes the user's goal lock for the rest of the transaction: selections and resets of one user
+/// run one after the other, so each closes what the previous one opened. (Two users whose ids hash
+/// alike merely wait for each other.)
+async fn lock_user(conn: &mut PgConnection, user: Uuid) -> anyhow::Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+        .bind(LOCK_CLASS)
+        .bind(user.to_string())
+        .execute(conn)
+        .await
+        .context("taking the user's goal lock")?;
+    Ok(())
+}
+
+/// The advisory-lock class of the goals domain ('GOAL').
+const LOCK_CLASS: i32 = 0x474f_414c;
+
 /// Replaces the user's open goal by a new one of `missions` starting `today`, and announces
-/// `goal.set`, in one transaction. Two selections racing end with the later one in force.
+/// `goal.set`, in one transaction. Selections racing each other end with the last one in force.
 pub async fn replace(
     pool: &PgPool,
     user: Uuid,
@@ -75,49 +90,37 @@ pub async fn replace(
     now: DateTime<Utc>,
 ) -> anyhow::Result<NewGoal> {
     let ids: Vec<&str> = missions.iter().map(MissionId::as_str).collect();
-    for attempt in 1..=3 {
-        let mut tx = pool.begin().await.context("starting to set a goal")?;
-        let replaced = close(&mut tx, user, today, now, "REPLACED", None).await?.map(|c| c.goal_id);
-        let goal_id = Uuid::now_v7();
-        let inserted = sqlx::query(
-            "INSERT INTO goals.goals (id, user_id, start_date, created_at) VALUES ($1, $2, $3, $4)",
-        )
+    let mut tx = pool.begin().await.context("starting to set a goal")?;
+    lock_user(&mut tx, user).await?;
+    let replaced = close(&mut tx, user, today, now, "REPLACED", None).await?.map(|c| c.goal_id);
+    let goal_id = Uuid::now_v7();
+    sqlx::query("INSERT INTO goals.goals (id, user_id, start_date, created_at) VALUES ($1, $2, $3, $4)")
         .bind(goal_id)
         .bind(user)
         .bind(today)
         .bind(now)
         .execute(&mut *tx)
         .await
-        .context("inserting a goal");
-        if let Err(err) = inserted {
-            let _ = tx.rollback().await;
-            // A concurrent selection opened its goal first: close that one too.
-            if violated_constraint(&err) == Some("goals_one_open_per_user") && attempt < 3 {
-                continue;
-            }
-            return Err(err);
-        }
-        sqlx::query(
-            "INSERT INTO goals.goal_missions (goal_id, mission_id, position) \
-             SELECT $1, id, pos FROM unnest($2::text[]) WITH ORDINALITY AS t(id, pos)",
-        )
-        .bind(goal_id)
-        .bind(&ids)
-        .execute(&mut *tx)
-        .await
-        .context("inserting a goal's missions")?;
-        let event = GoalSet {
-            user_id: user,
-            goal_id,
-            mission_ids: ids.iter().map(|s| s.to_string()).collect(),
-            start_date: today,
-            replaced_goal_id: replaced,
-        };
-        bus::publish(&mut tx, NewEvent::of(&event)?).await?;
-        tx.commit().await.context("committing a goal")?;
-        return Ok(NewGoal { goal_id, start_date: today, replaced, created_at: now });
-    }
-    anyhow::bail!("could not settle the open goal after concurrent selections")
+        .context("inserting a goal")?;
+    sqlx::query(
+        "INSERT INTO goals.goal_missions (goal_id, mission_id, position) \
+         SELECT $1, id, pos FROM unnest($2::text[]) WITH ORDINALITY AS t(id, pos)",
+    )
+    .bind(goal_id)
+    .bind(&ids)
+    .execute(&mut *tx)
+    .await
+    .context("inserting a goal's missions")?;
+    let event = GoalSet {
+        user_id: user,
+        goal_id,
+        mission_ids: ids.iter().map(|s| s.to_string()).collect(),
+        start_date: today,
+        replaced_goal_id: replaced,
+    };
+    bus::publish(&mut tx, NewEvent::of(&event)?).await?;
+    tx.commit().await.context("committing a goal")?;
+    Ok(NewGoal { goal_id, start_date: today, replaced, created_at: now })
 }
 
 /// Closes the user's open goal on reset, keeping their note, and announces `mission.reset`.
@@ -130,6 +133,7 @@ pub async fn close_open(
     note: &str,
 ) -> anyhow::Result<Option<ClosedGoal>> {
     let mut tx = pool.begin().await.context("starting a reset")?;
+    lock_user(&mut tx, user).await?;
     let Some(closed) = close(&mut tx, user, today, now, "RESET", Some(note)).await? else {
         tx.rollback().await.context("ending an empty reset")?;
         return Ok(None);

@@ -181,3 +181,29 @@ async fn goals_need_a_finished_onboarding_and_a_token(pool: PgPool) {
         assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{method} {uri}");
     }
 }
+
+#[sqlx::test]
+async fn selections_racing_each_other_leave_exactly_one_open_goal(pool: PgPool) {
+    let app = GoalsApp::new(pool.clone(), &noon(10));
+    let u = app.user("racing-select@example.com").await;
+    let (a, b, c, d) = tokio::join!(
+        app.select(&u, &["water-8-cups"]),
+        app.select(&u, &["bp-check"]),
+        app.select(&u, &["sleep-7-hours"]),
+        app.select(&u, &["weigh-in"]),
+    );
+    for x in [&a, &b, &c, &d] {
+        assert_eq!(x.status, StatusCode::CREATED, "{}", x.text);
+    }
+    let open: Vec<String> = sqlx::query_scalar("SELECT id::text FROM goals.goals WHERE end_date IS NULL")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(open.len(), 1);
+    let closed: i64 = sqlx::query_scalar("SELECT count(*) FROM goals.goals WHERE close_reason = 'REPLACED'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(closed, 3);
+    assert_eq!(app.active(&u).await["goalId"], json!(open[0]), "the view shows the goal left open");
+}

@@ -74,7 +74,7 @@ async fn two_requests_racing_to_complete_the_same_mission_record_it_once(pool: P
     let one = app.complete(&u, "water-8-cups", json!({"completed": true}));
     let two = app.complete(&u, "water-8-cups", json!({"completed": true}));
     let release = async {
-        for _ in 0..200 {
+        for _ in 0..1000 {
             let waiting: i64 = sqlx::query_scalar(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
             )
