@@ -122,6 +122,23 @@ impl<'a> Catalog<'a> {
                 _ => {}
             }
         }
+        // A schema name two domains define differently would leave one of them described by the
+        // other's schema once the fragments are merged.
+        let mut schemas: std::collections::BTreeMap<String, (&str, String)> = Default::default();
+        for d in self.domains {
+            let fragment = d.openapi();
+            for (name, schema) in fragment.components.iter().flat_map(|c| c.schemas.iter()) {
+                let json = serde_json::to_string(schema).unwrap_or_default();
+                match schemas.get(name) {
+                    Some((other, seen)) if *seen != json => problems
+                        .push(format!("schema {name} is defined differently by {other} and {}", d.name())),
+                    Some(_) => {}
+                    None => {
+                        schemas.insert(name.clone(), (d.name(), json));
+                    }
+                }
+            }
+        }
         let doc = self.openapi();
         let mut ids = BTreeSet::new();
         for (path, item) in &doc.paths.paths {

@@ -181,3 +181,10 @@ fn docs_page(json: &[u8]) -> String {
          </body>\n</html>\n"
     )
 }
+
+/// A boolean that may only be `true` (for `#[schema(schema_with = ..)]`): a flag a client sends to
+/// confirm, where `false` is refused.
+pub fn only_true() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new().schema_type(Type::Boolean).enum_values(Some([true])).build()
+}

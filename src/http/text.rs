@@ -138,7 +138,8 @@ fn range(lo: u32, hi: u32) -> String {
 
 /// The regular expression for a placeholder of `#[schema(pattern = "...")]`, if it is one:
 /// `@text` (a line of visible text), `@text-or-empty` (the same, or nothing visible at all),
-/// `@multiline` (visible text, lines separated by `\n`), `@email`, `@date` (`YYYY-MM-DD`).
+/// `@multiline` (visible text, lines separated by `\n`; `@multiline-or-empty` also nothing visible),
+/// `@email`, `@date` (`YYYY-MM-DD`).
 pub fn pattern(placeholder: &str) -> Option<String> {
     let (h, w) = (class(HIDDEN, &[]), class(WHITESPACE, &[]));
     let visible = |h: &str| format!("[^{h}]*[^{h}{w}][^{h}]*");
@@ -148,6 +149,10 @@ pub fn pattern(placeholder: &str) -> Option<String> {
         "@multiline" => {
             let h = class(HIDDEN, &['\n' as u32]);
             format!("^[{w}]*{}[{w}]*$", visible(&h))
+        }
+        "@multiline-or-empty" => {
+            let h = class(HIDDEN, &['\n' as u32]);
+            format!("^[{w}]*({}[{w}]*)?$", visible(&h))
         }
         "@email" => format!("^[{w}]*[^@{h}{w}]+@[^@.{h}{w}]+(\\.[^@.{h}{w}]+)+[{w}]*$"),
         "@date" => "^[0-9]{4}-[0-9]{2}-[0-9]{2}$".to_string(),

@@ -70,6 +70,14 @@ fn duplicate_operation_ids_and_undeclared_schedules_are_problems() {
             let mut doc = utoipa::openapi::OpenApi::default();
             let op = OperationBuilder::new().operation_id(Some("live")).build();
             doc.paths.add_path_operation("/api/twice/live", vec![HttpMethod::Get], op);
+            // And a schema named like one of the users domain, but another.
+            let profile = utoipa::openapi::schema::ObjectBuilder::new()
+                .property("other", utoipa::openapi::schema::Object::new())
+                .build();
+            doc.components
+                .get_or_insert_with(Default::default)
+                .schemas
+                .insert("RegisterRequest".into(), profile.into());
             doc
         }
         fn functions() -> Vec<Function<()>> {
@@ -83,6 +91,10 @@ fn duplicate_operation_ids_and_undeclared_schedules_are_problems() {
     let problems = Catalog::new(&domains).problems();
     assert!(problems.iter().any(|p| p.contains("operationId live")), "{problems:#?}");
     assert!(problems.iter().any(|p| p.contains("NOBODY_DECLARES_THIS")), "{problems:#?}");
+    assert!(
+        problems.iter().any(|p| p.contains("schema RegisterRequest is defined differently")),
+        "{problems:#?}"
+    );
 }
 
 /// An axum path template as a concrete path (`{id}` → `x`) for matching host templates.

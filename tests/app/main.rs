@@ -12,6 +12,7 @@ mod catalog;
 mod deployable;
 mod entra;
 mod fast_publish;
+mod goals;
 mod health;
 mod http_server;
 mod infra;

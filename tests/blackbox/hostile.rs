@@ -162,20 +162,35 @@ async fn an_invocation_route_refuses_what_came_through_a_front_and_stays_bounded
     // Invocations larger than the host can send for their trigger are refused unread, and the
     // handler's memory stays where it was.
     let before = peak_rss_kib(h.proc.pid());
-    let huge = vec![b' '; 20 << 20];
+    let port = port_of(&h.base);
     for function in ["HeartbeatTally", "HeartbeatTimer", "System"] {
-        let answer = h.invoke_raw(function, &invocation_id(), huge.clone()).await;
-        assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE, "{function}: {}", answer.text);
+        // Announced: refused on its head, before any of the 20 MB is read.
+        let head = format!(
+            "POST /{function} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\n\
+             X-Azure-Functions-InvocationId: {}\r\nContent-Length: {}\r\n\r\n{}",
+            invocation_id(),
+            20 << 20,
+            " ".repeat(1024)
+        );
+        let (status, answer) = raw_request(port, head.as_bytes()).await;
+        assert_eq!(status, 413, "{function}: {answer}");
     }
+    // Streamed without a length: read up to the trigger's limit, then refused (the handler may
+    // close the connection while the rest is still on its way).
     let chunked = futures::stream::iter(
         (0..40).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b' '; 512 << 10]))),
     );
-    let req = h
+    let sent = h
         .client
         .post(format!("{}/HeartbeatTally", h.base))
         .header("X-Azure-Functions-InvocationId", invocation_id())
-        .body(reqwest::Body::wrap_stream(chunked));
-    assert_eq!(h.send(req).await.status, StatusCode::PAYLOAD_TOO_LARGE);
+        .body(reqwest::Body::wrap_stream(chunked))
+        .send()
+        .await;
+    match sent {
+        Ok(res) => assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE),
+        Err(err) => assert!(err.is_request() || err.is_body(), "{err}"),
+    }
     tokio::time::sleep(Duration::from_millis(100)).await;
     let after = peak_rss_kib(h.proc.pid());
     assert!(after < before + 16 * 1024, "peak RSS grew from {before} KiB to {after} KiB");

@@ -1,0 +1,118 @@
+//! The goals domain: the mission catalogue, a user's goal (1–5 missions), daily completion with
+//! streaks, points and achievements, history and its statistics, reset with fresh
+//! recommendations, and a Rust API for the domains after it (`api`). "Today" is the Asia/Seoul
+//! date, read from the app's [`Clock`].
+
+pub mod active;
+pub mod assessment;
+pub mod catalog;
+pub mod api;
+pub mod clock;
+pub mod events;
+pub mod insights;
+pub mod model;
+pub mod recommend;
+pub mod routes;
+pub mod rules;
+pub mod stats;
+pub mod store;
+
+use std::{ops::Deref, sync::Arc};
+
+use axum::extract::FromRef;
+pub use clock::Clock;
+use utoipa::OpenApi as _;
+
+use crate::{
+    domain::{DataPart, DomainModule, Platform},
+    functions::Function,
+    http::Routes,
+    users::Verifier,
+};
+
+/// The goals domain's state: the platform, the token verifier, the clock and this process's copy
+/// of the catalogue. Behind one `Arc`: every request clones the state, and one counter is cheaper
+/// than the dozen inside.
+#[derive(Clone)]
+pub struct GoalsState(Arc<Inner>);
+
+pub struct Inner {
+    platform: Platform,
+    pub verifier: Verifier,
+    pub clock: Clock,
+    pub catalog: catalog::CatalogCache,
+}
+
+impl Deref for GoalsState {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl Deref for Inner {
+    type Target = Platform;
+
+    fn deref(&self) -> &Platform {
+        &self.platform
+    }
+}
+
+impl FromRef<GoalsState> for Verifier {
+    fn from_ref(state: &GoalsState) -> Verifier {
+        state.verifier.clone()
+    }
+}
+
+pub struct Domain;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        routes::catalog::mission_catalog,
+        routes::select::select_missions,
+        routes::active::active_missions,
+        routes::complete::complete_mission,
+        routes::history::mission_history,
+        routes::select::reset_missions,
+    ),
+    tags((name = "goals", description = "미션 카탈로그, 목표 설정, 오늘의 미션, 완료, 기록과 통계, 초기화"))
+)]
+struct Api;
+
+impl DomainModule for Domain {
+    type State = GoalsState;
+    const NAME: &'static str = "goals";
+
+    fn state(platform: &Platform) -> anyhow::Result<GoalsState> {
+        Ok(GoalsState(Arc::new(Inner {
+            verifier: crate::users::verifier(platform)?,
+            clock: clock::clock(platform)?,
+            catalog: catalog::CatalogCache::default(),
+            platform: platform.clone(),
+        })))
+    }
+
+    fn routes() -> Routes<GoalsState> {
+        routes::routes()
+    }
+
+    fn openapi() -> utoipa::openapi::OpenApi {
+        Api::openapi()
+    }
+
+    fn functions() -> Vec<Function<GoalsState>> {
+        vec![Function::http("Goals", "goals/{*path}", &["get", "post", "put"])]
+    }
+
+    fn data() -> Option<DataPart> {
+        Some(DataPart {
+            name: "goals",
+            schema: "goals",
+            export: |p, id| Box::pin(store::export(&p.db, id)),
+            erase: |conn, id| Box::pin(store::erase(conn, id)),
+            cache_keys: |id| vec![active::cache_key(id)],
+        })
+    }
+}

@@ -1,0 +1,64 @@
+//! Reading a user's goals and completions for statistics, and the users with an open goal.
+
+use anyhow::Context;
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::goals::{
+    model::MissionId,
+    stats::{GoalSpan, Record},
+};
+
+/// Every goal and completion of a user (a few thousand rows after years of daily use).
+pub async fn record(pool: &PgPool, user: Uuid) -> anyhow::Result<Record> {
+    let goals: Vec<(NaiveDate, Option<NaiveDate>, Vec<String>)> = sqlx::query_as(
+        "SELECT g.start_date, g.end_date, \
+                ARRAY(SELECT mission_id FROM goals.goal_missions WHERE goal_id = g.id ORDER BY position) \
+         FROM goals.goals g WHERE g.user_id = $1 ORDER BY g.start_date, g.created_at",
+    )
+    .bind(user)
+    .fetch_all(pool)
+    .await
+    .context("reading a user's goals")?;
+    let done: Vec<(String, NaiveDate)> =
+        sqlx::query_as("SELECT mission_id, day FROM goals.completions WHERE user_id = $1 ORDER BY day")
+            .bind(user)
+            .fetch_all(pool)
+            .await
+            .context("reading a user's completions")?;
+    Ok(Record {
+        goals: goals
+            .into_iter()
+            .map(|(start, end, missions)| GoalSpan {
+                start,
+                end,
+                missions: missions.into_iter().map(MissionId::from_db).collect(),
+            })
+            .collect(),
+        done: done.into_iter().map(|(m, d)| (MissionId::from_db(m), d)).collect(),
+    })
+}
+
+/// When the user last completed a mission.
+pub async fn last_activity(pool: &PgPool, user: Uuid) -> anyhow::Result<Option<DateTime<Utc>>> {
+    sqlx::query_scalar("SELECT max(completed_at) FROM goals.completions WHERE user_id = $1")
+        .bind(user)
+        .fetch_one(pool)
+        .await
+        .context("reading a user's last activity")
+}
+
+/// Users with an open goal, in id order, after `after` (keyset paging: pass the last id of the
+/// previous page). Served by the partial unique index on open goals.
+pub async fn users_with_active_goal(pool: &PgPool, after: Option<Uuid>, limit: i64) -> anyhow::Result<Vec<Uuid>> {
+    sqlx::query_scalar(
+        "SELECT user_id FROM goals.goals WHERE end_date IS NULL AND ($1::uuid IS NULL OR user_id > $1) \
+         ORDER BY user_id LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+    .context("paging users with an open goal")
+}
