@@ -504,3 +504,35 @@ async fn the_document_names_the_consent_versions_in_force(pool: PgPool) {
     let name = &doc["components"]["schemas"]["RegisterRequest"]["properties"]["name"]["pattern"];
     assert_eq!(name.as_str(), healthsync::http::text::pattern("@text").as_deref());
 }
+
+/// A new instance pays a connection (with TLS in Azure) on its first request; the account check
+/// that runs before the handler must hand its connection back in time for the handler's query,
+/// or the first request opens two.
+#[sqlx::test]
+async fn the_first_authenticated_request_of_a_new_instance_opens_one_database_connection(pool: PgPool) {
+    const KEYS: (&str, &str) = ("AUTH_SIGNING_KEYS", "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY");
+    let first = app_with(pool.clone(), &[LOCAL[0], KEYS]);
+    let s = dev_login(&first, "first-request@example.com").await;
+    let reg = json!({ "name": "김첫요청", "birthDate": "1988-03-04", "sex": "FEMALE" });
+    assert_eq!(
+        authed(&first, &s.access, Method::POST, "/api/users/register", Some(reg)).await.status,
+        StatusCode::CREATED
+    );
+
+    // A second instance on the same database: its pool is lazy and empty.
+    let opts = pool.connect_options();
+    let url = format!(
+        "postgres://{}@{}:{}/{}",
+        opts.get_username(),
+        opts.get_host(),
+        opts.get_port(),
+        opts.get_database().expect("the test database")
+    );
+    let settings = crate::support::settings(&[("DATABASE_URL", url.as_str()), KEYS]);
+    let fresh = healthsync::app::App::from_source(std::sync::Arc::new(settings)).expect("a new instance");
+    assert_eq!(fresh.platform.db.size(), 0);
+    let a = authed(&fresh.router, &s.access, Method::GET, "/api/users/profile", None).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(fresh.platform.db.size(), 1, "the account check and the handler share one connection");
+}

@@ -45,11 +45,18 @@ impl UserRow {
 const USER_COLUMNS: &str = "id, status, email, name, birth_date, sex, occupation, height_cm::float8 AS height_cm, created_at, updated_at";
 
 pub async fn get(pool: &PgPool, id: Uuid) -> anyhow::Result<Option<UserRow>> {
-    sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users.users WHERE id = $1"))
+    // The account check runs before the handler's own queries: give the connection back before
+    // answering, or the handler's acquire finds the pool empty (a dropped connection returns
+    // from a spawned task) and opens a second connection (a second TLS handshake for the first
+    // request of an instance).
+    let mut conn = pool.acquire().await.context("reading a user")?;
+    let row = sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users.users WHERE id = $1"))
         .bind(id)
-        .fetch_optional(pool)
+        .fetch_optional(&mut *conn)
         .await
-        .context("reading a user")
+        .context("reading a user");
+    conn.return_to_pool().await;
+    row
 }
 
 /// The user signed in as `(issuer, subject)`, created (PENDING) on first sign-in.
