@@ -132,3 +132,51 @@ async fn a_rate_limit_on_redis_is_shared_by_every_instance_and_says_when_to_retr
         .unwrap();
     ratelimit::check(&down, "test", &who, 0, Duration::from_secs(60)).await.unwrap();
 }
+
+#[tokio::test]
+async fn redis_client_side_caching_serves_repeat_reads_from_the_process_and_sees_other_instances_writes_at_once()
+ {
+    // Two instances of the app: two clients of the same Redis, each keeping what it read.
+    let a = RedisCache::new(&redis_url(), Duration::from_secs(2), "hs-test:").unwrap().with_client_cache(100);
+    let b = RedisCache::new(&redis_url(), Duration::from_secs(2), "hs-test:").unwrap().with_client_cache(100);
+    cache_contract(&a).await;
+    let key = format!("tracked:{}", uuid::Uuid::new_v4());
+    b.set(&key, b"v1", Duration::from_secs(30)).await.unwrap();
+    assert_eq!(a.get(&key).await.unwrap().as_deref(), Some(&b"v1"[..]));
+    let before = a.client_cache_statistics().await.expect("client cache on");
+    for _ in 0..5 {
+        assert_eq!(a.get(&key).await.unwrap().as_deref(), Some(&b"v1"[..]));
+    }
+    let after = a.client_cache_statistics().await.unwrap();
+    assert_eq!(after.hit - before.hit, 5, "repeat reads are served by the process: {after:?}");
+
+    // Another instance changes the key: the next read here sees it, without waiting for a TTL.
+    b.set(&key, b"v2", Duration::from_secs(30)).await.unwrap();
+    let mut seen = None;
+    for _ in 0..50 {
+        seen = a.get(&key).await.unwrap();
+        if seen.as_deref() == Some(&b"v2"[..]) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert_eq!(seen.as_deref(), Some(&b"v2"[..]), "an invalidation from Redis drops the process's copy");
+    b.delete(&key).await.unwrap();
+    let mut gone = Some(Vec::new());
+    for _ in 0..50 {
+        gone = a.get(&key).await.unwrap();
+        if gone.is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert_eq!(gone, None, "a key deleted by another instance is gone here too");
+    assert!(a.client_cache_statistics().await.unwrap().invalidate >= 2);
+
+    // A short TTL in Redis bounds the process's copy too.
+    b.set(&key, b"short", Duration::from_millis(150)).await.unwrap();
+    assert!(a.get(&key).await.unwrap().is_some());
+    assert!(a.get(&key).await.unwrap().is_some());
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(a.get(&key).await.unwrap(), None);
+}
