@@ -73,7 +73,7 @@ def b64(data: bytes) -> str:
 def access_token() -> str:
     now = int(time.time())
     header = b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": KID}).encode())
-    claims = {"sub": USER_ID, "iss": "healthsync", "aud": "healthsync-app", "iat": now, "exp": now + 3600, "jti": uuid.uuid4().hex}
+    claims = {"sub": USER_ID, "iss": "healthsync", "aud": "healthsync-app", "iat": now, "exp": now + 600, "jti": uuid.uuid4().hex}
     body = b64(json.dumps(claims).encode())
     sig = b64(hmac.new(SECRET, f"{header}.{body}".encode(), hashlib.sha256).digest())
     return f"{header}.{body}.{sig}"
