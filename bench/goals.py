@@ -56,7 +56,7 @@ def token(secret: bytes, sub: str) -> str:
     """An access token as the server issues them (HS256 with a kid; see src/users/tokens.rs)."""
     now = int(time.time())
     header = b64url(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "bench"}).encode())
-    claims = {"sub": sub, "iss": "healthsync", "aud": "healthsync-app", "iat": now, "exp": now + 7200,
+    claims = {"sub": sub, "iss": "healthsync", "aud": "healthsync-app", "iat": now, "exp": now + 3600,
               "jti": uuid.uuid4().hex}
     body = b64url(json.dumps(claims).encode())
     sig = hmac.new(secret, f"{header}.{body}".encode(), hashlib.sha256).digest()
@@ -226,7 +226,8 @@ def main() -> int:
     port = free_port()
     env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), "RUST_LOG": "warn",
            "FUNCTIONS_CUSTOMHANDLER_PORT": str(port), "DATABASE_URL": db_url,
-           "AUTH_SIGNING_KEYS": f"bench:{b64url(secret)}", "DB_POOL_MAX": str(a.pool)}
+           "AUTH_SIGNING_KEYS": f"bench:{b64url(secret)}", "DB_POOL_MAX": str(a.pool),
+           "AUTH_ACCESS_TTL_SECS": "3600"}
     if a.cache == "redis":
         env["REDIS_URL"] = a.redis_url
     server = subprocess.Popen([a.binary, "serve"], env=env, stdout=subprocess.DEVNULL,
