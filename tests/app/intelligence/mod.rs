@@ -3,6 +3,7 @@
 //! chat, failures that degrade to the offline coach, the breaker, the budget, consent, isolation,
 //! nudge wording and data rights.
 
+mod analytics;
 mod chat;
 mod diagnosis;
 mod failures;
