@@ -76,7 +76,11 @@ async fn persistent_500s_hangs_and_malformed_answers_end_with_the_offline_coach(
     let fake =
         fake_with(tool_answer("reply", chat_input("늦은 답"), (1, 1)).set_delay(Duration::from_secs(5)), 100)
             .await;
-    let app = IntelApp::with_fake(pool.clone(), &fake, &[]);
+    let app = IntelApp::with_fake(
+        pool.clone(),
+        &fake,
+        &[("ANTHROPIC_TIMEOUT_MS", "400"), ("ANTHROPIC_BUDGET_MS", "2500")],
+    );
     let u = app.user("hang@example.com", &["AI_OVERSEAS_TRANSFER"]).await;
     let started = Instant::now();
     let a = app.chat(&u, ask()).await;
@@ -86,7 +90,9 @@ async fn persistent_500s_hangs_and_malformed_answers_end_with_the_offline_coach(
         "the budget bounds the wait: {:?}",
         started.elapsed()
     );
-    assert_eq!(received(&fake).await.len(), 3);
+    // Retried, but only as often as the budget allows (2 or 3 attempts, by the jitter and the load).
+    let attempts = received(&fake).await.len();
+    assert!((2..=3).contains(&attempts), "{attempts} attempts");
     assert!(app.ai_calls().await.iter().any(|e| e["outcome"] == "timeout"));
 
     // Malformed JSON is not retried.

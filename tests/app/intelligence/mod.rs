@@ -49,13 +49,14 @@ impl User {
     }
 }
 
-/// Settings that point the client at `fake` with short timeouts.
+/// Settings that point the client at `fake`, with timeouts a busy machine stays within (the hang
+/// test sets short ones).
 pub fn fake_settings(fake: &MockServer) -> Vec<(&'static str, String)> {
     vec![
         ("ANTHROPIC_API_KEY", "test-key".into()),
         ("ANTHROPIC_BASE_URL", fake.uri()),
-        ("ANTHROPIC_TIMEOUT_MS", "400".into()),
-        ("ANTHROPIC_BUDGET_MS", "2500".into()),
+        ("ANTHROPIC_TIMEOUT_MS", "3000".into()),
+        ("ANTHROPIC_BUDGET_MS", "6000".into()),
         ("ANTHROPIC_MAX_RETRIES", "2".into()),
     ]
 }
