@@ -25,7 +25,10 @@ use crate::{
     http::{Routes, openapi::ApiDoc},
     platform::{
         blob::{AzureBlobStore, BlobStore, FolderBlobStore},
-        bus::{self, EventSink, LocalQueueSink, Subscription, servicebus::ServiceBusSink},
+        bus::{
+            self, EventSink, LocalQueueSink, Subscription, eventhubs::EventHubSink,
+            servicebus::ServiceBusSink,
+        },
         cache::{Cache, MemoryCache, RedisCache},
     },
 };
@@ -121,13 +124,19 @@ impl Platform {
                     .context("configuring Azure Blob")?,
             ),
         };
-        let events: Arc<dyn EventSink> = match &config.service_bus_namespace {
+        let mut events: Arc<dyn EventSink> = match &config.service_bus_namespace {
             Some(ns) => Arc::new(
                 ServiceBusSink::for_config(ns, bus::EVENTS_TOPIC, &config)
                     .context("configuring Service Bus")?,
             ),
             None => Arc::new(LocalQueueSink { subscriptions: blueprint.subscriptions }),
         };
+        if let Some((base, hub)) = &config.event_hub {
+            let credential =
+                crate::platform::entra::managed_identity(config.managed_identity_client_id.as_deref())?;
+            events =
+                Arc::new(EventHubSink::new(base, hub, credential, events).context("configuring Event Hubs")?);
+        }
         Ok(Platform {
             config: Arc::new(config),
             settings,

@@ -94,7 +94,7 @@ var deploymentSettings = {
   OIDC_JWKS_URL: oidcJwksUrl
   OIDC_AUDIENCES: oidcAudiences
   // AI.
-  CLAUDE_API_KEY: '${kv}/claude-api-key/)'
+  ANTHROPIC_API_KEY: '${kv}/claude-api-key/)'
   // NHIS checkups through the aggregator.
   TILKO_API_KEY: '${kv}/tilko-api-key/)'
 }

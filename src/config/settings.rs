@@ -72,6 +72,17 @@ pub const SERVICE_BUS_ENDPOINT: Setting = Setting::new(
     "the Service Bus endpoint for tests and benches (a local fake); unset: `https://{namespace}/`",
 )
 .local_only();
+pub const EVENT_HUB_NAMESPACE: Setting = Setting::new(
+    "EVENT_HUB_NAMESPACE",
+    "Event Hubs namespace (host name) that receives analytics events (`ai.*`); unset: they stay in the outbox like every event",
+);
+pub const EVENT_HUB_NAME: Setting =
+    Setting::new("EVENT_HUB_NAME", "the event hub of analytics events").default("analytics");
+pub const EVENT_HUB_ENDPOINT: Setting = Setting::new(
+    "EVENT_HUB_ENDPOINT",
+    "the Event Hubs endpoint for tests (a local fake); unset: `https://{EVENT_HUB_NAMESPACE}/`",
+)
+.local_only();
 pub const AZURE_CLIENT_ID: Setting =
     Setting::new("AZURE_CLIENT_ID", "the app's user-assigned managed identity (Azure)");
 pub const RUST_LOG: Setting = Setting::new("RUST_LOG", "log filter; logs are JSON on stdout").default("info");
@@ -106,6 +117,9 @@ pub const SETTINGS: &[Setting] = &[
     SERVICE_BUS_NAMESPACE,
     OUTBOX_PUBLISH_BUDGET_MS,
     SERVICE_BUS_ENDPOINT,
+    EVENT_HUB_NAMESPACE,
+    EVENT_HUB_NAME,
+    EVENT_HUB_ENDPOINT,
     AZURE_CLIENT_ID,
     RUST_LOG,
     LOG_FORMAT,
@@ -175,6 +189,9 @@ pub struct Config {
     pub service_bus_namespace: Option<String>,
     /// A Service Bus endpoint other than `https://{namespace}/` (a local fake).
     pub service_bus_endpoint: Option<Url>,
+    /// Where analytics events go: `https://{namespace}/{hub}/messages` (or the fake's endpoint);
+    /// `None`: the outbox, like every event.
+    pub event_hub: Option<(Url, String)>,
     /// How long a request waits to publish what it committed (zero: never; the sweep does).
     pub outbox_publish_budget: Duration,
     /// The client id of the app's user-assigned managed identity (Azure); `None`: system-assigned.
@@ -225,6 +242,7 @@ impl Config {
             managed_identity_client_id: AZURE_CLIENT_ID.read(src),
             service_bus_namespace: SERVICE_BUS_NAMESPACE.read(src),
             service_bus_endpoint: SERVICE_BUS_ENDPOINT.url(src)?,
+            event_hub: event_hub(src)?,
             outbox_publish_budget: ms(&OUTBOX_PUBLISH_BUDGET_MS, "milliseconds from 0 to 10000", 0..=10_000)?,
             http_body_limit: HTTP_BODY_LIMIT_BYTES.number(
                 src,
@@ -245,6 +263,19 @@ impl Config {
             },
         })
     }
+}
+
+fn event_hub(src: &dyn Source) -> Result<Option<(Url, String)>, ConfigError> {
+    let hub = EVENT_HUB_NAME.require(src, "an event hub name")?.trim().to_string();
+    if let Some(endpoint) = EVENT_HUB_ENDPOINT.url(src)? {
+        return Ok(Some((endpoint, hub)));
+    }
+    let Some(ns) = EVENT_HUB_NAMESPACE.read(src).map(|n| n.trim().trim_end_matches('/').to_string()) else {
+        return Ok(None);
+    };
+    let url = Url::parse(&format!("https://{ns}/"))
+        .map_err(|_| ConfigError::Malformed { name: EVENT_HUB_NAMESPACE.name, expects: "a host name" })?;
+    Ok(Some((url, hub)))
 }
 
 fn database_auth(src: &dyn Source) -> Result<DatabaseAuth, ConfigError> {

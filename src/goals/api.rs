@@ -124,3 +124,73 @@ pub async fn lookup(db: &PgPool, ids: &[&str]) -> anyhow::Result<Lookup> {
     }
     Ok(out)
 }
+
+/// A mission picked by a [`Recommender`], with the reason the user reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pick {
+    pub id: MissionId,
+    pub reason: String,
+}
+
+/// Recommendations from a later domain (the intelligence domain's AI picks). The goal domain
+/// cannot call a later domain, so the later one fills a [`RecommenderSlot`] when it is mounted;
+/// the reset asks it when set and keeps to its own rules when it is not or when it fails.
+#[async_trait::async_trait]
+pub trait Recommender: Send + Sync {
+    /// Up to `input`'s count of missions for `user` from `catalog` (never an excluded or retired
+    /// one; the caller checks again and completes the list by its rules).
+    async fn pick(&self, user: Uuid, input: &super::recommend::Input, catalog: &[Mission]) -> anyhow::Result<Vec<Pick>>;
+}
+
+/// The one slot per app, shared through `Platform::shared`.
+#[derive(Clone, Default)]
+pub struct RecommenderSlot(std::sync::Arc<std::sync::OnceLock<std::sync::Arc<dyn Recommender>>>);
+
+impl RecommenderSlot {
+    pub fn of(platform: &Platform) -> anyhow::Result<RecommenderSlot> {
+        platform.shared(|_| Ok(RecommenderSlot::default()))
+    }
+
+    /// Sets the recommender (the first one set stays).
+    pub fn fill(&self, r: std::sync::Arc<dyn Recommender>) {
+        let _ = self.0.set(r);
+    }
+
+    pub fn get(&self) -> Option<&std::sync::Arc<dyn Recommender>> {
+        self.0.get()
+    }
+}
+
+/// The reset's recommendations: the recommender's picks that are in `catalog`, offered and not
+/// excluded, with their reasons, completed by the rules to [`super::recommend::COUNT`].
+pub async fn recommendations<'c>(
+    slot: &RecommenderSlot,
+    user: Uuid,
+    catalog: &'c [Mission],
+    input: &super::recommend::Input,
+) -> Vec<(&'c Mission, String)> {
+    use super::recommend;
+    let mut out: Vec<(&Mission, String)> = Vec::new();
+    if let Some(r) = slot.get() {
+        match r.pick(user, input, catalog).await {
+            Ok(picks) => {
+                for p in picks {
+                    let Some(m) = catalog.iter().find(|m| m.id == p.id) else { continue };
+                    if m.retired || input.exclude.contains(&m.id) || out.iter().any(|(o, _)| o.id == m.id) {
+                        continue;
+                    }
+                    if out.len() < recommend::COUNT {
+                        out.push((m, p.reason));
+                    }
+                }
+            }
+            Err(err) => tracing::warn!(error = format!("{err:#}"), "recommender failed; rules recommend"),
+        }
+    }
+    for m in recommend::recommend(catalog, input) {
+        if out.len() < recommend::COUNT && !out.iter().any(|(o, _)| o.id == m.id) {
+            out.push((m, recommend::reason(m, input)));
+        }
+    }
+    out
+}

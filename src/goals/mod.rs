@@ -41,6 +41,8 @@ pub struct Inner {
     pub verifier: Verifier,
     pub clock: Clock,
     pub catalog: catalog::CatalogCache,
+    /// The intelligence domain's recommender, once it is mounted.
+    pub recommender: api::RecommenderSlot,
 }
 
 impl Deref for GoalsState {
@@ -90,6 +92,7 @@ impl DomainModule for Domain {
             verifier: crate::users::verifier(platform)?,
             clock: clock::clock(platform)?,
             catalog: catalog::CatalogCache::default(),
+            recommender: api::RecommenderSlot::of(platform)?,
             platform: platform.clone(),
         })))
     }

@@ -1,5 +1,6 @@
 //! What every domain uses: the database, the cache, blob storage, the event bus and telemetry.
 
+pub mod ai;
 pub mod blob;
 pub mod bus;
 pub mod cache;

@@ -177,7 +177,7 @@ fn secrets_are_key_vault_references_never_plain_values() {
     let secrets: Vec<&str> =
         Catalog::app().azure_settings().into_iter().filter(|s| s.secret).map(|s| s.name).collect();
     assert!(secrets.contains(&"DATABASE_URL") && secrets.contains(&"AUTH_SIGNING_KEYS"), "{secrets:?}");
-    for secret in secrets.into_iter().chain(["CLAUDE_API_KEY"]) {
+    for secret in secrets.into_iter().chain(["ANTHROPIC_API_KEY"]) {
         let value = props.get(secret).unwrap_or_else(|| panic!("{secret} is not set"));
         assert!(text(*value, &source).starts_with("'${kv}/"), "{secret} must be a Key Vault reference");
     }

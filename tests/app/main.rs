@@ -16,6 +16,7 @@ mod goals;
 mod health;
 mod http_server;
 mod infra;
+mod intelligence;
 mod invocations;
 mod local_queue;
 mod platform;

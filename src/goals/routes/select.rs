@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{MissionView, check_known, parse_ids};
 use crate::{
-    goals::{GoalsState, active, assessment, clock::seoul_date, recommend, stats, store},
+    goals::{GoalsState, active, api, assessment, clock::seoul_date, recommend, stats, store},
     http::{ApiError, ApiJson, ApiResult, FieldError, ResultExt, Success, envelope::Envelope},
     users::ActiveUser,
 };
@@ -128,8 +128,9 @@ pub struct ResetResult {
     pub closed_goal_id: Option<Uuid>,
 }
 
-/// Closes the caller's goal (today) and recommends missions for a fresh start, by rules over the
-/// catalogue and the user's record. Emits `mission.reset` when a goal was closed.
+/// Closes the caller's goal (today) and recommends missions for a fresh start: the AI's picks when
+/// the intelligence domain answers (`api::Recommender`), completed by rules over the catalogue and
+/// the user's record. Emits `mission.reset` when a goal was closed.
 #[utoipa::path(post, path = "/api/goals/missions/reset", tag = "goals", request_body = ResetRequest,
     security(("bearer" = [])),
     responses((status = 200, description = "초기화와 새 추천", body = inline(Envelope<ResetResult>)),
@@ -170,9 +171,10 @@ pub async fn reset_missions(
     }
     let input = recommend::Input { attention: assessment::attention(&state, user.id).await?, exclude, last_rate };
     let catalog = store::catalog(&state.db).await?;
-    let new_recommendations = recommend::recommend(&catalog, &input)
+    let new_recommendations = api::recommendations(&state.recommender, user.id, &catalog, &input)
+        .await
         .into_iter()
-        .map(|m| Recommendation { mission: MissionView::from(m), reason: recommend::reason(m, &input) })
+        .map(|(m, reason)| Recommendation { mission: MissionView::from(m), reason })
         .collect();
     let message = match &closed {
         Some(_) => "목표를 정리했어요. 새로 시작할 미션을 추천해 드릴게요.",

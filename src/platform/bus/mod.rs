@@ -3,6 +3,7 @@
 //! consumer records the message id in the same transaction as its effect.
 
 pub mod consumer;
+pub mod eventhubs;
 pub mod fast;
 pub mod outbox;
 pub mod relay;

@@ -1,0 +1,31 @@
+//! The events the intelligence domain announces.
+
+use serde::{Deserialize, Serialize};
+
+use super::Engine;
+use crate::platform::bus::Event;
+
+/// One answer of the AI layer, for analytics (Event Hubs in Azure): who answered, with which model,
+/// the tokens and time it took, whether it came from the cache, and the outcome. No text and no
+/// user id: nothing here is personal.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AiCall {
+    /// `diagnosis`, `recommend`, `chat` or `nudge`.
+    pub purpose: String,
+    pub engine: Engine,
+    pub model: Option<String>,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub latency_ms: u64,
+    pub cache_hit: bool,
+    /// HTTP attempts made (retries included); 0 without a call.
+    pub attempts: u32,
+    /// `ok`, or why the offline coach answered (`not_configured`, `no_consent`, `budget`,
+    /// `red_flag`, `breaker_open`, `timeout`, `unavailable`, `malformed`, `invalid_answer`, …).
+    pub outcome: String,
+}
+
+impl Event for AiCall {
+    const SUBJECT: &'static str = "ai.call";
+}

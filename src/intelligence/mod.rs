@@ -1,0 +1,167 @@
+//! The intelligence domain: Claude (through `platform::ai`) or the offline coach behind four
+//! routes — the explained checkup (`/health/diagnosis`), catalogue-bound mission picks
+//! (`/missions/recommend`, also the goal domain's reset through `goals::api::Recommender`) and a
+//! guarded chat (`/chat/consultation`, `/chat/history`) — and nudge wording for the motivator
+//! (`api::nudge_wording`). Health data reaches Claude only with the AI overseas-transfer consent,
+//! and only the minimum (age band, sex, occupation, values); red flags are answered before any AI
+//! call; every failure degrades to the offline coach with a 200 whose `engine` says who answered.
+
+pub mod api;
+pub mod chat;
+pub mod coach;
+pub mod diagnosis;
+pub mod engine;
+pub mod events;
+pub mod functions;
+pub mod profile;
+pub mod recommend;
+pub mod safety;
+pub mod store;
+
+use std::{ops::Deref, sync::Arc};
+
+use axum::{
+    extract::FromRef,
+    routing::{get, post},
+};
+pub use engine::Engine;
+use utoipa::OpenApi as _;
+
+use crate::{
+    config::Setting,
+    domain::{DataPart, DomainModule, Platform},
+    functions::Function,
+    goals::api::{Clock, RecommenderSlot},
+    http::Routes,
+    platform::ai::{self, Claude},
+    users::Verifier,
+};
+
+pub const AI_DAILY_TOKEN_BUDGET: Setting = Setting::new(
+    "AI_DAILY_TOKEN_BUDGET",
+    "Claude tokens (input + output) one user may spend per Seoul day; past it the offline coach answers",
+)
+.default("30000");
+pub const CHAT_RATE_LIMIT_PER_MINUTE: Setting =
+    Setting::new("CHAT_RATE_LIMIT_PER_MINUTE", "chat messages one user may send per minute (429 past it)")
+        .default("10");
+
+#[derive(Clone)]
+pub struct IntelState(Arc<Inner>);
+
+pub struct Inner {
+    platform: Platform,
+    pub verifier: Verifier,
+    pub clock: Clock,
+    pub ai: Arc<Claude>,
+    pub daily_tokens: u64,
+    pub chat_per_minute: u32,
+}
+
+impl Deref for IntelState {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl Deref for Inner {
+    type Target = Platform;
+
+    fn deref(&self) -> &Platform {
+        &self.platform
+    }
+}
+
+impl IntelState {
+    pub fn platform(&self) -> &Platform {
+        &self.platform
+    }
+}
+
+impl FromRef<IntelState> for Verifier {
+    fn from_ref(state: &IntelState) -> Verifier {
+        state.verifier.clone()
+    }
+}
+
+pub struct Domain;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        diagnosis::diagnosis,
+        recommend::recommend_missions,
+        chat::consultation,
+        chat::history,
+    ),
+    tags((name = "intelligence", description = "검진 결과 설명, 미션 추천, 건강 상담 (Claude 또는 오프라인 코치)"))
+)]
+struct Api;
+
+impl DomainModule for Domain {
+    type State = IntelState;
+    const NAME: &'static str = "intelligence";
+    const SETTINGS: &'static [Setting] = &[
+        ai::ANTHROPIC_API_KEY,
+        ai::ANTHROPIC_MODEL,
+        ai::ANTHROPIC_BASE_URL,
+        ai::ANTHROPIC_MAX_TOKENS,
+        ai::ANTHROPIC_TIMEOUT_MS,
+        ai::ANTHROPIC_BUDGET_MS,
+        ai::ANTHROPIC_MAX_RETRIES,
+        ai::ANTHROPIC_BREAKER_THRESHOLD,
+        ai::ANTHROPIC_BREAKER_COOL_DOWN_MS,
+        AI_DAILY_TOKEN_BUDGET,
+        CHAT_RATE_LIMIT_PER_MINUTE,
+    ];
+
+    fn state(platform: &Platform) -> anyhow::Result<IntelState> {
+        let src = platform.settings.as_ref();
+        let state = IntelState(Arc::new(Inner {
+            verifier: crate::users::verifier(platform)?,
+            clock: crate::goals::api::clock(platform)?,
+            ai: engine::claude(platform)?,
+            daily_tokens: AI_DAILY_TOKEN_BUDGET.number(src, "a whole number of tokens", 0..=100_000_000)?,
+            chat_per_minute: CHAT_RATE_LIMIT_PER_MINUTE.number(src, "a whole number from 1 to 1000", 1..=1000)?,
+            platform: platform.clone(),
+        }));
+        RecommenderSlot::of(platform)?.fill(Arc::new(recommend::AiRecommender(state.clone())));
+        Ok(state)
+    }
+
+    fn routes() -> Routes<IntelState> {
+        Routes::new()
+            .route("/api/intelligence/health/diagnosis", get(diagnosis::diagnosis))
+            .route("/api/intelligence/missions/recommend", post(recommend::recommend_missions))
+            .route("/api/intelligence/chat/consultation", post(chat::consultation))
+            .route("/api/intelligence/chat/history", get(chat::history))
+    }
+
+    fn openapi() -> utoipa::openapi::OpenApi {
+        Api::openapi()
+    }
+
+    fn functions() -> Vec<Function<IntelState>> {
+        vec![
+            Function::http("Intelligence", "intelligence/{*path}", &["get", "post"]),
+            Function::service_bus(
+                functions::CACHE_DROPPER,
+                "intelligence-checkups",
+                &[functions::SYNCED, functions::RECORDED],
+                functions::drop_caches,
+            ),
+        ]
+    }
+
+    fn data() -> Option<DataPart> {
+        Some(DataPart {
+            name: "intelligence",
+            schema: "intelligence",
+            export: |p, id| Box::pin(store::export(&p.db, id)),
+            erase: |conn, id| Box::pin(store::erase(conn, id)),
+            cache_keys: |id| vec![diagnosis::cache_key(id), recommend::cache_key(id)],
+        })
+    }
+}

@@ -1,0 +1,167 @@
+//! The chat: sessions owned by the user, messages in order, context for Claude, red flags answered
+//! before any AI call, length and rate limits.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use wiremock::{
+    Mock, MockServer,
+    matchers::{method, path},
+};
+
+use super::{IntelApp, chat_input, received, tool_answer};
+
+async fn fake() -> MockServer {
+    let fake = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/messages"))
+        .respond_with(tool_answer("reply", chat_input("클로드 답변입니다."), (40, 20)))
+        .mount(&fake)
+        .await;
+    fake
+}
+
+#[sqlx::test]
+async fn a_conversation_keeps_its_order_carries_context_and_belongs_to_its_user(pool: PgPool) {
+    let fake = fake().await;
+    let app = IntelApp::with_fake(pool, &fake, &[]);
+    let u = app.user("chat@example.com", &["HEALTH_DATA", "AI_OVERSEAS_TRANSFER"]).await;
+    app.checkup(&u, "2026-10-01").await;
+    let s = app
+        .call(
+            Some(&u.token),
+            Method::POST,
+            "/api/goals/missions/select",
+            Some(json!({"selectedMissionIds": ["walk-7000-steps"]})),
+        )
+        .await;
+    assert_eq!(s.status, StatusCode::CREATED, "{}", s.text);
+
+    let first = app.chat(&u, json!({"message": "걷기 운동은 얼마나 하면 좋을까요?"})).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    let d = &first.body["data"];
+    assert_eq!((d["responseType"].clone(), d["engine"].clone()), (json!("coaching"), json!("claude")));
+    assert_eq!(d["response"], "클로드 답변입니다.");
+    assert_eq!(d["suggestedQuestions"].as_array().unwrap().len(), 3);
+    let session = d["sessionId"].as_str().unwrap().to_string();
+    let second = app
+        .chat(
+            &u,
+            json!({"message": "저녁에 걸어도 되나요?", "sessionId": session, "context": "오늘의 미션 화면"}),
+        )
+        .await;
+    assert_eq!(second.body["data"]["sessionId"], session.as_str());
+
+    // Claude got the assessment, the open missions and the earlier turns, in order.
+    let bodies = received(&fake).await;
+    let system = bodies[1]["system"].as_str().unwrap();
+    assert!(system.contains("정상B(경계)") && system.contains("하루 7,000보 걷기"), "{system}");
+    let turns: Vec<(String, String)> = bodies[1]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["role"].as_str().unwrap().to_string(), m["content"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(turns.len(), 3);
+    assert_eq!(turns[0], ("user".to_string(), "걷기 운동은 얼마나 하면 좋을까요?".to_string()));
+    assert_eq!(turns[1].0, "assistant");
+    assert!(turns[2].1.starts_with("저녁에 걸어도 되나요?") && turns[2].1.contains("오늘의 미션 화면"));
+
+    let h = app
+        .call(
+            Some(&u.token),
+            Method::GET,
+            &format!("/api/intelligence/chat/history?sessionId={session}&messageLimit=3"),
+            None,
+        )
+        .await;
+    assert_eq!(h.status, StatusCode::OK, "{}", h.text);
+    assert_eq!(h.body["data"]["totalMessageCount"], 4);
+    let roles: Vec<&str> =
+        h.body["data"]["messages"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["assistant", "user", "assistant"], "the newest three, oldest first");
+    assert_eq!(h.body["data"]["messages"][1]["content"], "저녁에 걸어도 되나요?");
+    let latest = app.call(Some(&u.token), Method::GET, "/api/intelligence/chat/history", None).await;
+    assert_eq!(latest.body["data"]["sessionId"], session.as_str());
+
+    // Another user can neither read nor continue it, and has no session of their own yet.
+    let other = app.user("other@example.com", &["AI_OVERSEAS_TRANSFER"]).await;
+    let h = app
+        .call(
+            Some(&other.token),
+            Method::GET,
+            &format!("/api/intelligence/chat/history?sessionId={session}"),
+            None,
+        )
+        .await;
+    assert_eq!((h.status, h.body["code"].clone()), (StatusCode::NOT_FOUND, json!("CHAT_SESSION_NOT_FOUND")));
+    let c = app.chat(&other, json!({"message": "안녕하세요", "sessionId": session})).await;
+    assert_eq!(c.status, StatusCode::NOT_FOUND);
+    let none = app.call(Some(&other.token), Method::GET, "/api/intelligence/chat/history", None).await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND);
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM intelligence.chat_messages")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 4, "the refused message was not stored");
+}
+
+#[sqlx::test]
+async fn red_flags_are_answered_before_any_ai_call(pool: PgPool) {
+    let fake = fake().await;
+    let app = IntelApp::with_fake(pool, &fake, &[]);
+    let u = app.user("flags@example.com", &["HEALTH_DATA", "AI_OVERSEAS_TRANSFER"]).await;
+    let cases: [(&str, &str, &str); 5] = [
+        ("갑자기 가슴이 너무 아프고 식은땀이 나요", "emergency", "119"),
+        ("아버지가 말이 어눌해지고 한쪽 팔에 힘이 없어요", "emergency", "119"),
+        ("요즘 죽고 싶다는 생각이 자꾸 들어요", "emergency", "109"),
+        ("제 혈당이면 당뇨인가요? 진단해 주세요", "medical_boundary", "진료"),
+        ("혈압약 처방 좀 해 주세요", "medical_boundary", "의료진"),
+    ];
+    for (message, kind, must) in cases {
+        let a = app.chat(&u, json!({ "message": message })).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+        assert_eq!(a.body["data"]["responseType"], kind, "{message}");
+        assert!(
+            a.body["data"]["response"].as_str().unwrap().contains(must),
+            "{message}: {}",
+            a.body["data"]["response"]
+        );
+        assert_eq!(a.body["data"]["suggestedQuestions"].as_array().unwrap().len(), 3);
+    }
+    // The context is checked too.
+    let a = app.chat(&u, json!({"message": "이거 괜찮을까요?", "context": "숨 쉬기가 힘들어요"})).await;
+    assert_eq!(a.body["data"]["responseType"], "emergency");
+    assert!(received(&fake).await.is_empty(), "a red-flag message reached Claude");
+    assert!(app.ai_calls().await.iter().all(|e| e["outcome"] == "red_flag"));
+}
+
+#[sqlx::test]
+async fn length_and_rate_limits(pool: PgPool) {
+    let app = IntelApp::start(pool, &[("CHAT_RATE_LIMIT_PER_MINUTE", "3".to_string())]);
+    let u = app.user("limits@example.com", &[]).await;
+    let field = |a: &crate::support::Answer| -> Value { a.body["errors"][0]["field"].clone() };
+    let long = app.chat(&u, json!({"message": "가".repeat(1001)})).await;
+    assert_eq!((long.status, field(&long)), (StatusCode::UNPROCESSABLE_ENTITY, json!("message")));
+    let blank = app.chat(&u, json!({"message": "  \n "})).await;
+    assert_eq!(blank.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let hidden = app.chat(&u, json!({"message": "안녕\u{202e}하세요"})).await;
+    assert_eq!(hidden.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let unknown = app.chat(&u, json!({"message": "안녕", "userId": "x"})).await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", unknown.text);
+    let bad_limit =
+        app.call(Some(&u.token), Method::GET, "/api/intelligence/chat/history?messageLimit=101", None).await;
+    assert_eq!(bad_limit.status, StatusCode::UNPROCESSABLE_ENTITY);
+    for _ in 0..3 {
+        let ok = app.chat(&u, json!({"message": "가".repeat(1000)})).await;
+        assert_eq!(
+            (ok.status, ok.body["data"]["engine"].clone()),
+            (StatusCode::OK, json!("offline")),
+            "{}",
+            ok.text
+        );
+    }
+    let limited = app.chat(&u, json!({"message": "하나 더"})).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers.contains_key("retry-after"));
+}

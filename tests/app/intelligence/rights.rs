@@ -1,0 +1,50 @@
+//! Data rights: chat sessions, messages and usage are exported and erased.
+
+use axum::http::{Method, StatusCode};
+use serde_json::json;
+use sqlx::PgPool;
+use wiremock::{
+    Mock, MockServer,
+    matchers::{method, path},
+};
+
+use super::{IntelApp, chat_input, tool_answer};
+
+#[sqlx::test]
+async fn chats_and_usage_are_exported_and_erased(pool: PgPool) {
+    let fake = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/messages"))
+        .respond_with(tool_answer("reply", chat_input("답변"), (10, 5)))
+        .mount(&fake)
+        .await;
+    let app = IntelApp::with_fake(pool.clone(), &fake, &[]);
+    let u = app.user("rights@example.com", &["AI_OVERSEAS_TRANSFER"]).await;
+    let keep = app.user("keep@example.com", &["AI_OVERSEAS_TRANSFER"]).await;
+    for who in [&u, &keep] {
+        let a = app.chat(who, json!({"message": "물은 얼마나 마셔야 하나요?"})).await;
+        assert_eq!(a.status, StatusCode::OK);
+    }
+    let e = app.call(Some(&u.token), Method::GET, "/api/users/me/export", None).await;
+    assert_eq!(e.status, StatusCode::OK, "{}", e.text);
+    let part = &e.body["data"]["data"]["intelligence"];
+    assert_eq!(part["chatSessions"][0]["messages"][0]["content"], "물은 얼마나 마셔야 하나요?", "{part}");
+    assert_eq!(part["aiUsage"][0]["inputTokens"], 10);
+    let d = app.call(Some(&u.token), Method::DELETE, "/api/users/me", None).await;
+    assert!(d.status.is_success(), "{}", d.text);
+    for table in ["chat_sessions", "chat_messages", "usage"] {
+        let mine: i64 =
+            sqlx::query_scalar(&format!("SELECT count(*) FROM intelligence.{table} WHERE user_id = $1"))
+                .bind(u.uuid())
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        let theirs: i64 =
+            sqlx::query_scalar(&format!("SELECT count(*) FROM intelligence.{table} WHERE user_id = $1"))
+                .bind(keep.uuid())
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!((mine, theirs > 0), (0, true), "{table}");
+    }
+}
