@@ -24,4 +24,4 @@ macro_rules! domains {
     };
 }
 
-domains!(system, users, health, goals);
+domains!(system, users, health, goals, motivator);
