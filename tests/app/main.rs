@@ -18,6 +18,7 @@ mod http_server;
 mod infra;
 mod invocations;
 mod local_queue;
+mod motivator;
 mod platform;
 mod servicebus;
 mod users;
