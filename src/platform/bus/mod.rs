@@ -6,6 +6,7 @@ pub mod consumer;
 pub mod fast;
 pub mod outbox;
 pub mod relay;
+pub mod replay;
 pub mod servicebus;
 
 pub use consumer::{DeadLetter, Handled, begin_once, forget_user, record_dead_letter};

@@ -6,6 +6,7 @@
 //! rights.
 
 mod push;
+mod replay;
 
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
