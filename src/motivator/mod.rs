@@ -125,6 +125,7 @@ impl MotivatorState {
             .build()
             .parse(self.schedule.as_deref()?)
             .ok()?;
+        let now = chrono::DurationRound::duration_trunc(now, chrono::TimeDelta::seconds(1)).ok()?;
         cron.find_next_occurrence(&now, false).ok()
     }
 }

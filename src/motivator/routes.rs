@@ -279,7 +279,7 @@ pub struct Encouragement {
 /// A message for the caller's real progress now (the server's progress, whatever the app sends).
 /// Without an open goal: 409 `NO_ACTIVE_GOAL`.
 #[utoipa::path(post, path = "/api/motivator/notifications/encouragement", tag = "motivator",
-    request_body(content = EncouragementRequest, description = "선택", content_type = "application/json"),
+    request_body(content = Option<EncouragementRequest>, description = "선택 (없어도 됩니다)", content_type = "application/json"),
     security(("bearer" = [])),
     responses((status = 200, description = "응원 메시지", body = inline(Envelope<Encouragement>)),
               (status = 403, description = "가입 절차를 마치지 않았습니다 (ONBOARDING_REQUIRED)", body = crate::http::error::ErrorBody),
@@ -382,7 +382,7 @@ pub struct BatchStarted {
 /// Operators: starts the same fan-out as the daily timer, for everyone or the given users. Behind
 /// the host's function key (authLevel `function`), never a user token.
 #[utoipa::path(post, path = "/api/motivator/batch/notifications", tag = "motivator",
-    request_body(content = BatchRequest, description = "선택", content_type = "application/json"),
+    request_body(content = Option<BatchRequest>, description = "선택 (없어도 됩니다)", content_type = "application/json"),
     security(("functionKey" = [])),
     responses((status = 202, description = "시작됨", body = inline(Envelope<BatchStarted>)),
               (status = 401, description = "함수 키가 없거나 틀렸습니다 (호스트가 답합니다)", body = crate::http::error::ErrorBody),
