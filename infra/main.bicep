@@ -372,6 +372,18 @@ module eventHubs 'modules/eventhubs.bicep' = {
   }
 }
 
+module notificationHubs 'modules/notificationhubs.bicep' = {
+  name: 'notificationhubs'
+  scope: rg
+  params: {
+    name: '${abbrs.notificationHubsNamespaces}healthsync-${resourceToken}'
+    location: location
+    tags: tags
+    hubName: 'nudges'
+    keyVaultName: keyVault.outputs.name
+  }
+}
+
 // What gets a private endpoint with privateNetworking (Service Bus only on Premium, the tier that has them).
 var corePrivateEndpoints = [
   {
@@ -486,6 +498,7 @@ module functionApp 'modules/functionapp.bicep' = {
     serviceBusNamespaceFqdn: serviceBus.outputs.fqdn
     eventHubNamespaceFqdn: eventHubs.outputs.fqdn
     eventHubName: eventHubs.outputs.hubName
+    notificationHubName: notificationHubs.outputs.hubName
     googleClientIds: googleClientIds
     oidcIssuer: oidcIssuer
     oidcJwksUrl: oidcJwksUrl

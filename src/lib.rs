@@ -24,4 +24,4 @@ macro_rules! domains {
     };
 }
 
-domains!(system, users, health, goals, intelligence);
+domains!(system, users, health, goals, intelligence, motivator);

@@ -50,6 +50,16 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Re-publish dead-lettered events: locally from `events.dead_letters` to the local queue; in
+    /// Azure from every subscription's dead-letter queue (and the recorded ones) to the topic.
+    ReplayDlq {
+        /// Only this consuming function's dead letters (e.g. MotivatorNudgeSlice).
+        #[arg(long)]
+        function: Option<String>,
+        /// Only dead letters since: an RFC 3339 instant, a date, or an age like 6h or 2d.
+        #[arg(long)]
+        since: Option<String>,
+    },
     /// Check (default) or rewrite the files generated from the domain list: `functions/`,
     /// `infra/catalog.json` and the settings table of README.md.
     Generate {
@@ -123,6 +133,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::ReplayDlq { function, since } => {
+            telemetry::init(LogFormat::for_stdout());
+            replay_dlq(function, since).await
+        }
         Command::Generate { write, root } => {
             let catalog = Catalog::app();
             let problems = catalog.problems();
@@ -143,4 +157,86 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `healthsync replay-dlq`: counts what it replays, with a progress bar on a terminal.
+async fn replay_dlq(function: Option<String>, since: Option<String>) -> anyhow::Result<()> {
+    use healthsync::{
+        functions::Trigger,
+        platform::bus::{EVENTS_TOPIC, replay},
+    };
+    let config = Config::from_env()?;
+    let pool = db::lazy_pool(&config)?;
+    let now = chrono::Utc::now();
+    let since = since.map(|s| replay::parse_since(&s, now)).transpose()?;
+    let consumers: Vec<(&'static str, &'static str)> = Catalog::app()
+        .functions()
+        .iter()
+        .filter_map(|d| match d.trigger {
+            Trigger::ServiceBus { subscription, .. } => Some((d.name, subscription)),
+            _ => None,
+        })
+        .collect();
+    if let Some(f) = &function {
+        anyhow::ensure!(
+            consumers.iter().any(|(name, _)| name.eq_ignore_ascii_case(f)),
+            "no Service Bus-triggered function is called {f} (there are: {})",
+            consumers.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+        );
+    }
+    let filter = replay::Filter { function, since };
+    let rows = replay::recorded(&pool, &filter).await?;
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        indicatif::ProgressBar::new(rows.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} replayed {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let tick = || bar.inc(1);
+    let mut total = replay::Report::default();
+    match &config.service_bus_namespace {
+        None => {
+            bar.set_message("(local queue)");
+            for dl in &rows {
+                if replay::requeue_local(&pool, dl).await? {
+                    total.replayed += 1;
+                    tick();
+                } else {
+                    total.left += 1;
+                }
+            }
+        }
+        Some(ns) => {
+            let base = match &config.service_bus_endpoint {
+                Some(b) => b.clone(),
+                None => url::Url::parse(&format!("https://{}/", ns.trim_end_matches('/')))
+                    .context("ServiceBusConnection__fullyQualifiedNamespace is not a host name")?,
+            };
+            let credential =
+                healthsync::platform::entra::managed_identity(config.managed_identity_client_id.as_deref())?;
+            let sb = replay::ServiceBusReplay::new(base, EVENTS_TOPIC, credential);
+            bar.set_message("(recorded)");
+            let r = replay::replay_recorded_to_topic(&pool, &sb, &rows, now, &tick).await?;
+            total.replayed += r.replayed;
+            total.left += r.left;
+            for (name, subscription) in &consumers {
+                if filter.function.as_deref().is_some_and(|f| !f.eq_ignore_ascii_case(name)) {
+                    continue;
+                }
+                bar.set_message(format!("({subscription} dead-letter queue)"));
+                let r = replay::replay_queue(&sb, name, subscription, &filter, now, &tick).await?;
+                total.replayed += r.replayed;
+                total.left += r.left;
+            }
+        }
+    }
+    bar.finish_and_clear();
+    println!(
+        "replayed {} dead-lettered message(s); {} left (too recent for the topic's duplicate detection, or no body)",
+        total.replayed, total.left
+    );
+    Ok(())
 }

@@ -26,6 +26,7 @@ param applicationInsightsConnectionString string
 param serviceBusNamespaceFqdn string
 param eventHubNamespaceFqdn string
 param eventHubName string
+param notificationHubName string
 param googleClientIds string
 param oidcIssuer string
 param oidcJwksUrl string
@@ -97,6 +98,9 @@ var deploymentSettings = {
   ANTHROPIC_API_KEY: '${kv}/claude-api-key/)'
   // NHIS checkups through the aggregator.
   TILKO_API_KEY: '${kv}/tilko-api-key/)'
+  // Push through Notification Hubs (a Send-only rule's connection string, written by its module).
+  NOTIFICATION_HUB_CONNECTION: '${kv}/notification-hub-connection/)'
+  NOTIFICATION_HUB_NAME: notificationHubName
 }
 var appSettings = union(generatedSettings, deploymentSettings)
 

@@ -19,6 +19,7 @@ mod infra;
 mod intelligence;
 mod invocations;
 mod local_queue;
+mod motivator;
 mod platform;
 mod servicebus;
 mod users;

@@ -19,7 +19,7 @@ use wiremock::{
 
 /// Stands in for the managed identity: hands out a fixed token for the Service Bus scope.
 #[derive(Debug)]
-struct FixedToken;
+pub(crate) struct FixedToken;
 
 #[async_trait]
 impl TokenCredential for FixedToken {

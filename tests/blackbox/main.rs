@@ -6,3 +6,4 @@ mod process;
 mod dev_host;
 mod handler;
 mod hostile;
+mod nudges;

@@ -28,22 +28,44 @@ use crate::{
 /// The Functions host's own limit on a request body (`maxRequestBodySize`, 100 MB).
 const MAX_BODY: u64 = 100 << 20;
 
-/// The front's state: the handler it forwards to and the functions it knows.
+/// The front's state: the handler it forwards to, the functions it knows and the function key
+/// that HTTP functions with authLevel `function` demand.
 #[derive(Clone)]
 pub struct Front {
     handler: Handler,
     functions: Arc<[FunctionDef]>,
+    function_key: Arc<str>,
 }
 
-pub fn router(handler: Handler, functions: Vec<FunctionDef>) -> Router {
+/// The app setting holding the local host's function key (else one is made up at start and
+/// printed).
+pub const FUNCTION_KEY_SETTING: &str = "LOCAL_FUNCTION_KEY";
+
+pub fn router(handler: Handler, functions: Vec<FunctionDef>, function_key: &str) -> Router {
     Router::new()
         .route("/admin/host/status", get(status))
         .route("/admin/functions/{name}", post(run_function))
         .fallback(forward)
-        .with_state(Front { handler, functions: functions.into() })
+        .with_state(Front { handler, functions: functions.into(), function_key: function_key.into() })
 }
 
-async fn status(State(Front { handler: h, functions }): State<Front>) -> Json<Value> {
+/// Whether a request carries `key` as the Functions host accepts it: the `x-functions-key`
+/// header or the `code` query parameter.
+pub fn has_function_key(headers: &HeaderMap, query: Option<&str>, key: &str) -> bool {
+    let equal = |given: &[u8]| {
+        given.len() == key.len()
+            && given.iter().zip(key.as_bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    };
+    if headers.get_all("x-functions-key").iter().any(|v| equal(v.as_bytes())) {
+        return true;
+    }
+    query
+        .into_iter()
+        .flat_map(|q| url::form_urlencoded::parse(q.as_bytes()))
+        .any(|(k, v)| k == "code" && equal(v.as_bytes()))
+}
+
+async fn status(State(Front { handler: h, functions, .. }): State<Front>) -> Json<Value> {
     Json(json!({
         "state": if h.is_ready() { "Running" } else { "Initialized" },
         "handlerPid": h.pid(),
@@ -135,7 +157,10 @@ fn forwarded_for(headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<Header
     HeaderValue::from_str(&value).ok()
 }
 
-async fn forward(State(Front { handler: h, functions }): State<Front>, req: Request) -> Response {
+async fn forward(
+    State(Front { handler: h, functions, function_key }): State<Front>,
+    req: Request,
+) -> Response {
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
     let (parts, body) = req.into_parts();
     let path = parts.uri.path();
@@ -149,7 +174,19 @@ async fn forward(State(Front { handler: h, functions }): State<Front>, req: Requ
         }
     }
     match route_for(&functions, &parts.method, path) {
-        Ok(_) => {}
+        Ok(name) => {
+            let keyed = functions.iter().any(|d| {
+                d.name == name
+                    && matches!(d.trigger, Trigger::Http { auth: crate::functions::AuthLevel::Function, .. })
+            });
+            if keyed && !has_function_key(&parts.headers, parts.uri.query(), &function_key) {
+                return ApiError::Unauthorized {
+                    code: "FUNCTION_KEY_REQUIRED",
+                    message: "함수 키가 필요합니다 (x-functions-key 헤더 또는 code 쿼리).".into(),
+                }
+                .into_response();
+            }
+        }
         Err(allowed) if allowed.is_empty() => {
             return ApiError::not_found("요청한 주소를 찾을 수 없습니다.").into_response();
         }
@@ -216,6 +253,18 @@ mod tests {
 
     fn http(name: &'static str, route: &'static str, methods: &'static [&'static str]) -> FunctionDef {
         FunctionDef { name, trigger: Trigger::Http { route, methods, auth: AuthLevel::Anonymous } }
+    }
+
+    #[test]
+    fn a_function_key_is_read_from_the_header_or_the_code_parameter() {
+        let mut h = HeaderMap::new();
+        assert!(!has_function_key(&h, None, "k3y"));
+        assert!(has_function_key(&h, Some("a=1&code=k3y"), "k3y"));
+        assert!(!has_function_key(&h, Some("code=k3"), "k3y"));
+        h.insert("x-functions-key", HeaderValue::from_static("k3y"));
+        assert!(has_function_key(&h, None, "k3y"));
+        h.insert("x-functions-key", HeaderValue::from_static("k3yy"));
+        assert!(!has_function_key(&h, None, "k3y"));
     }
 
     #[test]

@@ -128,7 +128,16 @@ async fn host(opts: &DevOptions, settings: HashMap<String, String>) -> anyhow::R
             BlobConfig::Azure { .. } => "Azure Blob (BLOB_CONTAINER_URL)".into(),
         }
     );
-    let front = front::router(handler.clone(), opts.functions.clone());
+    // Functions with authLevel `function` demand this key, as the real host does.
+    let function_key = match settings.get(front::FUNCTION_KEY_SETTING) {
+        Some(k) => k.clone(),
+        None => {
+            let k = uuid::Uuid::new_v4().simple().to_string();
+            println!("  function key (x-functions-key, for operators' functions): {k}");
+            k
+        }
+    };
+    let front = front::router(handler.clone(), opts.functions.clone(), &function_key);
     let served = crate::host::http_server::serve(
         listener,
         front,

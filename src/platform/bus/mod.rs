@@ -7,6 +7,7 @@ pub mod eventhubs;
 pub mod fast;
 pub mod outbox;
 pub mod relay;
+pub mod replay;
 pub mod servicebus;
 
 pub use consumer::{DeadLetter, Handled, begin_once, forget_user, record_dead_letter};

@@ -1,0 +1,211 @@
+//! The motivator domain: daily nudges fanned out over Service Bus (`nudges`), messages on events
+//! (`messages`), the inbox and push devices (`routes`, `store`), push delivery (`push`). Its
+//! rules are in `rules`, its texts behind `wording`. It reads progress through `goals::api`, the
+//! assessment through `health::api` and consents through `users::has_consent`.
+
+pub mod events;
+pub mod messages;
+pub mod nudges;
+pub mod push;
+pub mod routes;
+pub mod rules;
+pub mod store;
+pub mod wording;
+
+use std::{ops::Deref, sync::Arc};
+
+use anyhow::Context;
+use axum::extract::FromRef;
+use chrono::{DateTime, Utc};
+use utoipa::OpenApi as _;
+
+use crate::{
+    config::Setting,
+    domain::{DataPart, DomainModule, Platform},
+    functions::Function,
+    goals::api::Clock,
+    http::Routes,
+    platform::bus::Event,
+    users::Verifier,
+};
+
+pub const NUDGE_SCHEDULE: Setting = Setting::new(
+    "NUDGE_SCHEDULE",
+    "6-field NCRONTAB (UTC) of `MotivatorDailyNudges`, the daily nudge run (00:00 UTC = 09:00 KST)",
+)
+.default("0 0 0 * * *");
+pub const NUDGE_SLICE_SIZE: Setting =
+    Setting::new("NUDGE_SLICE_SIZE", "users per `nudge.batch` slice (one Service Bus message each), 10–10000")
+        .default("1000");
+pub const NOTIFICATION_HUB_CONNECTION: Setting = Setting::new(
+    "NOTIFICATION_HUB_CONNECTION",
+    "connection string of the Notification Hub (Key Vault reference); unset: no push, the inbox only",
+)
+.secret();
+pub const NOTIFICATION_HUB_NAME: Setting =
+    Setting::new("NOTIFICATION_HUB_NAME", "the notification hub's name (with NOTIFICATION_HUB_CONNECTION)");
+pub const MOTIVATOR_CLOCK_START: Setting = Setting::new(
+    "MOTIVATOR_CLOCK_START",
+    "local only: the motivator's clock starts at this RFC 3339 instant and runs on (tests of the daily run)",
+)
+.local_only();
+
+pub const SETTINGS: &[Setting] =
+    &[NUDGE_SCHEDULE, NUDGE_SLICE_SIZE, NOTIFICATION_HUB_CONNECTION, NOTIFICATION_HUB_NAME, MOTIVATOR_CLOCK_START];
+
+/// The motivator's state. Behind one `Arc`, as every request clones it.
+#[derive(Clone)]
+pub struct MotivatorState(Arc<Inner>);
+
+pub struct Inner {
+    pub platform: Platform,
+    pub verifier: Verifier,
+    pub clock: Clock,
+    pub slice_size: u32,
+    /// How many users' progress a slice reads at once (the pool's size).
+    pub concurrency: usize,
+    pub push: Option<Arc<dyn push::PushSender>>,
+    schedule: Option<String>,
+}
+
+impl Deref for MotivatorState {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl Deref for Inner {
+    type Target = Platform;
+
+    fn deref(&self) -> &Platform {
+        &self.platform
+    }
+}
+
+impl FromRef<MotivatorState> for Verifier {
+    fn from_ref(state: &MotivatorState) -> Verifier {
+        state.verifier.clone()
+    }
+}
+
+impl MotivatorState {
+    pub fn new(platform: &Platform, push: Option<Arc<dyn push::PushSender>>) -> anyhow::Result<Self> {
+        let src = platform.settings.as_ref();
+        let slice_size = NUDGE_SLICE_SIZE.number(src, "a whole number from 10 to 10000", 10..=10_000)?;
+        let base = crate::goals::api::clock(platform)?;
+        let clock = match MOTIVATOR_CLOCK_START.read(src) {
+            Some(start) if platform.config.environment != crate::config::Environment::Azure => {
+                let start = DateTime::parse_from_rfc3339(&start)
+                    .context("MOTIVATOR_CLOCK_START is not an RFC 3339 instant")?
+                    .with_timezone(&Utc);
+                let offset = start - base.now();
+                Clock::from_fn(move || base.now() + offset)
+            }
+            _ => base,
+        };
+        Ok(MotivatorState(Arc::new(Inner {
+            verifier: crate::users::verifier(platform)?,
+            clock,
+            slice_size,
+            concurrency: (platform.config.db_pool_max as usize).max(1),
+            push,
+            schedule: NUDGE_SCHEDULE.read(src),
+            platform: platform.clone(),
+        })))
+    }
+
+    /// When the daily timer fires next after `now`.
+    pub fn next_daily_run(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        use croner::parser::{CronParser, Seconds, Year};
+        let cron = CronParser::builder()
+            .seconds(Seconds::Required)
+            .year(Year::Disallowed)
+            .build()
+            .parse(self.schedule.as_deref()?)
+            .ok()?;
+        let now = chrono::DurationRound::duration_trunc(now, chrono::TimeDelta::seconds(1)).ok()?;
+        cron.find_next_occurrence(&now, false).ok()
+    }
+}
+
+pub struct Domain;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        routes::inbox,
+        routes::read,
+        routes::register_device,
+        routes::remove_device,
+        routes::encouragement,
+        routes::batch,
+    ),
+    modifiers(&FunctionKey),
+    tags((name = "motivator", description = "알림함, 푸시 기기, 응원 메시지, 운영자용 알림 배치"))
+)]
+struct Api;
+
+/// The operators' function key, as the Functions host reads it.
+struct FunctionKey;
+
+impl utoipa::Modify for FunctionKey {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "functionKey",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "x-functions-key",
+                "Azure Functions 함수 키 (운영자 전용)",
+            ))),
+        );
+    }
+}
+
+impl DomainModule for Domain {
+    type State = MotivatorState;
+    const NAME: &'static str = "motivator";
+    const SETTINGS: &'static [Setting] = SETTINGS;
+
+    fn state(platform: &Platform) -> anyhow::Result<MotivatorState> {
+        let src = platform.settings.as_ref();
+        let push = push::sender(NOTIFICATION_HUB_CONNECTION.read(src), NOTIFICATION_HUB_NAME.read(src))
+            .context("configuring Notification Hubs")?;
+        MotivatorState::new(platform, push)
+    }
+
+    fn routes() -> Routes<MotivatorState> {
+        routes::routes()
+    }
+
+    fn openapi() -> utoipa::openapi::OpenApi {
+        Api::openapi()
+    }
+
+    fn functions() -> Vec<Function<MotivatorState>> {
+        use crate::{goals::events::GoalAchieved, health::events::CheckupSynced, users::events::UserRegistered};
+        vec![
+            Function::http("Notifications", "notifications/{*path}", &["get", "post", "put", "delete"]),
+            Function::http("MotivatorEncouragement", "motivator/notifications/encouragement", &["post"]),
+            Function::http_with_key("MotivatorBatch", "motivator/batch/notifications", &["post"]),
+            Function::timer(nudges::TIMER, "%NUDGE_SCHEDULE%", nudges::timer),
+            Function::service_bus(nudges::CONSUMER, "motivator-nudge-slice", &[events::NudgeBatch::SUBJECT], nudges::consume),
+            Function::service_bus(messages::WELCOME, "motivator-welcome", &[UserRegistered::SUBJECT], messages::welcome),
+            Function::service_bus(messages::CHECKUP, "motivator-checkup", &[CheckupSynced::SUBJECT], messages::checkup),
+            Function::service_bus(messages::CELEBRATION, "motivator-celebration", &[GoalAchieved::SUBJECT], messages::celebration),
+            Function::service_bus(push::CONSUMER, "motivator-push", &[events::NotificationCreated::SUBJECT], push::consume),
+        ]
+    }
+
+    fn data() -> Option<DataPart> {
+        Some(DataPart {
+            name: "motivator",
+            schema: "motivator",
+            export: |p, id| Box::pin(store::export(&p.db, id)),
+            erase: |conn, id| Box::pin(store::erase(conn, id)),
+            cache_keys: |_| Vec::new(),
+        })
+    }
+}

@@ -1,0 +1,349 @@
+//! Replaying dead letters (`healthsync replay-dlq`). Two places hold them:
+//!
+//! - `events.dead_letters`: what a consumer refused for good (answered 2xx, so Service Bus never
+//!   dead-letters it), and, locally, what the local host gave up on after `MAX_DELIVERY_COUNT`
+//!   deliveries. Locally a replay puts the row back on `events.local_queue` for its function
+//!   alone; in Azure it is sent to the topic again.
+//! - In Azure, each subscription's dead-letter queue (`$deadletterqueue`): what ran out of
+//!   deliveries. It is read with the REST peek-lock receive, sent to the topic again and then
+//!   deleted (completed); a message that does not match the filter is unlocked at the end.
+//!
+//! A replayed message keeps its message id: consumers that handled it already drop it by their
+//! processed-message mark, and the one that failed applies it. The topic's duplicate detection
+//! (10 minutes) would drop a message it saw within that window, so younger ones are left for later.
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::{Context, bail};
+use azure_core::credentials::TokenCredential;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::PgPool;
+
+use super::servicebus::SCOPE;
+use crate::platform::http_client::LazyClient;
+
+/// The topic's duplicate-detection window: a message younger than this is not replayed yet.
+pub const DUPLICATE_WINDOW: chrono::Duration = chrono::Duration::minutes(10);
+
+/// Which dead letters to replay.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// One consuming function (its name); none: all.
+    pub function: Option<String>,
+    /// Only dead letters recorded (enqueued) at or after this instant.
+    pub since: Option<DateTime<Utc>>,
+}
+
+impl Filter {
+    fn wants(&self, function: &str, at: Option<DateTime<Utc>>) -> bool {
+        self.function.as_deref().is_none_or(|f| f.eq_ignore_ascii_case(function))
+            && match (self.since, at) {
+                (Some(since), Some(at)) => at >= since,
+                _ => true,
+            }
+    }
+}
+
+/// A dead letter of `events.dead_letters`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Recorded {
+    pub id: i64,
+    pub consumer: String,
+    pub message_id: String,
+    pub subject: Option<String>,
+    pub body: Option<Value>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The recorded dead letters not replayed yet that `filter` selects, oldest first.
+pub async fn recorded(pool: &PgPool, filter: &Filter) -> anyhow::Result<Vec<Recorded>> {
+    sqlx::query_as(
+        "SELECT id, consumer, message_id, subject, body, created_at FROM events.dead_letters \
+         WHERE replayed_at IS NULL AND ($1::text IS NULL OR lower(consumer) = lower($1)) \
+           AND ($2::timestamptz IS NULL OR created_at >= $2) \
+         ORDER BY created_at, id",
+    )
+    .bind(&filter.function)
+    .bind(filter.since)
+    .fetch_all(pool)
+    .await
+    .context("reading dead letters")
+}
+
+/// Locally: puts a recorded dead letter back on the local queue for its function (delivered
+/// afresh) and marks it replayed, in one transaction. `false`: it has no body to deliver.
+pub async fn requeue_local(pool: &PgPool, dl: &Recorded) -> anyhow::Result<bool> {
+    let Some(body) = &dl.body else { return Ok(false) };
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO events.local_queue (function_name, message_id, subject, body) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT ON CONSTRAINT local_queue_function_message_key DO UPDATE \
+           SET delivery_count = 0, next_attempt_at = now(), locked_until = NULL",
+    )
+    .bind(&dl.consumer)
+    .bind(&dl.message_id)
+    .bind(dl.subject.as_deref().unwrap_or("replayed"))
+    .bind(body)
+    .execute(&mut *tx)
+    .await
+    .context("requeueing a dead letter")?;
+    mark_replayed(&mut tx, dl.id).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+async fn mark_replayed(conn: &mut sqlx::PgConnection, id: i64) -> anyhow::Result<()> {
+    sqlx::query("UPDATE events.dead_letters SET replayed_at = now() WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await
+        .context("marking a dead letter replayed")?;
+    Ok(())
+}
+
+/// A message taken from a dead-letter queue (peek-locked).
+#[derive(Debug, Clone)]
+pub struct Locked {
+    pub message_id: Option<String>,
+    pub label: Option<String>,
+    pub enqueued_at: Option<DateTime<Utc>>,
+    pub body: String,
+    /// The lock's URI (complete = DELETE, abandon = PUT).
+    pub lock: url::Url,
+}
+
+/// Service Bus over REST for the replay: peek-lock from a subscription's dead-letter queue,
+/// send to the topic, complete or unlock.
+pub struct ServiceBusReplay {
+    base: url::Url,
+    topic: String,
+    credential: Arc<dyn TokenCredential>,
+    client: LazyClient,
+}
+
+impl ServiceBusReplay {
+    /// `base`: `https://{namespace}/` (or a local fake).
+    pub fn new(base: url::Url, topic: &str, credential: Arc<dyn TokenCredential>) -> Self {
+        ServiceBusReplay { base, topic: topic.to_string(), credential, client: LazyClient::default() }
+    }
+
+    async fn token(&self) -> anyhow::Result<String> {
+        let t = self
+            .credential
+            .get_token(&[SCOPE], None)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}").context("getting a Service Bus token"))?;
+        Ok(t.token.secret().to_string())
+    }
+
+    /// The next unlocked message of `subscription`'s dead-letter queue, locked; `None`: empty.
+    pub async fn receive(&self, subscription: &str) -> anyhow::Result<Option<Locked>> {
+        let url = self
+            .base
+            .join(&format!(
+                "{}/subscriptions/{subscription}/$deadletterqueue/messages/head?timeout=5",
+                self.topic
+            ))
+            .context("building the dead-letter queue's address")?;
+        let res = self
+            .client
+            .get()
+            .post(url)
+            .timeout(Duration::from_secs(30))
+            .bearer_auth(self.token().await?)
+            .header(reqwest::header::CONTENT_LENGTH, "0")
+            .send()
+            .await
+            .context("receiving from a dead-letter queue")?;
+        match res.status().as_u16() {
+            201 | 200 => {}
+            204 => return Ok(None),
+            s => bail!("Service Bus answered {s} to a dead-letter receive"),
+        }
+        let broker: Value = res
+            .headers()
+            .get("BrokerProperties")
+            .and_then(|v| serde_json::from_slice(v.as_bytes()).ok())
+            .unwrap_or_default();
+        let lock = res
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| url::Url::parse(v).ok())
+            .context("a received message without its lock's Location")?;
+        let text = |k: &str| broker.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        let enqueued_at = text("EnqueuedTimeUtc")
+            .and_then(|t| DateTime::parse_from_rfc2822(&t).ok())
+            .map(|t| t.with_timezone(&Utc));
+        Ok(Some(Locked {
+            message_id: text("MessageId"),
+            label: text("Label"),
+            enqueued_at,
+            body: res.text().await.context("reading a dead-lettered message")?,
+            lock,
+        }))
+    }
+
+    /// Sends a message to the topic with its original id and label.
+    pub async fn send(&self, message_id: &str, label: Option<&str>, body: &str) -> anyhow::Result<()> {
+        let url =
+            self.base.join(&format!("{}/messages", self.topic)).context("building the topic's address")?;
+        let mut broker = serde_json::json!({ "MessageId": message_id, "ContentType": "application/json" });
+        if let Some(l) = label {
+            broker["Label"] = Value::from(l);
+        }
+        let res = self
+            .client
+            .get()
+            .post(url)
+            .timeout(Duration::from_secs(30))
+            .bearer_auth(self.token().await?)
+            .header("BrokerProperties", broker.to_string())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .context("sending a replayed message")?;
+        if res.status() != reqwest::StatusCode::CREATED {
+            bail!("Service Bus answered {} to a replayed message", res.status());
+        }
+        Ok(())
+    }
+
+    /// Completes (deletes) a locked message.
+    pub async fn complete(&self, m: &Locked) -> anyhow::Result<()> {
+        self.settle(reqwest::Method::DELETE, m).await
+    }
+
+    /// Unlocks a message, leaving it in the queue.
+    pub async fn unlock(&self, m: &Locked) -> anyhow::Result<()> {
+        self.settle(reqwest::Method::PUT, m).await
+    }
+
+    async fn settle(&self, method: reqwest::Method, m: &Locked) -> anyhow::Result<()> {
+        let res = self
+            .client
+            .get()
+            .request(method.clone(), m.lock.clone())
+            .timeout(Duration::from_secs(30))
+            .bearer_auth(self.token().await?)
+            .header(reqwest::header::CONTENT_LENGTH, "0")
+            .send()
+            .await
+            .context("settling a dead-lettered message")?;
+        if !res.status().is_success() {
+            bail!("Service Bus answered {} to {method} of a lock", res.status());
+        }
+        Ok(())
+    }
+}
+
+/// What a replay did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub replayed: u64,
+    /// Selected, but younger than the duplicate-detection window or without a body.
+    pub left: u64,
+}
+
+/// Replays `subscription`'s dead-letter queue into the topic (Azure). `on_each` is called per
+/// replayed message (the progress bar).
+pub async fn replay_queue(
+    sb: &ServiceBusReplay,
+    function: &str,
+    subscription: &str,
+    filter: &Filter,
+    now: DateTime<Utc>,
+    on_each: &dyn Fn(),
+) -> anyhow::Result<Report> {
+    let mut report = Report::default();
+    let mut held = Vec::new();
+    while let Some(m) = sb.receive(subscription).await? {
+        let young = m.enqueued_at.is_some_and(|at| now - at < DUPLICATE_WINDOW);
+        match (&m.message_id, filter.wants(function, m.enqueued_at) && !young) {
+            (Some(id), true) => {
+                sb.send(id, m.label.as_deref(), &m.body).await?;
+                sb.complete(&m).await?;
+                report.replayed += 1;
+                on_each();
+            }
+            _ => {
+                if young || m.message_id.is_none() {
+                    report.left += 1;
+                }
+                // Held locked until the end, so the receive moves on to the next one.
+                held.push(m);
+            }
+        }
+    }
+    for m in &held {
+        sb.unlock(m).await?;
+    }
+    Ok(report)
+}
+
+/// Replays recorded dead letters into the topic (Azure).
+pub async fn replay_recorded_to_topic(
+    pool: &PgPool,
+    sb: &ServiceBusReplay,
+    rows: &[Recorded],
+    now: DateTime<Utc>,
+    on_each: &dyn Fn(),
+) -> anyhow::Result<Report> {
+    let mut report = Report::default();
+    for dl in rows {
+        let Some(body) = dl.body.as_ref().filter(|_| now - dl.created_at >= DUPLICATE_WINDOW) else {
+            report.left += 1;
+            continue;
+        };
+        sb.send(&dl.message_id, dl.subject.as_deref(), &body.to_string()).await?;
+        let mut conn = pool.acquire().await?;
+        mark_replayed(&mut conn, dl.id).await?;
+        report.replayed += 1;
+        on_each();
+    }
+    Ok(report)
+}
+
+/// Parses `--since`: an RFC 3339 instant, a date (midnight UTC), or an age such as `30m`, `6h`,
+/// `2d` before `now`.
+pub fn parse_since(raw: &str, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
+    let raw = raw.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
+    }
+    let (n, unit) = raw.split_at(raw.len().saturating_sub(1));
+    let n: i64 = n
+        .parse()
+        .with_context(|| format!("--since {raw:?}: an RFC 3339 instant, a date or an age like 6h"))?;
+    let age = match unit {
+        "m" => chrono::Duration::minutes(n),
+        "h" => chrono::Duration::hours(n),
+        "d" => chrono::Duration::days(n),
+        _ => bail!("--since {raw:?}: an age ends in m, h or d"),
+    };
+    Ok(now - age)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_reads_instants_dates_and_ages() {
+        let now = DateTime::parse_from_rfc3339("2026-12-01T12:00:00Z").unwrap().with_timezone(&Utc);
+        assert_eq!(parse_since("6h", now).unwrap(), now - chrono::Duration::hours(6));
+        assert_eq!(parse_since("2d", now).unwrap(), now - chrono::Duration::days(2));
+        assert_eq!(parse_since("2026-11-30", now).unwrap().to_rfc3339(), "2026-11-30T00:00:00+00:00");
+        assert_eq!(
+            parse_since("2026-11-30T09:00:00+09:00", now).unwrap().to_rfc3339(),
+            "2026-11-30T00:00:00+00:00"
+        );
+        assert!(parse_since("yesterday", now).is_err());
+        assert!(parse_since("5y", now).is_err());
+    }
+}
