@@ -60,9 +60,38 @@ pub async fn progress_at(db: &PgPool, user: Uuid, now: DateTime<Utc>) -> anyhow:
     let today = seoul_date(now);
     let missions = store::open_goal_missions(db, user, today).await?;
     let record = store::record(db, user).await?;
+    let last_activity = store::last_activity(db, user).await?;
+    Ok(assemble(today, &missions, &record, last_activity))
+}
+
+/// [`progress_at`] of many users in four queries (the daily nudges read a slice at a time),
+/// in the order of `users`; a user without a goal or completions has empty progress.
+pub async fn progress_many_at(db: &PgPool, users: &[Uuid], now: DateTime<Utc>) -> anyhow::Result<Vec<(Uuid, Progress)>> {
+    let today = seoul_date(now);
+    let mut missions: std::collections::HashMap<Uuid, Vec<store::TodayMission>> = std::collections::HashMap::new();
+    for (user, m) in store::open_goal_missions_of(db, users, today).await? {
+        missions.entry(user).or_default().push(m);
+    }
+    let records = store::records_of(db, users).await?;
+    let none = Vec::new();
+    Ok(users
+        .iter()
+        .map(|u| {
+            let (record, last) = records.get(u).cloned().unwrap_or_default();
+            (*u, assemble(today, missions.get(u).unwrap_or(&none), &record, last))
+        })
+        .collect())
+}
+
+fn assemble(
+    today: NaiveDate,
+    missions: &[store::TodayMission],
+    record: &stats::Record,
+    last_activity: Option<DateTime<Utc>>,
+) -> Progress {
     let week_start = today.checked_sub_days(Days::new(6)).unwrap_or(today);
     let days: Vec<NaiveDate> = record.done.iter().map(|(_, d)| *d).filter(|d| *d <= today).collect();
-    Ok(Progress {
+    Progress {
         today,
         goal_id: missions.first().map(|m| m.goal_id),
         missions_today: missions.len() as u32,
@@ -72,11 +101,11 @@ pub async fn progress_at(db: &PgPool, user: Uuid, now: DateTime<Utc>) -> anyhow:
             .filter(|m| m.completed_at.is_none())
             .map(|m| OpenMission { id: m.mission.id.clone(), title: m.mission.title.clone(), category: m.mission.category })
             .collect(),
-        seven_day_rate: stats::tally(&record, week_start, today, None).rate(),
+        seven_day_rate: stats::tally(record, week_start, today, None).rate(),
         current_streak: super::rules::current(days.iter().copied(), today),
         best_streak: super::rules::best(days),
-        last_activity: store::last_activity(db, user).await?,
-    })
+        last_activity,
+    }
 }
 
 /// Up to `limit` users with an open goal whose id sorts after `after` (none: from the start).

@@ -163,8 +163,8 @@ async fn slice_users(state: &MotivatorState, after: Option<Uuid>, until: Uuid, s
     }
 }
 
-/// Processes `users` for the run of `batch`: reads each one's progress (concurrently, as many
-/// at a time as the pool holds), decides, words each segment once, and writes every
+/// Processes `users` for the run of `batch`: reads their progress in a few set-based queries
+/// (and, in quiet hours, the night-time consent of those it would nudge), decides, words each segment once, and writes every
 /// notification in one statement with the slice's mark, the push event and the run's figures.
 pub async fn process(
     state: &MotivatorState,
@@ -177,17 +177,18 @@ pub async fn process(
     // Quiet hours hold for the run's instant and for now (a late slice of a 20:59 run too).
     let quiet = rules::is_quiet(run_at) || rules::is_quiet(now);
     let db = &state.db;
-    let progress: Vec<(Uuid, goals::Progress, bool)> = futures::stream::iter(users.iter().copied())
-        .map(|user| async move {
-            let p = goals::progress_at(db, user, run_at).await?;
-            // The consent is read only when it matters: in quiet hours, for someone we would nudge.
+    // Everyone's progress in four set-based queries; the consent only when it matters: in quiet
+    // hours, for someone we would nudge.
+    let read = goals::progress_many_at(db, users, run_at).await?;
+    let progress: Vec<(Uuid, goals::Progress, bool)> = futures::stream::iter(read)
+        .map(|(user, p)| async move {
             let consent = quiet
                 && p.goal_id.is_some()
                 && p.completed_today < p.missions_today
                 && users::has_consent(db, user, ConsentKind::NightPromotional).await?;
             anyhow::Ok((user, p, consent))
         })
-        .buffer_unordered(state.concurrency)
+        .buffered(state.concurrency)
         .try_collect()
         .await?;
     let mut report = SliceReport { processed: progress.len(), ..SliceReport::default() };

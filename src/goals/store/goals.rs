@@ -172,6 +172,53 @@ struct TodayRow {
     yesterday_streak: Option<i32>,
 }
 
+#[derive(sqlx::FromRow)]
+struct UserTodayRow {
+    user_id: Uuid,
+    #[sqlx(flatten)]
+    row: TodayRow,
+}
+
+impl TryFrom<TodayRow> for TodayMission {
+    type Error = anyhow::Error;
+
+    fn try_from(r: TodayRow) -> anyhow::Result<TodayMission> {
+        Ok(TodayMission {
+            goal_id: r.goal_id,
+            start_date: r.start_date,
+            mission: Mission::try_from(r.mission)?,
+            completed_at: r.completed_at,
+            streak_days: r.today_streak.or(r.yesterday_streak).unwrap_or(0),
+        })
+    }
+}
+
+/// [`open_goal_missions`] of many users in one query, each user's in their goal's order.
+pub async fn open_goal_missions_of(
+    pool: &PgPool,
+    users: &[Uuid],
+    today: NaiveDate,
+) -> anyhow::Result<Vec<(Uuid, TodayMission)>> {
+    let rows: Vec<UserTodayRow> = sqlx::query_as(&format!(
+        "SELECT g.user_id, g.id AS goal_id, g.start_date, {MISSION_COLUMNS}, \
+                ct.completed_at, ct.streak_days AS today_streak, cy.streak_days AS yesterday_streak \
+         FROM goals.goals g \
+         JOIN goals.goal_missions gm ON gm.goal_id = g.id \
+         JOIN goals.missions m ON m.id = gm.mission_id \
+         LEFT JOIN goals.completions ct ON ct.user_id = g.user_id AND ct.mission_id = gm.mission_id AND ct.day = $2 \
+         LEFT JOIN goals.completions cy ON cy.user_id = g.user_id AND cy.mission_id = gm.mission_id \
+                                       AND cy.day = $2::date - 1 \
+         WHERE g.user_id = ANY($1) AND g.end_date IS NULL \
+         ORDER BY g.user_id, gm.position"
+    ))
+    .bind(users)
+    .bind(today)
+    .fetch_all(pool)
+    .await
+    .context("reading today's missions of many users")?;
+    rows.into_iter().map(|r| Ok((r.user_id, TodayMission::try_from(r.row)?))).collect()
+}
+
 /// The missions of the user's open goal in their order, each with today's completion and streak
 /// (empty without an open goal). One query: this is the active-missions read.
 pub async fn open_goal_missions(pool: &PgPool, user: Uuid, today: NaiveDate) -> anyhow::Result<Vec<TodayMission>> {
@@ -192,15 +239,5 @@ pub async fn open_goal_missions(pool: &PgPool, user: Uuid, today: NaiveDate) -> 
     .fetch_all(pool)
     .await
     .context("reading today's missions")?;
-    rows.into_iter()
-        .map(|r| {
-            Ok(TodayMission {
-                goal_id: r.goal_id,
-                start_date: r.start_date,
-                mission: Mission::try_from(r.mission)?,
-                completed_at: r.completed_at,
-                streak_days: r.today_streak.or(r.yesterday_streak).unwrap_or(0),
-            })
-        })
-        .collect()
+    rows.into_iter().map(TodayMission::try_from).collect()
 }

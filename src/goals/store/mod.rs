@@ -10,8 +10,8 @@ use chrono::NaiveTime;
 use sqlx::PgPool;
 
 pub use completions::{Completion, Outcome, complete};
-pub use goals::{ClosedGoal, NewGoal, TodayMission, close_open, open_goal_missions, replace};
-pub use record::{last_activity, record, users_with_active_goal};
+pub use goals::{ClosedGoal, NewGoal, TodayMission, close_open, open_goal_missions, open_goal_missions_of, replace};
+pub use record::{last_activity, record, records_of, users_with_active_goal};
 pub use rights::{erase, export};
 
 use super::model::{

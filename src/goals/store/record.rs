@@ -40,6 +40,54 @@ pub async fn record(pool: &PgPool, user: Uuid) -> anyhow::Result<Record> {
     })
 }
 
+/// [`record`] and [`last_activity`] of many users, in three queries.
+pub async fn records_of(
+    pool: &PgPool,
+    users: &[Uuid],
+) -> anyhow::Result<std::collections::HashMap<Uuid, (Record, Option<DateTime<Utc>>)>> {
+    let mut out: std::collections::HashMap<Uuid, (Record, Option<DateTime<Utc>>)> =
+        users.iter().map(|u| (*u, (Record::default(), None))).collect();
+    let goals: Vec<(Uuid, NaiveDate, Option<NaiveDate>, Vec<String>)> = sqlx::query_as(
+        "SELECT g.user_id, g.start_date, g.end_date, \
+                ARRAY(SELECT mission_id FROM goals.goal_missions WHERE goal_id = g.id ORDER BY position) \
+         FROM goals.goals g WHERE g.user_id = ANY($1) ORDER BY g.user_id, g.start_date, g.created_at",
+    )
+    .bind(users)
+    .fetch_all(pool)
+    .await
+    .context("reading many users' goals")?;
+    for (user, start, end, missions) in goals {
+        if let Some((r, _)) = out.get_mut(&user) {
+            r.goals.push(GoalSpan { start, end, missions: missions.into_iter().map(MissionId::from_db).collect() });
+        }
+    }
+    let done: Vec<(Uuid, String, NaiveDate)> = sqlx::query_as(
+        "SELECT user_id, mission_id, day FROM goals.completions WHERE user_id = ANY($1) ORDER BY user_id, day",
+    )
+    .bind(users)
+    .fetch_all(pool)
+    .await
+    .context("reading many users' completions")?;
+    for (user, mission, day) in done {
+        if let Some((r, _)) = out.get_mut(&user) {
+            r.done.push((MissionId::from_db(mission), day));
+        }
+    }
+    let last: Vec<(Uuid, Option<DateTime<Utc>>)> = sqlx::query_as(
+        "SELECT user_id, max(completed_at) FROM goals.completions WHERE user_id = ANY($1) GROUP BY user_id",
+    )
+    .bind(users)
+    .fetch_all(pool)
+    .await
+    .context("reading many users' last activity")?;
+    for (user, at) in last {
+        if let Some((_, l)) = out.get_mut(&user) {
+            *l = at;
+        }
+    }
+    Ok(out)
+}
+
 /// When the user last completed a mission.
 pub async fn last_activity(pool: &PgPool, user: Uuid) -> anyhow::Result<Option<DateTime<Utc>>> {
     sqlx::query_scalar("SELECT max(completed_at) FROM goals.completions WHERE user_id = $1")

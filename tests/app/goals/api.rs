@@ -39,6 +39,22 @@ async fn progress_tells_today_the_last_week_streaks_last_activity_and_open_missi
     // Through the platform's clock, the same.
     let via_platform = api::progress(&app.platform, u.uuid()).await.unwrap();
     assert_eq!(via_platform, p);
+
+    // Many users at once (the daily nudges' read) give each one's progress, in the order asked.
+    let other = app.user("other@example.com").await;
+    app.select(&other, &["walk-7000-steps"]).await;
+    app.set_time(&noon(5));
+    app.done(&other, "walk-7000-steps").await;
+    let idle = app.user("idle@example.com").await;
+    let ids = [other.uuid(), u.uuid(), idle.uuid(), Uuid::nil()];
+    let many = api::progress_many_at(&pool, &ids, at(&noon(6))).await.unwrap();
+    assert_eq!(many.iter().map(|(id, _)| *id).collect::<Vec<_>>(), ids);
+    for (id, got) in &many {
+        assert_eq!(*got, api::progress_at(&pool, *id, at(&noon(6))).await.unwrap(), "{id}");
+    }
+    assert_eq!(many[1].1, p);
+    assert_eq!((many[0].1.missions_today, many[0].1.current_streak), (1, 1));
+    assert_eq!(many[2].1.goal_id, None);
 }
 
 #[sqlx::test]
