@@ -35,11 +35,6 @@ pub const REDIS_AUTH: Setting = Setting::new(
 .default("url");
 pub const REDIS_USERNAME: Setting =
     Setting::new("REDIS_USERNAME", "with `REDIS_AUTH=entra`: the managed identity's object id");
-pub const REDIS_CLIENT_CACHE_ENTRIES: Setting = Setting::new(
-    "REDIS_CLIENT_CACHE_ENTRIES",
-    "keys kept in the process by Redis server-assisted client-side caching (RESP3 tracking); 0: off",
-)
-.default("50000");
 pub const BLOB_CONTAINER_URL: Setting = Setting::new(
     "BLOB_CONTAINER_URL",
     "an https container URL (managed identity) or an http one with a SAS (Azurite); unset: a folder",
@@ -107,7 +102,6 @@ pub const SETTINGS: &[Setting] = &[
     REDIS_URL,
     REDIS_AUTH,
     REDIS_USERNAME,
-    REDIS_CLIENT_CACHE_ENTRIES,
     BLOB_CONTAINER_URL,
     BLOB_DIR,
     HTTP_BODY_LIMIT_BYTES,
@@ -182,8 +176,6 @@ pub struct Config {
     /// `None`: the in-process cache.
     pub redis_url: Option<SecretString>,
     pub redis_auth: RedisAuth,
-    /// Keys kept in the process by Redis client-side caching; 0: off.
-    pub redis_client_cache_entries: usize,
     pub blob: BlobConfig,
     /// Where events go: the Service Bus namespace (Azure), or `None` for the local host's queue.
     pub service_bus_namespace: Option<String>,
@@ -232,11 +224,6 @@ impl Config {
             database_auth: database_auth(src)?,
             database_app_principal: app_principal(src)?,
             redis_auth: redis_auth(src)?,
-            redis_client_cache_entries: REDIS_CLIENT_CACHE_ENTRIES.number(
-                src,
-                "0 to 1000000",
-                0..=1_000_000,
-            )?,
             redis_url,
             blob: blob(src)?,
             managed_identity_client_id: AZURE_CLIENT_ID.read(src),

@@ -7,12 +7,6 @@
 //! and a reconnect would reuse the token it was opened with, so the connection is replaced by one
 //! signed in with a fresh token before the old token expires; commands in flight finish on the
 //! old one.
-//!
-//! Reads are served from the process when Redis told it the key has not changed (server-assisted
-//! client-side caching: RESP3 with `CLIENT TRACKING`, redis-rs's `cache-aio`): a `GET` of a key
-//! this process read before costs no round trip until another client (any instance) writes or
-//! deletes it, which Redis announces on this connection; an entry also lives no longer than the
-//! key's own TTL, and a reconnect drops them all. `REDIS_CLIENT_CACHE_ENTRIES=0` turns it off.
 
 use std::{
     sync::Arc,
@@ -49,8 +43,6 @@ pub struct RedisCache {
     live: RwLock<Option<Live>>,
     timeout: Duration,
     prefix: String,
-    /// Keys kept by client-side caching; 0: off.
-    client_cache: usize,
 }
 
 impl RedisCache {
@@ -58,26 +50,7 @@ impl RedisCache {
     pub fn new(url: &SecretString, timeout: Duration, prefix: impl Into<String>) -> anyhow::Result<Self> {
         let info = redis::IntoConnectionInfo::into_connection_info(url.expose_secret())
             .context("reading REDIS_URL")?;
-        Ok(Self {
-            info,
-            entra: None,
-            live: RwLock::new(None),
-            timeout,
-            prefix: prefix.into(),
-            client_cache: 0,
-        })
-    }
-
-    /// Keeps up to `entries` keys in the process, kept fresh by Redis (0: off).
-    pub fn with_client_cache(mut self, entries: usize) -> Self {
-        self.client_cache = entries;
-        self
-    }
-
-    /// Client-side caching's counters: hits, misses, invalidations (`None` while off or not
-    /// connected).
-    pub async fn client_cache_statistics(&self) -> Option<redis::caching::CacheStatistics> {
-        self.live.read().await.as_ref().and_then(|l| l.manager.get_cache_statistics())
+        Ok(Self { info, entra: None, live: RwLock::new(None), timeout, prefix: prefix.into() })
     }
 
     /// Signed in as `username` with tokens from `credential` (Entra).
@@ -88,8 +61,7 @@ impl RedisCache {
 
     /// As configured: `REDIS_URL`, and `REDIS_AUTH` / `REDIS_USERNAME` with the app's identity.
     pub fn for_config(url: &SecretString, config: &Config, prefix: &str) -> anyhow::Result<Self> {
-        let cache = Self::new(url, config.ready_check_timeout, prefix)?
-            .with_client_cache(config.redis_client_cache_entries);
+        let cache = Self::new(url, config.ready_check_timeout, prefix)?;
         match &config.redis_auth {
             RedisAuth::Url => Ok(cache),
             RedisAuth::Entra { username } => Ok(cache.with_entra(
@@ -124,19 +96,10 @@ impl RedisCache {
             info.redis.password = Some(token.secret.expose_secret().to_string());
             renew_at = Some(Instant::now() + token.renew_in);
         }
-        let mut config = redis::aio::ConnectionManagerConfig::new()
+        let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(self.timeout)
             .set_response_timeout(self.timeout)
             .set_number_of_retries(1);
-        if let Some(size) = std::num::NonZeroUsize::new(self.client_cache) {
-            info.redis.protocol = redis::ProtocolVersion::RESP3;
-            config = config.set_cache_config(
-                redis::caching::CacheConfig::new()
-                    .set_mode(redis::caching::CacheMode::OptIn)
-                    .set_size(size)
-                    .set_default_client_ttl(CLIENT_CACHE_TTL),
-            );
-        }
         let client = redis::Client::open(info).context("reading REDIS_URL")?;
         let manager =
             client.get_connection_manager_with_config(config).await.context("connecting to Redis")?;
@@ -156,10 +119,6 @@ impl RedisCache {
     }
 }
 
-/// The longest a value is served from the process without asking Redis, whatever its TTL there:
-/// a bound on staleness should an invalidation ever be lost.
-const CLIENT_CACHE_TTL: Duration = Duration::from_secs(60);
-
 fn fresh(live: &Live) -> bool {
     live.renew_at.is_none_or(|at| Instant::now() < at)
 }
@@ -167,12 +126,7 @@ fn fresh(live: &Live) -> bool {
 #[async_trait]
 impl Cache for RedisCache {
     async fn get(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
-        let mut get = redis::cmd("GET");
-        get.arg(self.key(key));
-        if self.client_cache > 0 {
-            get.set_cache_config(redis::CommandCacheConfig::new().set_enable_cache(true));
-        }
-        self.run(get, "GET").await
+        self.run(redis::cmd("GET").arg(self.key(key)).clone(), "GET").await
     }
 
     async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> anyhow::Result<()> {
