@@ -12,11 +12,8 @@ use azure_core::credentials::TokenCredential;
 use serde_json::{Value, json};
 use sqlx::PgConnection;
 
-use super::{outbox::OutboxEvent, relay::EventSink};
-use crate::platform::{
-    http_client::LazyClient,
-    resilience::{Breaker, CallError},
-};
+use super::{outbox::OutboxEvent, relay::EventSink, rest::BatchTarget};
+use crate::platform::{http_client::LazyClient, resilience::Breaker};
 
 pub const SCOPE: &str = "https://eventhubs.azure.net/.default";
 const MAX_BATCH: usize = 100;
@@ -28,10 +25,7 @@ pub fn is_analytics(event_type: &str) -> bool {
 
 pub struct EventHubSink {
     /// `https://{namespace}/{hub}/messages`
-    endpoint: url::Url,
-    credential: Arc<dyn TokenCredential>,
-    client: LazyClient,
-    breaker: Breaker,
+    target: BatchTarget,
     /// Where the other events go.
     inner: Arc<dyn EventSink>,
 }
@@ -46,51 +40,16 @@ impl EventHubSink {
     ) -> anyhow::Result<Self> {
         let endpoint = base.join(&format!("{hub}/messages")).context("building the Event Hubs endpoint")?;
         Ok(Self {
-            endpoint,
-            credential,
-            client: LazyClient::default(),
-            breaker: Breaker::new("eventhubs", 5, Duration::from_secs(30)),
+            target: BatchTarget {
+                endpoint,
+                scope: SCOPE,
+                credential,
+                client: LazyClient::default(),
+                breaker: Breaker::new("eventhubs", 5, Duration::from_secs(30)),
+                service: "Event Hubs",
+            },
             inner,
         })
-    }
-
-    async fn send(&self, batch: Value) -> anyhow::Result<()> {
-        let token = self
-            .credential
-            .get_token(&[SCOPE], None)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}").context("getting an Event Hubs token"))?;
-        let request = self
-            .client
-            .get()
-            .post(self.endpoint.clone())
-            .timeout(Duration::from_secs(15))
-            .bearer_auth(token.token.secret())
-            .header(reqwest::header::CONTENT_TYPE, "application/vnd.microsoft.servicebus.json")
-            .body(batch.to_string());
-        let result = self
-            .breaker
-            .call(
-                |rejected: &(bool, reqwest::StatusCode)| !rejected.0,
-                || async move {
-                    let res = request.send().await.map_err(|_| (false, reqwest::StatusCode::BAD_GATEWAY))?;
-                    let status = res.status();
-                    if status == reqwest::StatusCode::CREATED {
-                        return Ok(());
-                    }
-                    let rejected =
-                        status.is_client_error() && status != reqwest::StatusCode::TOO_MANY_REQUESTS;
-                    Err((rejected, status))
-                },
-            )
-            .await;
-        match result {
-            Ok(()) => Ok(()),
-            Err(CallError::Open(open)) => Err(anyhow::Error::new(open)),
-            Err(CallError::Failed((_, status))) => {
-                Err(anyhow::anyhow!("Event Hubs answered {status}").context("sending a batch to Event Hubs"))
-            }
-        }
     }
 }
 
@@ -119,7 +78,7 @@ impl EventSink for EventHubSink {
             self.inner.publish(conn, &others).await?;
         }
         for chunk in analytics.chunks(MAX_BATCH) {
-            self.send(batch_body(chunk)).await?;
+            self.target.send(&batch_body(chunk)).await?;
         }
         Ok(())
     }

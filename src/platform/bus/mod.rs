@@ -8,6 +8,7 @@ pub mod fast;
 pub mod outbox;
 pub mod relay;
 pub mod replay;
+mod rest;
 pub mod servicebus;
 
 pub use consumer::{DeadLetter, Handled, begin_once, forget_user, record_dead_letter};

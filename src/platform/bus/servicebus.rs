@@ -14,11 +14,8 @@ use azure_core::credentials::TokenCredential;
 use serde_json::{Value, json};
 use sqlx::PgConnection;
 
-use super::{outbox::OutboxEvent, relay::EventSink};
-use crate::platform::{
-    http_client::LazyClient,
-    resilience::{Breaker, CallError},
-};
+use super::{outbox::OutboxEvent, relay::EventSink, rest::BatchTarget};
+use crate::platform::{http_client::LazyClient, resilience::Breaker};
 
 pub const SCOPE: &str = "https://servicebus.azure.net/.default";
 /// Well under the 256 KB (Standard) batch limit for our small events.
@@ -26,10 +23,7 @@ const MAX_BATCH: usize = 100;
 
 pub struct ServiceBusSink {
     /// `https://{namespace}/{topic}/messages`
-    endpoint: url::Url,
-    credential: Arc<dyn TokenCredential>,
-    client: LazyClient,
-    breaker: Breaker,
+    target: BatchTarget,
 }
 
 impl ServiceBusSink {
@@ -38,10 +32,14 @@ impl ServiceBusSink {
         let endpoint =
             base.join(&format!("{topic}/messages")).context("building the Service Bus endpoint")?;
         Ok(Self {
-            endpoint,
-            credential,
-            client: LazyClient::default(),
-            breaker: Breaker::new("servicebus", 5, Duration::from_secs(30)),
+            target: BatchTarget {
+                endpoint,
+                scope: SCOPE,
+                credential,
+                client: LazyClient::default(),
+                breaker: Breaker::new("servicebus", 5, Duration::from_secs(30)),
+                service: "Service Bus",
+            },
         })
     }
 
@@ -64,54 +62,7 @@ impl ServiceBusSink {
     }
 
     async fn send(&self, batch: Value) -> anyhow::Result<()> {
-        let token = self
-            .credential
-            .get_token(&[SCOPE], None)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}").context("getting a Service Bus token"))?;
-        let request = self
-            .client
-            .get()
-            .post(self.endpoint.clone())
-            .timeout(Duration::from_secs(15))
-            .bearer_auth(token.token.secret())
-            .header(reqwest::header::CONTENT_TYPE, "application/vnd.microsoft.servicebus.json")
-            .body(batch.to_string());
-        let result = self
-            .breaker
-            .call(
-                |e: &SendFailure| !e.rejected,
-                || async move {
-                    let res = request.send().await.map_err(|e| SendFailure::transient(e.into()))?;
-                    let status = res.status();
-                    if status == reqwest::StatusCode::CREATED {
-                        return Ok(());
-                    }
-                    // A 4xx other than throttling is our problem (auth, size, missing topic),
-                    // not Service Bus being down: it does not open the breaker.
-                    let rejected =
-                        status.is_client_error() && status != reqwest::StatusCode::TOO_MANY_REQUESTS;
-                    Err(SendFailure { rejected, error: anyhow::anyhow!("Service Bus answered {status}") })
-                },
-            )
-            .await;
-        match result {
-            Ok(()) => Ok(()),
-            Err(CallError::Open(open)) => Err(anyhow::Error::new(open)),
-            Err(CallError::Failed(f)) => Err(f.error.context("sending a batch to Service Bus")),
-        }
-    }
-}
-
-#[derive(Debug)]
-struct SendFailure {
-    rejected: bool,
-    error: anyhow::Error,
-}
-
-impl SendFailure {
-    fn transient(error: anyhow::Error) -> Self {
-        Self { rejected: false, error }
+        self.target.send(&batch).await
     }
 }
 
