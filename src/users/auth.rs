@@ -50,6 +50,8 @@ impl From<VerifyError> for SignInError {
 pub struct Auth {
     pub config: AuthConfig,
     pub keys: tokens::SigningKeys,
+    /// Access tokens already verified by this process.
+    pub verified: tokens::VerifiedTokens,
     google: Option<Provider>,
     extra: Option<Provider>,
     client: LazyClient,
@@ -101,6 +103,7 @@ impl Auth {
         Ok(Self {
             config,
             keys,
+            verified: tokens::VerifiedTokens::default(),
             google,
             extra,
             client,

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{auth::Auth, model::UserStatus, store, tokens};
+use super::{auth::Auth, model::UserStatus, store};
 use crate::{
     domain::Platform,
     http::ApiError,
@@ -87,7 +87,8 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let verifier = Verifier::from_ref(state);
         let token = bearer_token(&parts.headers)?;
-        let id = tokens::verify_access(&verifier.auth.keys, token, verifier.auth.config.access_ttl).ok_or_else(|| {
+        let auth = &verifier.auth;
+        let id = auth.verified.verify(&auth.keys, token, auth.config.access_ttl).ok_or_else(|| {
             unauthorized("INVALID_TOKEN", "인증이 만료되었거나 올바르지 않습니다. 다시 로그인해 주세요.")
         })?;
         let key = status_cache_key(id);

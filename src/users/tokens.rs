@@ -104,6 +104,11 @@ const LEEWAY_SECS: u64 = 30;
 /// audience, expired, not yet valid (`nbf`), issued in the future, or living longer than
 /// `max_lifetime` (what we issue); a token we did not issue cannot name its own lifetime.
 pub fn verify_access(keys: &SigningKeys, token: &str, max_lifetime: Duration) -> Option<Uuid> {
+    verify_access_until(keys, token, max_lifetime).map(|(id, _)| id)
+}
+
+/// [`verify_access`], with the last second at which the token is still accepted.
+fn verify_access_until(keys: &SigningKeys, token: &str, max_lifetime: Duration) -> Option<(Uuid, u64)> {
     let header = jsonwebtoken::decode_header(token).ok()?;
     if header.alg != Algorithm::HS256 || header.crit.is_some() {
         return None;
@@ -120,7 +125,56 @@ pub fn verify_access(keys: &SigningKeys, token: &str, max_lifetime: Duration) ->
     if claims.iat > now + LEEWAY_SECS || claims.exp.saturating_sub(claims.iat) > max_lifetime.as_secs() {
         return None;
     }
-    Uuid::parse_str(&claims.sub).ok()
+    Some((Uuid::parse_str(&claims.sub).ok()?, claims.exp + LEEWAY_SECS))
+}
+
+/// Access tokens this process has already verified. An app sends the same access token with
+/// every request for its whole lifetime, so its signature, header and claims are checked once
+/// and each later request looks the whole token up instead (an exact match: a token differing in
+/// any byte is a different key and is verified afresh). An entry lives until the token stops
+/// being accepted (its expiry plus the leeway), so nothing is accepted longer than
+/// [`verify_access`] would accept it; only valid tokens are kept, and the memory is bounded.
+/// Whether the account still exists is not this cache's business: the caller checks it.
+pub struct VerifiedTokens {
+    cache: moka::sync::Cache<Box<str>, (Uuid, u64)>,
+}
+
+/// What the cache may hold, in bytes of token text (about 10,000 of our tokens).
+const VERIFIED_TOKENS_BYTES: u64 = 4 << 20;
+
+struct UntilAccepted;
+
+impl moka::Expiry<Box<str>, (Uuid, u64)> for UntilAccepted {
+    fn expire_after_create(&self, _: &Box<str>, &(_, until): &(Uuid, u64), _: std::time::Instant) -> Option<Duration> {
+        Some(Duration::from_secs(until.saturating_sub(jsonwebtoken::get_current_timestamp())))
+    }
+}
+
+impl Default for VerifiedTokens {
+    fn default() -> Self {
+        Self {
+            cache: moka::sync::Cache::builder()
+                .max_capacity(VERIFIED_TOKENS_BYTES)
+                .weigher(|token: &Box<str>, _| u32::try_from(token.len()).unwrap_or(u32::MAX))
+                .expire_after(UntilAccepted)
+                .build(),
+        }
+    }
+}
+
+impl VerifiedTokens {
+    /// [`verify_access`], remembering the answer for valid tokens.
+    pub fn verify(&self, keys: &SigningKeys, token: &str, max_lifetime: Duration) -> Option<Uuid> {
+        let now = jsonwebtoken::get_current_timestamp();
+        if let Some((id, until)) = self.cache.get(token)
+            && now <= until
+        {
+            return Some(id);
+        }
+        let (id, until) = verify_access_until(keys, token, max_lifetime)?;
+        self.cache.insert(token.into(), (id, until));
+        Some(id)
+    }
 }
 
 /// A new refresh token and the hash under which it is stored.
@@ -209,6 +263,42 @@ mod tests {
         let mut crit = h.clone();
         crit.crit = Some(vec!["exp".into()]);
         assert!(verify_access(&k, &signed(&k, crit, now, now + 900, None), TTL).is_none());
+    }
+
+    #[test]
+    fn the_verified_tokens_cache_keeps_valid_tokens_until_they_expire_and_nothing_else() {
+        let k = keys(K1);
+        let cache = VerifiedTokens::default();
+        let user = Uuid::new_v4();
+        let token = issue_access(&k, user, Duration::from_secs(60)).unwrap();
+        assert_eq!(cache.verify(&k, &token, TTL), Some(user));
+        assert_eq!(cache.verify(&k, &token, TTL), Some(user));
+        cache.cache.run_pending_tasks();
+        assert_eq!(cache.cache.entry_count(), 1, "the valid token is remembered");
+        // A hit is an exact match of the whole token: one more byte is a stranger, verified (and refused).
+        let mut tampered = token.clone();
+        tampered.push('x');
+        assert_eq!(cache.verify(&k, &tampered, TTL), None);
+        // Refusals are not remembered.
+        let expired = {
+            let mut h = Header::new(Algorithm::HS256);
+            h.kid = Some("k1".into());
+            let now = jsonwebtoken::get_current_timestamp();
+            signed(&k, h, now - 600, now - 120, None)
+        };
+        assert_eq!(cache.verify(&k, &expired, TTL), None);
+        cache.cache.run_pending_tasks();
+        assert_eq!(cache.cache.entry_count(), 1);
+        // An entry past its last accepted second is not used: the token is verified again.
+        let now = jsonwebtoken::get_current_timestamp();
+        cache.cache.insert(expired.clone().into(), (user, now - 1));
+        assert_eq!(cache.verify(&k, &expired, TTL), None);
+        // While it is within its time, the entry is what answers (no second verification).
+        cache.cache.insert("not-a-jwt".into(), (user, now + 60));
+        assert_eq!(cache.verify(&k, "not-a-jwt", TTL), Some(user));
+        // An entry expires when its token stops being accepted (a second may pass meanwhile).
+        let lives = moka::Expiry::expire_after_create(&UntilAccepted, &"t".into(), &(user, now + 90), std::time::Instant::now());
+        assert!(matches!(lives.map(|d| d.as_secs()), Some(89 | 90)), "{lives:?}");
     }
 
     #[test]
