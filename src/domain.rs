@@ -29,7 +29,7 @@ use crate::{
             self, EventSink, LocalQueueSink, Subscription, eventhubs::EventHubSink,
             servicebus::ServiceBusSink,
         },
-        cache::{Cache, MemoryCache, RedisCache},
+        cache::{Cache, MemoryCache, NearCache, RedisCache},
     },
 };
 
@@ -114,7 +114,13 @@ impl Platform {
         blueprint: Blueprint,
     ) -> anyhow::Result<Self> {
         let cache: Arc<dyn Cache> = match &config.redis_url {
-            Some(url) => Arc::new(RedisCache::for_config(url, &config, "hs:")?),
+            Some(url) => {
+                let redis = RedisCache::for_config(url, &config, "hs:")?;
+                match config.redis_near_cache_bytes {
+                    0 => Arc::new(redis),
+                    bytes => Arc::new(NearCache::new(redis, bytes)),
+                }
+            }
             None => Arc::new(MemoryCache::new(100_000)),
         };
         let blob: Arc<dyn BlobStore> = match &config.blob {

@@ -35,6 +35,11 @@ pub const REDIS_AUTH: Setting = Setting::new(
 .default("url");
 pub const REDIS_USERNAME: Setting =
     Setting::new("REDIS_USERNAME", "with `REDIS_AUTH=entra`: the managed identity's object id");
+pub const REDIS_NEAR_CACHE_MB: Setting = Setting::new(
+    "REDIS_NEAR_CACHE_MB",
+    "with Redis: MiB of recently read entries kept in process, dropped on any instance's change (0: off)",
+)
+.default("16");
 pub const BLOB_CONTAINER_URL: Setting = Setting::new(
     "BLOB_CONTAINER_URL",
     "an https container URL (managed identity) or an http one with a SAS (Azurite); unset: a folder",
@@ -102,6 +107,7 @@ pub const SETTINGS: &[Setting] = &[
     REDIS_URL,
     REDIS_AUTH,
     REDIS_USERNAME,
+    REDIS_NEAR_CACHE_MB,
     BLOB_CONTAINER_URL,
     BLOB_DIR,
     HTTP_BODY_LIMIT_BYTES,
@@ -176,6 +182,8 @@ pub struct Config {
     /// `None`: the in-process cache.
     pub redis_url: Option<SecretString>,
     pub redis_auth: RedisAuth,
+    /// Bytes of Redis entries kept in process (`platform::cache::NearCache`); 0: none.
+    pub redis_near_cache_bytes: u64,
     pub blob: BlobConfig,
     /// Where events go: the Service Bus namespace (Azure), or `None` for the local host's queue.
     pub service_bus_namespace: Option<String>,
@@ -225,6 +233,8 @@ impl Config {
             database_app_principal: app_principal(src)?,
             redis_auth: redis_auth(src)?,
             redis_url,
+            redis_near_cache_bytes: REDIS_NEAR_CACHE_MB.number::<u64>(src, "MiB from 0 to 1024", 0..=1024)?
+                << 20,
             blob: blob(src)?,
             managed_identity_client_id: AZURE_CLIENT_ID.read(src),
             service_bus_namespace: SERVICE_BUS_NAMESPACE.read(src),

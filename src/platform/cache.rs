@@ -1,4 +1,5 @@
-//! Cache-aside storage: Redis when `REDIS_URL` is set, an in-process cache otherwise.
+//! Cache-aside storage: Redis when `REDIS_URL` is set (with in-process copies of hot keys kept in
+//! step with it, [`NearCache`]), an in-process cache otherwise.
 //! A cache is only a cache: callers treat every failure as a miss and read the source of truth.
 
 use std::{
@@ -9,8 +10,10 @@ use std::{
 use async_trait::async_trait;
 use serde::{Serialize, de::DeserializeOwned};
 
+mod near;
 mod redis_cache;
 
+pub use near::NearCache;
 pub use redis_cache::RedisCache;
 
 #[async_trait]

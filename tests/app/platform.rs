@@ -6,9 +6,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use healthsync::platform::{
     blob::{self, AzureBlobStore, BlobName, BlobStore, FolderBlobStore},
-    cache::{self, Cache, MemoryCache, RedisCache},
+    cache::{self, Cache, MemoryCache, NearCache, RedisCache},
 };
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 async fn cache_contract(c: &dyn Cache) {
     let key = format!("test:{}", uuid::Uuid::new_v4());
@@ -57,6 +57,85 @@ fn redis_url() -> SecretString {
 async fn redis_behaves_like_the_in_process_cache() {
     let c = RedisCache::new(&redis_url(), Duration::from_secs(2), "hs-test:").unwrap();
     cache_contract(&c).await;
+}
+
+fn near(prefix: &str) -> NearCache {
+    NearCache::new(RedisCache::new(&redis_url(), Duration::from_secs(2), prefix).unwrap(), 1 << 20)
+}
+
+/// Reads once (which starts the subscriber) and waits until copies may be kept.
+async fn subscribed(c: &NearCache) {
+    let _ = c.get("warm-up").await;
+    for _ in 0..200 {
+        if c.is_subscribed() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the near cache never subscribed");
+}
+
+async fn eventually_reads(c: &NearCache, key: &str, want: Option<&[u8]>) {
+    for _ in 0..100 {
+        if c.get(key).await.unwrap().as_deref() == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{key} never read {want:?}");
+}
+
+#[tokio::test]
+async fn the_near_cache_behaves_like_the_in_process_cache() {
+    let c = near(&format!("hs-test-{}:", uuid::Uuid::new_v4()));
+    subscribed(&c).await;
+    cache_contract(&c).await;
+}
+
+#[tokio::test]
+async fn near_copies_serve_hot_keys_follow_every_instances_deletes_and_go_with_the_subscription() {
+    let prefix = format!("hs-test-{}:", uuid::Uuid::new_v4());
+    let (a, b) = (near(&prefix), near(&prefix));
+    let redis = RedisCache::new(&redis_url(), Duration::from_secs(2), prefix.as_str()).unwrap();
+    subscribed(&a).await;
+    subscribed(&b).await;
+    let key = "user-status:1";
+    b.set(key, b"ACTIVE", Duration::from_secs(30)).await.unwrap();
+    assert_eq!(a.get(key).await.unwrap().as_deref(), Some(&b"ACTIVE"[..]));
+    // A write that bypasses the caches (and announces nothing) shows that `a` answers from its copy.
+    redis.set(key, b"CHANGED-BEHIND", Duration::from_secs(30)).await.unwrap();
+    assert_eq!(a.get(key).await.unwrap().as_deref(), Some(&b"ACTIVE"[..]), "a read its copy");
+    // Another instance's write reaches the copy, and so does its delete.
+    b.set(key, b"PENDING", Duration::from_secs(30)).await.unwrap();
+    eventually_reads(&a, key, Some(b"PENDING")).await;
+    b.delete(key).await.unwrap();
+    eventually_reads(&a, key, None).await;
+    // So does this instance's own, at once.
+    b.set(key, b"ACTIVE", Duration::from_secs(30)).await.unwrap();
+    assert_eq!(a.get(key).await.unwrap().as_deref(), Some(&b"ACTIVE"[..]));
+    a.delete(key).await.unwrap();
+    assert_eq!(a.get(key).await.unwrap(), None);
+    // A copy never outlives the Redis entry it was read from.
+    redis.set(key, b"SHORT", Duration::from_millis(200)).await.unwrap();
+    assert_eq!(a.get(key).await.unwrap().as_deref(), Some(&b"SHORT"[..]));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(a.get(key).await.unwrap(), None);
+
+    // While the subscription is down, copies are forgotten (one test: this kills every subscriber).
+    let key = "goals:active:1";
+    redis.set(key, b"old", Duration::from_secs(30)).await.unwrap();
+    assert_eq!(a.get(key).await.unwrap().as_deref(), Some(&b"old"[..]));
+    redis.set(key, b"new", Duration::from_secs(30)).await.unwrap();
+    assert_eq!(a.get(key).await.unwrap().as_deref(), Some(&b"old"[..]), "a read its copy");
+    // Redis drops every subscriber (as on a restart or a failover): deletes could have been missed
+    // meanwhile, so the copies go and reads see Redis again; then the subscription comes back.
+    let client = redis::Client::open(redis_url().expose_secret()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let killed: i64 =
+        redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("pubsub").query_async(&mut conn).await.unwrap();
+    assert!(killed >= 1);
+    eventually_reads(&a, key, Some(b"new")).await;
+    subscribed(&a).await;
 }
 
 #[tokio::test]

@@ -87,7 +87,8 @@ impl RedisCache {
         Ok(manager)
     }
 
-    async fn open(&self) -> anyhow::Result<Live> {
+    /// Where and as whom to connect now, and when that sign-in must be renewed (Entra).
+    async fn sign_in(&self) -> anyhow::Result<(redis::ConnectionInfo, Option<Instant>)> {
         let mut info = self.info.clone();
         let mut renew_at = None;
         if let Some(entra) = &self.entra {
@@ -96,6 +97,63 @@ impl RedisCache {
             info.redis.password = Some(token.secret.expose_secret().to_string());
             renew_at = Some(Instant::now() + token.renew_in);
         }
+        Ok((info, renew_at))
+    }
+
+    /// A connection subscribed to `channel` (under this cache's prefix), and when it must be
+    /// replaced (Entra: before its token expires; the server would close it).
+    pub async fn subscribe(&self, channel: &str) -> anyhow::Result<(redis::aio::PubSub, Option<Instant>)> {
+        let (info, renew_at) = self.sign_in().await?;
+        let open = async {
+            let client = redis::Client::open(info).context("reading REDIS_URL")?;
+            let mut pubsub = client.get_async_pubsub().await.context("connecting to Redis")?;
+            pubsub.subscribe(self.key(channel)).await.context("subscribing")?;
+            anyhow::Ok(pubsub)
+        };
+        let pubsub =
+            tokio::time::timeout(self.timeout, open).await.context("subscribing to Redis timed out")??;
+        Ok((pubsub, renew_at))
+    }
+
+    /// Sets (`Some`, with its TTL) or deletes (`None`) `key` and announces it on `channel`, in one
+    /// round trip.
+    pub async fn change_and_publish(
+        &self,
+        key: &str,
+        value: Option<(&[u8], Duration)>,
+        channel: &str,
+    ) -> anyhow::Result<()> {
+        let mut conn = self.conn().await?;
+        let mut pipe = redis::pipe();
+        match value {
+            Some((value, ttl)) => {
+                pipe.cmd("SET").arg(self.key(key)).arg(value).arg("PX").arg(millis(ttl)).ignore()
+            }
+            None => pipe.cmd("DEL").arg(self.key(key)).ignore(),
+        };
+        pipe.cmd("PUBLISH").arg(self.key(channel)).arg(key).ignore();
+        tokio::time::timeout(self.timeout, pipe.query_async::<()>(&mut conn))
+            .await
+            .context("Redis write timed out")?
+            .context("Redis write")
+    }
+
+    /// A value and how many milliseconds it has left (`None` without an expiry), in one round trip.
+    pub async fn get_with_ttl(&self, key: &str) -> anyhow::Result<Option<(Vec<u8>, Option<u64>)>> {
+        let key = self.key(key);
+        let mut conn = self.conn().await?;
+        let mut pipe = redis::pipe();
+        pipe.cmd("GET").arg(&key).cmd("PTTL").arg(&key);
+        let (value, pttl): (Option<Vec<u8>>, i64) =
+            tokio::time::timeout(self.timeout, pipe.query_async(&mut conn))
+                .await
+                .context("Redis GET timed out")?
+                .context("Redis GET")?;
+        Ok(value.map(|v| (v, u64::try_from(pttl).ok())))
+    }
+
+    async fn open(&self) -> anyhow::Result<Live> {
+        let (info, renew_at) = self.sign_in().await?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(self.timeout)
             .set_response_timeout(self.timeout)
@@ -119,6 +177,10 @@ impl RedisCache {
     }
 }
 
+fn millis(ttl: Duration) -> u64 {
+    ttl.as_millis().clamp(1, u64::MAX as u128) as u64
+}
+
 fn fresh(live: &Live) -> bool {
     live.renew_at.is_none_or(|at| Instant::now() < at)
 }
@@ -130,8 +192,11 @@ impl Cache for RedisCache {
     }
 
     async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> anyhow::Result<()> {
-        let ms = ttl.as_millis().clamp(1, u64::MAX as u128) as u64;
-        self.run::<()>(redis::cmd("SET").arg(self.key(key)).arg(value).arg("PX").arg(ms).clone(), "SET").await
+        self.run::<()>(
+            redis::cmd("SET").arg(self.key(key)).arg(value).arg("PX").arg(millis(ttl)).clone(),
+            "SET",
+        )
+        .await
     }
 
     async fn delete(&self, key: &str) -> anyhow::Result<()> {
@@ -140,7 +205,7 @@ impl Cache for RedisCache {
 
     async fn incr(&self, key: &str, window: Duration) -> anyhow::Result<u64> {
         let key = self.key(key);
-        let ms = window.as_millis().clamp(1, u64::MAX as u128) as u64;
+        let ms = millis(window);
         let mut conn = self.conn().await?;
         // One round trip, atomically: the first increment starts the window (PEXPIRE NX).
         let mut pipe = redis::pipe();
