@@ -96,7 +96,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(LogFormat::from_source(&ProcessEnv));
             let port = config::handler_port(&ProcessEnv)?;
             let app = App::from_source(Arc::new(ProcessEnv))?;
-            host::serve::serve(app.router, port).await
+            let warmup = db::warm_up(app.platform.db.clone());
+            let router =
+                host::serve::after_warmup(app.router, warmup, app.platform.config.db_acquire_timeout);
+            host::serve::serve(router, port).await
         }
         Command::Dev { port } => {
             telemetry::init(LogFormat::for_stdout());

@@ -2,10 +2,34 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 
-use anyhow::Context;
-use axum::Router;
+use std::time::Duration;
 
-use crate::config;
+use anyhow::Context;
+use axum::{
+    Router,
+    extract::{Request, State},
+    middleware::{self, Next},
+    response::Response,
+};
+
+use crate::{config, platform::db::Warmup};
+
+/// Lets requests through once the instance's first database connection is open (or has failed),
+/// waiting at most `at_most`; the host's `GET /` and `/api/system/live` never wait.
+pub fn after_warmup(router: Router, warmup: Warmup, at_most: Duration) -> Router {
+    router.layer(middleware::from_fn_with_state((warmup, at_most), wait_for_warmup))
+}
+
+async fn wait_for_warmup(
+    State((warmup, at_most)): State<(Warmup, Duration)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if !matches!(req.uri().path(), "/" | "/api/system/live") {
+        warmup.ready(at_most).await;
+    }
+    next.run(req).await
+}
 
 /// Binds 127.0.0.1 at `FUNCTIONS_CUSTOMHANDLER_PORT` (the host's private port, never the
 /// public one) and serves `app` until SIGTERM or Ctrl-C, letting requests in flight finish.

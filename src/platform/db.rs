@@ -48,6 +48,41 @@ pub fn lazy_pool(config: &Config) -> anyhow::Result<PgPool> {
     }
 }
 
+/// A new instance's first database connection, opened while the process is still starting
+/// (`healthsync serve`): the TLS handshake, the sign-in (an Entra token in Azure) and the server's
+/// new backend are paid before the first request arrives instead of inside it. Requests that come
+/// in while it is being opened wait for it ([`Warmup::ready`]) rather than open a second one.
+#[derive(Clone)]
+pub struct Warmup(tokio::sync::watch::Receiver<bool>);
+
+/// Starts opening `pool`'s first connection in the background. A failure is only logged: the first
+/// request then connects (and reports) as it would have.
+pub fn warm_up(pool: PgPool) -> Warmup {
+    let (done, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        match pool.acquire().await {
+            // Back in the pool before anyone is let through, so the first request finds it idle.
+            Ok(mut conn) => conn.return_to_pool().await,
+            Err(err) => {
+                tracing::warn!(error = format!("{err:#}"), "opening the first database connection failed")
+            }
+        }
+        let _ = done.send(true);
+    });
+    Warmup(rx)
+}
+
+impl Warmup {
+    /// Waits (at most `at_most`) until the first connection is open or failed to open.
+    pub async fn ready(&self, at_most: Duration) {
+        if *self.0.borrow() {
+            return;
+        }
+        let mut rx = self.0.clone();
+        let _ = tokio::time::timeout(at_most, rx.wait_for(|done| *done)).await;
+    }
+}
+
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     MIGRATOR.run(pool).await.context("applying migrations")?;
     grant_app_access(pool, None).await

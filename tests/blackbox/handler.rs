@@ -235,6 +235,39 @@ fn outcomes(answer: &Answer) -> Vec<String> {
         .collect()
 }
 
+/// Backends connected to `db` (counted from another database, so the count is the handler's).
+async fn backends_on(db: &str) -> i64 {
+    let mut conn =
+        <sqlx::PgConnection as sqlx::Connection>::connect(&crate::process::server_url()).await.unwrap();
+    sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()")
+        .bind(db)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_instance_opens_its_first_database_connection_before_the_first_request_and_that_request_uses_it()
+ {
+    let db = TestDb::create().await;
+    db.migrate();
+    let h = Handler::start(&db.url, &[]).await;
+    // No request has reached the API yet (only the host's `GET /`), yet the connection is there.
+    let mut opened = 0;
+    for _ in 0..250 {
+        opened = backends_on(&db.name).await;
+        if opened > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(opened, 1, "the handler opened its first connection while starting");
+    // The first database-backed request finds it idle and opens no other.
+    let ready = h.http(Method::GET, "/api/system/ready", &invocation_id()).await;
+    assert_eq!(ready.status, StatusCode::OK, "{}", ready.text);
+    assert_eq!(backends_on(&db.name).await, 1, "the first request used the warm connection");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_host_ping_and_forwarded_http_are_answered_with_the_invocation_id_as_trace_id() {
     let db = TestDb::create().await;
