@@ -27,12 +27,28 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 /// (no DDL, no other database, not the migrations' bookkeeping).
 pub const APP_ROLE: &str = "healthsync_app";
 
+/// A connection idle longer than this is checked (a round trip) before it is handed out; one in
+/// steady use is not, since it answered a moment ago. A connection the server dropped in between
+/// (a failover, a restart) is found by the first check after a quiet spell, or fails the one
+/// request that used it, which the client may retry.
+pub const CHECK_IF_IDLE_FOR: Duration = Duration::from_secs(5);
+
 fn pool_options(config: &Config) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(config.db_pool_max)
         .min_connections(0)
         .acquire_timeout(config.db_acquire_timeout)
         .idle_timeout(Some(Duration::from_secs(120)))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > CHECK_IF_IDLE_FOR {
+                    // A dead connection fails its ping: the pool drops it and opens another.
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 pub fn lazy_pool(config: &Config) -> anyhow::Result<PgPool> {

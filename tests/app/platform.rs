@@ -211,3 +211,27 @@ async fn a_rate_limit_on_redis_is_shared_by_every_instance_and_says_when_to_retr
         .unwrap();
     ratelimit::check(&down, "test", &who, 0, Duration::from_secs(60)).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_connection_the_server_dropped_during_a_quiet_spell_is_replaced_before_it_is_used() {
+    use sqlx::Connection as _;
+    let url = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let settings = crate::support::settings(&[("DATABASE_URL", url.as_str()), ("DB_POOL_MAX", "1")]);
+    let config = healthsync::config::Config::from_source(&settings).unwrap();
+    let pool = healthsync::platform::db::lazy_pool(&config).unwrap();
+    let backend = || sqlx::query_scalar::<_, i32>("SELECT pg_backend_pid()").fetch_one(&pool);
+    let first = backend().await.unwrap();
+    // The server drops it (as on a failover), and nobody uses it for a while.
+    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+    let ended: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+        .bind(first)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    assert!(ended);
+    tokio::time::sleep(healthsync::platform::db::CHECK_IF_IDLE_FOR + Duration::from_millis(500)).await;
+    // The check before handing it out finds it dead; the request gets a new connection, not an error.
+    let second = backend().await.expect("the pool replaced the dead connection");
+    assert_ne!(first, second);
+}
