@@ -1,15 +1,18 @@
-//! Today's missions of a user, cache-aside. The cached value is small (which missions, whether
-//! each is done, its streak) and carries the Seoul date it was computed for: it is used only on
-//! that date, so an answer cached before midnight is never served as today's after it. Every
-//! change drops the entry (`invalidate`). Its lifetime is short (and ends at midnight) to bound the
-//! one race cache-aside leaves: a read that started before a change may store what it read just
-//! after the change dropped the entry. Titles and targets come from the process's copy of the
-//! catalogue (`catalog.rs`).
+//! Today's missions of a user, cache-aside: the rendered answer is cached, so a warm read is one
+//! cache lookup and no rendering. The entry carries the Seoul date it was rendered for and the
+//! instant it would change by the clock alone (a pending mission's reminder time passing, which
+//! moves its next reminder to tomorrow; midnight), and is served only before both: an answer
+//! cached before midnight is never served as today's after it. Every change drops the entry
+//! (`invalidate`). Its lifetime is short (at most [`TTL`], ending at midnight) to bound the one race
+//! cache-aside leaves (a read that started before a change may store what it read just after the
+//! change dropped the entry) and how long a catalogue edit (a title, a retirement) takes to show.
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use super::{
@@ -51,30 +54,59 @@ impl Day {
     }
 }
 
-/// The user's missions today (Seoul date of `now`), from the cache when it holds today's, with the
-/// catalogue that describes them.
+/// The user's missions today (Seoul date of `now`), read from the database, with the catalogue
+/// that describes them.
 pub async fn day(state: &GoalsState, user: Uuid, now: DateTime<Utc>) -> anyhow::Result<(Day, Missions)> {
     let today = seoul_date(now);
-    let key = cache_key(user);
-    let day = match cache::get_json::<Day>(state.cache.as_ref(), &key).await {
-        Some(day) if day.date == today => day,
-        _ => {
-            let rows = store::open_goal_missions(&state.db, user, today).await?;
-            let day = Day {
-                date: today,
-                goal_id: rows.first().map(|r| r.goal_id),
-                start_date: rows.first().map(|r| r.start_date),
-                missions: rows
-                    .into_iter()
-                    .map(|r| DayMission { id: r.mission.id, completed_at: r.completed_at, streak_days: r.streak_days })
-                    .collect(),
-            };
-            cache::set_json(state.cache.as_ref(), &key, &day, TTL.min(until_seoul_midnight(now))).await;
-            day
-        }
+    let rows = store::open_goal_missions(&state.db, user, today).await?;
+    let day = Day {
+        date: today,
+        goal_id: rows.first().map(|r| r.goal_id),
+        start_date: rows.first().map(|r| r.start_date),
+        missions: rows
+            .into_iter()
+            .map(|r| DayMission { id: r.mission.id, completed_at: r.completed_at, streak_days: r.streak_days })
+            .collect(),
     };
     let missions = state.catalog.with(&state.db, day.missions.iter().map(|m| &m.id)).await?;
     Ok((day, missions))
+}
+
+/// A rendered answer as it is cached, with what decides whether it may still be served.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Cached<'a> {
+    /// The Seoul day it was rendered for.
+    date: NaiveDate,
+    /// When it changes by itself (a mission's reminder time passes, or midnight): not served from then.
+    valid_until: DateTime<Utc>,
+    #[serde(borrow)]
+    view: &'a RawValue,
+}
+
+/// The answer rendered earlier for `user`, if it still holds at `now`: the same Seoul day and
+/// nothing in it due to change by the clock alone.
+pub async fn cached_view(state: &GoalsState, user: Uuid, now: DateTime<Utc>) -> Option<Bytes> {
+    let bytes = match state.cache.get(&cache_key(user)).await {
+        Ok(bytes) => bytes?,
+        Err(err) => {
+            tracing::warn!(cache = state.cache.kind(), error = format!("{err:#}"), "cache read failed");
+            return None;
+        }
+    };
+    let cached: Cached<'_> = serde_json::from_slice(&bytes).ok()?;
+    (cached.date == seoul_date(now) && now < cached.valid_until)
+        .then(|| Bytes::copy_from_slice(cached.view.get().as_bytes()))
+}
+
+/// Caches `view` (the answer rendered at `now`) until it would change by itself, at most [`TTL`].
+pub async fn cache_view(state: &GoalsState, user: Uuid, now: DateTime<Utc>, valid_until: DateTime<Utc>, view: &[u8]) {
+    let Some(view) = std::str::from_utf8(view).ok().and_then(|v| RawValue::from_string(v.to_string()).ok()) else {
+        return;
+    };
+    let Ok(left) = (valid_until - now).to_std() else { return };
+    let cached = Cached { date: seoul_date(now), valid_until, view: &view };
+    cache::set_json(state.cache.as_ref(), &cache_key(user), &cached, TTL.min(left).min(until_seoul_midnight(now))).await;
 }
 
 /// Drops the cached view after a change (a goal set or reset, a completion, an erasure).

@@ -5,7 +5,7 @@ use axum::{
     extract::State,
     response::{IntoResponse, Response},
 };
-use chrono::{DateTime, Days, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, Days, FixedOffset, NaiveDate, NaiveTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -19,7 +19,10 @@ use crate::{
         model::{Category, DailyTarget, Difficulty, Mission},
         stats::percent,
     },
-    http::{ApiResult, Success, envelope::Envelope},
+    http::{
+        ApiResult,
+        envelope::{Envelope, PreRendered},
+    },
     users::ActiveUser,
 };
 
@@ -127,6 +130,25 @@ pub async fn active_missions(
     ActiveUser(user): ActiveUser,
 ) -> ApiResult<Response> {
     let now = state.clock.now();
+    if let Some(view) = active::cached_view(&state, user.id, now).await {
+        return Ok(PreRendered::ok(view).into_response());
+    }
     let (day, missions) = active::day(&state, user.id, now).await?;
-    Ok(Success::new(answer(&day, &missions, now)?).into_response())
+    let view = serde_json::to_vec(&answer(&day, &missions, now)?).context("rendering the active missions")?;
+    active::cache_view(&state, user.id, now, changes_at(&day, &missions, now), &view).await;
+    Ok(PreRendered::ok(view).into_response())
+}
+
+/// When the answer at `now` changes by the clock alone: the first reminder time still ahead today
+/// of a mission not yet done (its next reminder then moves to tomorrow), else Seoul midnight.
+pub fn changes_at(day: &Day, missions: &Missions, now: DateTime<Utc>) -> DateTime<Utc> {
+    let midnight = seoul_instant(day.date.checked_add_days(Days::new(1)).unwrap_or(day.date), NaiveTime::MIN);
+    day.missions
+        .iter()
+        .filter(|d| d.completed_at.is_none())
+        .filter_map(|d| missions.get(&d.id))
+        .map(|m| seoul_instant(day.date, m.reminder_time))
+        .filter(|at| *at > now)
+        .fold(midnight, DateTime::min)
+        .with_timezone(&Utc)
 }

@@ -138,3 +138,29 @@ async fn every_change_drops_the_cached_view_in_process(pool: PgPool) {
 async fn every_change_drops_the_cached_view_in_redis(pool: PgPool) {
     every_change_drops_the_cached_view(pool, true).await;
 }
+
+/// A pending mission's next reminder moves to tomorrow once today's reminder time passes: a view
+/// cached a minute before is not served a minute after.
+async fn a_reminder_time_passing_renews_the_cached_view(pool: PgPool, with_redis: bool) {
+    // 09:59 KST; water-8-cups reminds at 10:00.
+    let app = start(pool, "2026-03-10T00:59:00Z", with_redis);
+    let u = app.user(&format!("reminder-{with_redis}@example.com")).await;
+    app.select(&u, &["water-8-cups"]).await;
+    let before = app.active(&u).await;
+    assert_eq!(mission(&before, "water-8-cups")["nextReminderTime"], "2026-03-10T10:00:00+09:00");
+    assert!(cached(&app, &u).await.is_some(), "the view is cached");
+    app.set_time("2026-03-10T01:01:00Z");
+    let after = app.active(&u).await;
+    assert_eq!(mission(&after, "water-8-cups")["nextReminderTime"], "2026-03-11T10:00:00+09:00");
+    assert_eq!(after["date"], "2026-03-10");
+}
+
+#[sqlx::test]
+async fn a_reminder_time_passing_renews_the_cached_view_in_process(pool: PgPool) {
+    a_reminder_time_passing_renews_the_cached_view(pool, false).await;
+}
+
+#[sqlx::test]
+async fn a_reminder_time_passing_renews_the_cached_view_in_redis(pool: PgPool) {
+    a_reminder_time_passing_renews_the_cached_view(pool, true).await;
+}
