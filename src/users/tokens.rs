@@ -150,12 +150,18 @@ impl moka::Expiry<Box<str>, (Uuid, u64)> for UntilAccepted {
     }
 }
 
+/// A token's weight is its length (moka hands the key as `&K`, hence the `&Box`).
+#[allow(clippy::borrowed_box)]
+fn token_weight(token: &Box<str>, _: &(Uuid, u64)) -> u32 {
+    u32::try_from(token.len()).unwrap_or(u32::MAX)
+}
+
 impl Default for VerifiedTokens {
     fn default() -> Self {
         Self {
             cache: moka::sync::Cache::builder()
                 .max_capacity(VERIFIED_TOKENS_BYTES)
-                .weigher(|token: &Box<str>, _| u32::try_from(token.len()).unwrap_or(u32::MAX))
+                .weigher(token_weight)
                 .expire_after(UntilAccepted)
                 .build(),
         }
