@@ -325,8 +325,8 @@ fn package(binary: &Path, dist: &Path) -> std::process::Output {
 #[test]
 fn the_package_refuses_a_binary_that_is_not_static() {
     let dist = tempfile::tempdir().unwrap();
-    // The test build is linked against glibc: exactly what must never reach the Functions image.
-    let out = package(Path::new(env!("CARGO_BIN_EXE_healthsync")), dist.path());
+    // A glibc-linked program (the system's `ls`): exactly what must never reach the Functions image.
+    let out = package(Path::new("/bin/ls"), dist.path());
     assert!(!out.status.success(), "a glibc-linked binary was packaged");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("dynamically linked"), "{err}");
