@@ -33,23 +33,24 @@ pub const CHANNEL: &str = "near-cache:invalidate";
 /// The longest a copy is kept (a bound on memory, not on staleness: deletes reach copies at once).
 pub const COPY_TTL: Duration = Duration::from_secs(60);
 
+/// An in-process copy of a Redis value.
 #[derive(Clone)]
-struct Copy {
+struct Held {
     value: Arc<[u8]>,
     ttl: Duration,
 }
 
-struct CopyTtl;
+struct HeldTtl;
 
-impl moka::Expiry<String, Copy> for CopyTtl {
-    fn expire_after_create(&self, _: &String, copy: &Copy, _: Instant) -> Option<Duration> {
+impl moka::Expiry<String, Held> for HeldTtl {
+    fn expire_after_create(&self, _: &String, copy: &Held, _: Instant) -> Option<Duration> {
         Some(copy.ttl)
     }
 }
 
 /// The in-process copies and what decides whether they may be used.
 struct Near {
-    copies: moka::sync::Cache<String, Copy>,
+    copies: moka::sync::Cache<String, Held>,
     /// The subscription is up: copies are current.
     subscribed: AtomicBool,
     /// Bumped by every invalidation received and by every change of `subscribed`.
@@ -79,10 +80,10 @@ impl NearCache {
     pub fn new(remote: RedisCache, bytes: u64) -> Self {
         let copies = moka::sync::Cache::builder()
             .max_capacity(bytes)
-            .weigher(|key: &String, copy: &Copy| {
+            .weigher(|key: &String, copy: &Held| {
                 u32::try_from(key.len() + copy.value.len()).unwrap_or(u32::MAX)
             })
-            .expire_after(CopyTtl)
+            .expire_after(HeldTtl)
             .build();
         NearCache {
             remote: Arc::new(remote),
@@ -171,7 +172,7 @@ impl Cache for NearCache {
         let ttl = left_ms.map_or(COPY_TTL, |ms| Duration::from_millis(ms).min(COPY_TTL));
         // Kept only if the subscription was up the whole time and no delete arrived meanwhile.
         if near.subscribed.load(Ordering::SeqCst) && !ttl.is_zero() {
-            let copy = Copy { value: value.as_slice().into(), ttl };
+            let copy = Held { value: value.as_slice().into(), ttl };
             near.copies.insert(key.to_string(), copy);
             if near.generation.load(Ordering::SeqCst) != generation {
                 near.copies.invalidate(key);
