@@ -33,7 +33,7 @@ pub fn cache_key(user: Uuid) -> String {
 
 /// The open goal's missions on one Seoul day: what the active view shows that does not depend on
 /// the time of day or on the catalogue's texts.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Day {
     pub date: NaiveDate,
     pub goal_id: Option<Uuid>,
@@ -41,7 +41,7 @@ pub struct Day {
     pub missions: Vec<DayMission>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct DayMission {
     pub id: MissionId,
     pub completed_at: Option<DateTime<Utc>>,
@@ -100,12 +100,9 @@ pub async fn cached_view(state: &GoalsState, user: Uuid, now: DateTime<Utc>) -> 
 }
 
 /// Caches `view` (the answer rendered at `now`) until it would change by itself, at most [`TTL`].
-pub async fn cache_view(state: &GoalsState, user: Uuid, now: DateTime<Utc>, valid_until: DateTime<Utc>, view: &[u8]) {
-    let Some(view) = std::str::from_utf8(view).ok().and_then(|v| RawValue::from_string(v.to_string()).ok()) else {
-        return;
-    };
+pub async fn cache_view(state: &GoalsState, user: Uuid, now: DateTime<Utc>, valid_until: DateTime<Utc>, view: &RawValue) {
     let Ok(left) = (valid_until - now).to_std() else { return };
-    let cached = Cached { date: seoul_date(now), valid_until, view: &view };
+    let cached = Cached { date: seoul_date(now), valid_until, view };
     cache::set_json(state.cache.as_ref(), &cache_key(user), &cached, TTL.min(left).min(until_seoul_midnight(now))).await;
 }
 

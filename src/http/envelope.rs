@@ -2,7 +2,6 @@
 //! success}`.
 
 use axum::{
-    Json,
     http::StatusCode,
     response::{IntoResponse, Response},
 };
@@ -55,8 +54,10 @@ impl<T: Serialize> IntoResponse for Success<T> {
         let mut buf = Vec::with_capacity(4096);
         match serde_json::to_writer(&mut buf, &body) {
             Ok(()) => (status, [(axum::http::header::CONTENT_TYPE, "application/json")], buf).into_response(),
-            // What `Json` would do: a value that cannot be JSON is the server's fault.
-            Err(_) => Json(body).into_response(),
+            // A value that cannot be JSON is the server's fault: the usual opaque 500.
+            Err(err) => {
+                super::ApiError::from(anyhow::Error::new(err).context("rendering an answer")).into_response()
+            }
         }
     }
 }

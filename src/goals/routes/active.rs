@@ -134,9 +134,10 @@ pub async fn active_missions(
         return Ok(PreRendered::ok(view).into_response());
     }
     let (day, missions) = active::day(&state, user.id, now).await?;
-    let view = serde_json::to_vec(&answer(&day, &missions, now)?).context("rendering the active missions")?;
+    let view = serde_json::value::to_raw_value(&answer(&day, &missions, now)?)
+        .context("rendering the active missions")?;
     active::cache_view(&state, user.id, now, changes_at(&day, &missions, now), &view).await;
-    Ok(PreRendered::ok(view).into_response())
+    Ok(PreRendered::ok(view.get().to_owned()).into_response())
 }
 
 /// When the answer at `now` changes by the clock alone: the first reminder time still ahead today

@@ -220,24 +220,7 @@ pub async fn open_goal_missions_of(
 }
 
 /// The missions of the user's open goal in their order, each with today's completion and streak
-/// (empty without an open goal). One query: this is the active-missions read.
+/// (empty without an open goal): [`open_goal_missions_of`] for one user.
 pub async fn open_goal_missions(pool: &PgPool, user: Uuid, today: NaiveDate) -> anyhow::Result<Vec<TodayMission>> {
-    let rows: Vec<TodayRow> = sqlx::query_as(&format!(
-        "SELECT g.id AS goal_id, g.start_date, {MISSION_COLUMNS}, \
-                ct.completed_at, ct.streak_days AS today_streak, cy.streak_days AS yesterday_streak \
-         FROM goals.goals g \
-         JOIN goals.goal_missions gm ON gm.goal_id = g.id \
-         JOIN goals.missions m ON m.id = gm.mission_id \
-         LEFT JOIN goals.completions ct ON ct.user_id = g.user_id AND ct.mission_id = gm.mission_id AND ct.day = $2 \
-         LEFT JOIN goals.completions cy ON cy.user_id = g.user_id AND cy.mission_id = gm.mission_id \
-                                       AND cy.day = $2::date - 1 \
-         WHERE g.user_id = $1 AND g.end_date IS NULL \
-         ORDER BY gm.position"
-    ))
-    .bind(user)
-    .bind(today)
-    .fetch_all(pool)
-    .await
-    .context("reading today's missions")?;
-    rows.into_iter().map(TodayMission::try_from).collect()
+    Ok(open_goal_missions_of(pool, &[user], today).await?.into_iter().map(|(_, m)| m).collect())
 }

@@ -12,7 +12,7 @@ use wiremock::{
 };
 
 use super::{MORNING, deliver};
-use crate::goals::GoalsApp;
+use crate::goals::{GoalsApp, User};
 
 const KEY: &str = "c2VjcmV0LWtleS1mb3ItdGVzdHM=";
 
@@ -77,6 +77,17 @@ async fn a_direct_send_speaks_the_hubs_rest_contract() {
     assert!(sent.headers["authorization"].to_str().unwrap().starts_with("SharedAccessSignature sr="));
 }
 
+/// When the user's welcome notification was pushed (`None`: not yet).
+async fn welcome_pushed_at(app: &GoalsApp, u: &User) -> Option<chrono::DateTime<chrono::Utc>> {
+    sqlx::query_scalar(
+        "SELECT pushed_at FROM motivator.notifications WHERE kind = 'WELCOME' AND user_id = $1",
+    )
+    .bind(u.uuid())
+    .fetch_one(&app.pool)
+    .await
+    .unwrap()
+}
+
 #[sqlx::test]
 async fn a_failed_push_keeps_the_inbox_entry_and_a_gone_token_is_removed(pool: PgPool) {
     let server = MockServer::start().await;
@@ -114,13 +125,7 @@ async fn a_failed_push_keeps_the_inbox_entry_and_a_gone_token_is_removed(pool: P
     .unwrap();
     let failed = deliver(&app, "MotivatorPush", &event_id.to_string(), &payload).await;
     assert!(failed.status.is_server_error(), "{} {}", failed.status, failed.text);
-    let pushed: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
-        "SELECT pushed_at FROM motivator.notifications WHERE kind = 'WELCOME' AND user_id = $1",
-    )
-    .bind(u.uuid())
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    let pushed = welcome_pushed_at(&app, &u).await;
     assert!(pushed.is_none());
     // The redelivery: the hub is back; one token is gone.
     Mock::given(method("POST"))
@@ -134,13 +139,7 @@ async fn a_failed_push_keeps_the_inbox_entry_and_a_gone_token_is_removed(pool: P
     let tokens: Vec<String> =
         sqlx::query_scalar("SELECT token FROM motivator.devices").fetch_all(&app.pool).await.unwrap();
     assert_eq!(tokens, ["fcm-live-token-0123456789"]);
-    let pushed: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
-        "SELECT pushed_at FROM motivator.notifications WHERE kind = 'WELCOME' AND user_id = $1",
-    )
-    .bind(u.uuid())
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    let pushed = welcome_pushed_at(&app, &u).await;
     assert!(pushed.is_some());
     let inbox = app.get(&u, "/api/notifications").await;
     assert_eq!(inbox.body["data"]["totalCount"], 1, "{}", inbox.text);
