@@ -24,6 +24,7 @@ use crate::{
     functions::{Function, FunctionDef, invoke::BoundInvoke},
     http::{Routes, openapi::ApiDoc},
     platform::{
+        ai::{Claude, ClaudeConfig},
         blob::{AzureBlobStore, BlobStore, FolderBlobStore},
         bus::{
             self, EventSink, LocalQueueSink, Subscription, eventhubs::EventHubSink,
@@ -91,6 +92,8 @@ pub struct Platform {
     pub blob: Arc<dyn BlobStore>,
     /// Where the outbox relay publishes.
     pub events: Arc<dyn EventSink>,
+    /// The one Claude client (its breaker and the model's lifecycle count for every caller).
+    pub ai: Arc<Claude>,
     /// Every domain's data part, in domain order.
     pub data_parts: Arc<[DataPart]>,
     /// The OpenAPI document of the whole app.
@@ -143,8 +146,10 @@ impl Platform {
             events =
                 Arc::new(EventHubSink::new(base, hub, credential, events).context("configuring Event Hubs")?);
         }
+        let ai = Arc::new(Claude::new(ClaudeConfig::from_source(settings.as_ref())?));
         Ok(Platform {
             config: Arc::new(config),
+            ai,
             settings,
             db,
             cache,

@@ -60,6 +60,9 @@ enum Command {
         #[arg(long)]
         since: Option<String>,
     },
+    /// One real Claude call with the configured key and model (ANTHROPIC_*), for an operator after
+    /// a deploy: prints the model's lifecycle and what came back. Spends a few tokens.
+    AiCheck,
     /// Check (default) or rewrite the files generated from the domain list: `functions/`,
     /// `infra/catalog.json` and the settings table of README.md.
     Generate {
@@ -139,6 +142,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ReplayDlq { function, since } => {
             telemetry::init(LogFormat::for_stdout());
             replay_dlq(function, since).await
+        }
+        Command::AiCheck => {
+            let config = healthsync::platform::ai::ClaudeConfig::from_source(&ProcessEnv)?;
+            for line in healthsync::platform::ai::check::run(config).await? {
+                println!("{line}");
+            }
+            Ok(())
         }
         Command::Generate { write, root } => {
             let catalog = Catalog::app();

@@ -43,13 +43,19 @@ pub async fn live() -> Success<Live> {
 #[serde(rename_all = "camelCase")]
 pub struct Check {
     pub name: &'static str,
+    /// `UP` or `DOWN`; for `claude`, also `DEGRADED` (the model is retired or unknown, or the
+    /// breaker is open: the offline coach answers) and `UNKNOWN` (the lifecycle could not be read).
     pub status: &'static str,
     pub elapsed_ms: u64,
+    /// What an operator should know (for `claude`: the model and its lifecycle).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Ready {
+    /// `UP`, `DEGRADED` (serving, but the AI answers come from the offline coach) or `DOWN`.
     pub status: &'static str,
     pub checks: Vec<Check>,
 }
@@ -70,13 +76,39 @@ where
             "DOWN"
         }
     };
-    Check { name, status, elapsed_ms: started.elapsed().as_millis() as u64 }
+    Check { name, status, elapsed_ms: started.elapsed().as_millis() as u64, detail: None }
+}
+
+/// Claude, when configured: the configured model's lifecycle (Models API, kept for ten minutes)
+/// and the breaker. Never DOWN: without Claude the offline coach answers.
+async fn claude(state: &SystemState, timeout: Duration) -> Option<Check> {
+    use crate::platform::{ai::models::ModelStatus, resilience::BreakerState};
+    if !state.ai.is_configured() {
+        return None;
+    }
+    let started = std::time::Instant::now();
+    let model = state.ai.model();
+    let lifecycle = state.ai.model_status(timeout).await;
+    let (status, detail) = match &lifecycle {
+        ModelStatus::Retired | ModelStatus::NotFound => ("DEGRADED", format!("{model}: {}", lifecycle.label())),
+        ModelStatus::Unknown => ("UNKNOWN", format!("{model}: the Models API did not answer")),
+        ModelStatus::Deprecated { retires_at } => {
+            ("UP", format!("{model}: deprecated, retires {}", retires_at.as_deref().unwrap_or("(unannounced)")))
+        }
+        ModelStatus::Active => ("UP", format!("{model}: active")),
+    };
+    let (status, detail) = match state.ai.breaker_state() {
+        BreakerState::Open if status == "UP" => ("DEGRADED", format!("{detail}; circuit breaker open")),
+        _ => (status, detail),
+    };
+    Some(Check { name: "claude", status, elapsed_ms: started.elapsed().as_millis() as u64, detail: Some(detail) })
 }
 
 /// Whether every configured dependency answers in time: PostgreSQL always; Redis and Azure
-/// Blob when configured. 503 when one does not.
+/// Blob when configured. 503 when one does not. Claude, when configured, is reported but never
+/// makes the app unready: a retired or unknown model (or an open breaker) is `DEGRADED`.
 #[utoipa::path(get, path = "/api/system/ready", tag = "system",
-    responses((status = 200, description = "준비됨", body = inline(Envelope<Ready>)),
+    responses((status = 200, description = "준비됨 (status UP, 또는 AI가 오프라인 코치로 답하는 DEGRADED)", body = inline(Envelope<Ready>)),
               (status = 503, description = "의존 서비스 응답 없음", body = inline(Envelope<Ready>))))]
 pub async fn ready(State(state): State<SystemState>) -> Response {
     let timeout = state.config.ready_check_timeout;
@@ -88,7 +120,15 @@ pub async fn ready(State(state): State<SystemState>) -> Response {
         checks.push(check("blob", timeout, state.blob.ping()).await);
     }
     let up = checks.iter().all(|c| c.status == "UP");
-    let body = Ready { status: if up { "UP" } else { "DOWN" }, checks };
+    let ai = claude(&state, timeout).await;
+    let degraded = ai.as_ref().is_some_and(|c| c.status == "DEGRADED");
+    checks.extend(ai);
+    let status = match (up, degraded) {
+        (false, _) => "DOWN",
+        (true, true) => "DEGRADED",
+        (true, false) => "UP",
+    };
+    let body = Ready { status, checks };
     if up {
         Success::new(body).into_response()
     } else {
