@@ -128,6 +128,11 @@ fn api_router(routes: Routes<()>, platform: &Platform, fast: Option<FastRelay>) 
         default: platform.config.http_body_limit,
         per_route: routes.body_limits().iter().copied().collect(),
     });
+    let timeouts = Arc::new(http::context::Timeouts {
+        default: platform.config.http_timeout,
+        long: platform.config.http_long_timeout,
+        long_routes: routes.long_routes().iter().copied().collect(),
+    });
     let mut router = routes.into_router();
     if let Some(fast) = fast {
         router = router.route_layer(middleware::from_fn_with_state(fast, publish_after));
@@ -141,7 +146,7 @@ fn api_router(routes: Routes<()>, platform: &Platform, fast: Option<FastRelay>) 
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(CatchPanicLayer::custom(http::error::panic_response))
         .layer(middleware::from_fn(http::context::no_store_by_default))
-        .layer(middleware::from_fn_with_state(platform.config.http_timeout, http::context::request_context))
+        .layer(middleware::from_fn_with_state(timeouts, http::context::request_context))
 }
 
 fn fast_relay(platform: &Platform) -> Option<FastRelay> {

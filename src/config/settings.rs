@@ -51,6 +51,11 @@ pub const HTTP_BODY_LIMIT_BYTES: Setting =
     Setting::new("HTTP_BODY_LIMIT_BYTES", "larger request bodies get 413").default("1048576");
 pub const HTTP_TIMEOUT_MS: Setting =
     Setting::new("HTTP_TIMEOUT_MS", "a request taking longer gets 503 `TIMEOUT`").default("15000");
+pub const HTTP_LONG_TIMEOUT_MS: Setting = Setting::new(
+    "HTTP_LONG_TIMEOUT_MS",
+    "routes that may wait for Claude (diagnosis, recommendations, chat, the goals reset) get this long before 503 `TIMEOUT` (below Front Door's 60 s origin timeout)",
+)
+.default("55000");
 pub const READY_CHECK_TIMEOUT_MS: Setting =
     Setting::new("READY_CHECK_TIMEOUT_MS", "per-dependency timeout of `/api/system/ready`").default("2000");
 pub const CLIENT_IP_HEADER: Setting = Setting::new(
@@ -112,6 +117,7 @@ pub const SETTINGS: &[Setting] = &[
     BLOB_DIR,
     HTTP_BODY_LIMIT_BYTES,
     HTTP_TIMEOUT_MS,
+    HTTP_LONG_TIMEOUT_MS,
     READY_CHECK_TIMEOUT_MS,
     CLIENT_IP_HEADER,
     SERVICE_BUS_NAMESPACE,
@@ -198,6 +204,8 @@ pub struct Config {
     pub managed_identity_client_id: Option<String>,
     pub http_body_limit: usize,
     pub http_timeout: Duration,
+    /// The timeout of routes marked long (they may wait for Claude).
+    pub http_long_timeout: Duration,
     pub ready_check_timeout: Duration,
     pub client_ip_header: ClientIpHeader,
 }
@@ -247,6 +255,7 @@ impl Config {
                 1024..=100 << 20,
             )?,
             http_timeout: ms(&HTTP_TIMEOUT_MS, "milliseconds from 100 to 230000", 100..=230_000)?,
+            http_long_timeout: ms(&HTTP_LONG_TIMEOUT_MS, "milliseconds from 100 to 230000", 100..=230_000)?,
             ready_check_timeout: ms(&READY_CHECK_TIMEOUT_MS, "milliseconds from 50 to 30000", 50..=30_000)?,
             client_ip_header: match CLIENT_IP_HEADER.read(src).map(|v| v.to_ascii_lowercase()).as_deref() {
                 None | Some("x-forwarded-for") => ClientIpHeader::ForwardedFor,

@@ -24,11 +24,18 @@ pub use clock::Clock;
 use utoipa::OpenApi as _;
 
 use crate::{
+    config::Setting,
     domain::{DataPart, DomainModule, Platform},
     functions::Function,
     http::Routes,
     users::Verifier,
 };
+
+pub const GOALS_RESET_RATE_LIMIT_PER_HOUR: Setting = Setting::new(
+    "GOALS_RESET_RATE_LIMIT_PER_HOUR",
+    "goal resets one user may make per hour (each may ask Claude for picks; 429 past it)",
+)
+.default("6");
 
 /// The goals domain's state: the platform, the token verifier, the clock and this process's copy
 /// of the catalogue. Behind one `Arc`: every request clones the state, and one counter is cheaper
@@ -43,6 +50,7 @@ pub struct Inner {
     pub catalog: catalog::CatalogCache,
     /// The intelligence domain's recommender, once it is mounted.
     pub recommender: api::RecommenderSlot,
+    pub resets_per_hour: u32,
 }
 
 impl Deref for GoalsState {
@@ -86,9 +94,12 @@ struct Api;
 impl DomainModule for Domain {
     type State = GoalsState;
     const NAME: &'static str = "goals";
+    const SETTINGS: &'static [Setting] = &[GOALS_RESET_RATE_LIMIT_PER_HOUR];
 
     fn state(platform: &Platform) -> anyhow::Result<GoalsState> {
+        let src = platform.settings.as_ref();
         Ok(GoalsState(Arc::new(Inner {
+            resets_per_hour: GOALS_RESET_RATE_LIMIT_PER_HOUR.number(src, "a whole number from 1 to 1000", 1..=1000)?,
             verifier: crate::users::verifier(platform)?,
             clock: clock::clock(platform)?,
             catalog: catalog::CatalogCache::default(),

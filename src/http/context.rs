@@ -55,8 +55,27 @@ pub fn trace_id_from(headers: &HeaderMap) -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
+/// How long a request may take: a default, and a longer one for the routes (by path template)
+/// that may wait for Claude.
+#[derive(Debug, Clone, Default)]
+pub struct Timeouts {
+    pub default: Duration,
+    pub long: Duration,
+    pub long_routes: std::collections::HashSet<&'static str>,
+}
+
+impl Timeouts {
+    fn for_request(&self, req: &Request) -> Duration {
+        match req.extensions().get::<MatchedPath>() {
+            Some(p) if self.long_routes.contains(p.as_str()) => self.long,
+            _ => self.default,
+        }
+    }
+}
+
 /// Outermost middleware: trace id, span, timeout, access log and error log.
-pub async fn request_context(State(timeout): State<Duration>, req: Request, next: Next) -> Response {
+pub async fn request_context(State(timeouts): State<Arc<Timeouts>>, req: Request, next: Next) -> Response {
+    let timeout = timeouts.for_request(&req);
     let trace = trace_id_from(req.headers());
     let span = tracing::info_span!(
         "request",
@@ -171,17 +190,23 @@ mod tests {
         (status, serde_json::from_slice(&bytes).unwrap_or_default())
     }
 
+    fn timeouts(default: Duration, long: Duration, long_routes: &[&'static str]) -> Arc<Timeouts> {
+        Arc::new(Timeouts { default, long, long_routes: long_routes.iter().copied().collect() })
+    }
+
+    fn sleeping(ms: u64) -> axum::routing::MethodRouter {
+        get(move || async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            "late"
+        })
+    }
+
     #[tokio::test]
     async fn a_request_over_its_time_is_cut_off_with_a_503_in_the_error_shape() {
+        let t = timeouts(Duration::from_millis(50), Duration::from_secs(9), &[]);
         let router = Router::new()
-            .route(
-                "/slow",
-                get(|| async {
-                    tokio::time::sleep(Duration::from_secs(5)).await;
-                    "late"
-                }),
-            )
-            .layer(middleware::from_fn_with_state(Duration::from_millis(50), request_context));
+            .route("/slow", sleeping(5000))
+            .layer(middleware::from_fn_with_state(t, request_context));
         let started = Instant::now();
         let (status, body) = answer(router, "/slow").await;
         assert!(started.elapsed() < Duration::from_secs(2));
@@ -191,11 +216,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_long_route_gets_the_long_timeout_and_the_others_keep_the_default() {
+        let t = timeouts(Duration::from_millis(100), Duration::from_millis(2000), &["/ai/{x}"]);
+        let router = Router::new()
+            .route("/ai/{x}", sleeping(300))
+            .route("/plain", sleeping(300))
+            .layer(middleware::from_fn_with_state(t, request_context));
+        assert_eq!(answer(router.clone(), "/ai/one").await.0, 200);
+        assert_eq!(answer(router, "/plain").await.0, 503);
+    }
+
+    #[tokio::test]
     async fn a_panicking_handler_is_an_opaque_500_not_a_dropped_connection() {
         let router = Router::new()
             .route("/boom", get(|| async { if true { panic!("secret detail") } else { "never" } }))
             .layer(tower_http::catch_panic::CatchPanicLayer::custom(crate::http::error::panic_response))
-            .layer(middleware::from_fn_with_state(Duration::from_secs(5), request_context));
+            .layer(middleware::from_fn_with_state(
+                timeouts(Duration::from_secs(5), Duration::from_secs(5), &[]),
+                request_context,
+            ));
         let (status, body) = answer(router, "/boom").await;
         assert_eq!(status, 500);
         assert_eq!(body["code"], "INTERNAL_ERROR");

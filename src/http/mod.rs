@@ -50,6 +50,8 @@ pub struct Routes<S> {
     paths: Vec<&'static str>,
     /// Routes whose request bodies may be larger (or must be smaller) than the default limit.
     body_limits: Vec<(&'static str, usize)>,
+    /// Routes that may wait for a slow dependency (Claude): they get the long timeout.
+    long: Vec<&'static str>,
 }
 
 impl<S: Clone + Send + Sync + 'static> Default for Routes<S> {
@@ -60,7 +62,7 @@ impl<S: Clone + Send + Sync + 'static> Default for Routes<S> {
 
 impl<S: Clone + Send + Sync + 'static> Routes<S> {
     pub fn new() -> Self {
-        Self { router: Router::new(), paths: Vec::new(), body_limits: Vec::new() }
+        Self { router: Router::new(), paths: Vec::new(), body_limits: Vec::new(), long: Vec::new() }
     }
 
     pub fn route(mut self, path: &'static str, method_router: MethodRouter<S>) -> Self {
@@ -80,11 +82,22 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
         self.route(path, method_router)
     }
 
+    /// A route that may wait for Claude: it gets `HTTP_LONG_TIMEOUT_MS` instead of the default.
+    pub fn route_long(mut self, path: &'static str, method_router: MethodRouter<S>) -> Self {
+        self.long.push(path);
+        self.route(path, method_router)
+    }
+
     pub fn merge(mut self, other: Routes<S>) -> Self {
         self.router = self.router.merge(other.router);
         self.paths.extend(other.paths);
         self.body_limits.extend(other.body_limits);
+        self.long.extend(other.long);
         self
+    }
+
+    pub fn long_routes(&self) -> &[&'static str] {
+        &self.long
     }
 
     pub fn paths(&self) -> &[&'static str] {
@@ -101,7 +114,12 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
 
     /// The same routes with their state provided.
     pub fn with_state(self, state: S) -> Routes<()> {
-        Routes { router: self.router.with_state(state), paths: self.paths, body_limits: self.body_limits }
+        Routes {
+            router: self.router.with_state(state),
+            paths: self.paths,
+            body_limits: self.body_limits,
+            long: self.long,
+        }
     }
 }
 

@@ -11,13 +11,10 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 pub use super::engine::Engine;
-use super::engine::{self, Purpose};
+use super::engine::{self, Ask, Purpose};
 use crate::{
     domain::Platform,
-    platform::{
-        ai::{Prompt, Tool, Turn},
-        cache,
-    },
+    platform::{ai::Turn, cache},
 };
 
 /// A segment of users to word one nudge for, and the wording to fall back on.
@@ -92,7 +89,7 @@ fn from_entry(e: Entry, b: &NudgeBrief<'_>) -> Wording {
 
 const SYSTEM: &str = "당신은 한국의 건강 습관 앱 HealthSync의 알림 문구 작성자입니다. \
 주어진 사용자 집단(세그먼트)에게 보낼 짧은 한국어 격려 알림 하나를 씁니다. 제목은 30자 이내, 본문은 90자 이내. \
-광고·홍보, 링크, 질병 언급, 죄책감을 주는 표현은 쓰지 않습니다. 답은 반드시 도구로 제출하세요.";
+광고·홍보, 링크, 질병 언급, 죄책감을 주는 표현은 쓰지 않습니다.";
 
 /// One short Korean nudge for the segment of `brief` on `day`: Claude's, asked once per segment
 /// per day and shared through the cache; `brief.fallback` (engine offline) when there is no key,
@@ -103,8 +100,7 @@ pub async fn nudge_wording(platform: &Platform, day: NaiveDate, brief: &NudgeBri
     if let Some(e) = cache::get_json::<Entry>(cache, &key).await {
         return from_entry(e, brief);
     }
-    let Ok(ai) = engine::claude(platform) else { return brief.fallback.clone() };
-    if !ai.is_configured() {
+    if !platform.ai.is_configured() {
         return brief.fallback.clone();
     }
     let Ok(locks) = platform.shared(|_| Ok(Locks::default())) else { return brief.fallback.clone() };
@@ -132,20 +128,17 @@ pub async fn nudge_wording(platform: &Platform, day: NaiveDate, brief: &NudgeBri
         "[세그먼트]\n이름: {}\n동기 유형: {}\n긴급도: {}\n연속 달성 구간: {}\n\n이 집단에게 보낼 알림 하나를 써 주세요.",
         brief.segment, brief.motivation, brief.urgency, brief.streak_band
     );
-    let tool = Tool {
-        name: "write_nudge",
-        description: "알림의 제목과 본문을 기록합니다.",
-        input_schema: json!({
-            "type": "object",
-            "properties": {
-                "title": {"type": "string", "maxLength": MAX_TITLE},
-                "body": {"type": "string", "maxLength": MAX_BODY}
-            },
-            "required": ["title", "body"]
-        }),
-    };
-    let prompt = Prompt { system: SYSTEM, turns: vec![Turn::user(ask)], tool: Some(&tool), max_tokens: Some(300) };
-    let entry = match engine::ask::<Written>(platform, &ai, true, None, Purpose::Nudge, &prompt, valid).await {
+    let schema = json!({
+        "type": "object",
+        "properties": {
+            "title": {"type": "string", "description": "30자 이내"},
+            "body": {"type": "string", "description": "90자 이내"}
+        },
+        "required": ["title", "body"],
+        "additionalProperties": false
+    });
+    let ask = Ask { purpose: Purpose::Nudge, system: SYSTEM, turns: vec![Turn::user(ask)], schema: &schema };
+    let entry = match engine::ask::<Written>(platform, true, None, ask, valid).await {
         Ok(w) => Entry::Worded { title: w.title.trim().to_string(), body: w.body.trim().to_string() },
         Err(_) => Entry::Failed,
     };

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::{
     Engine, IntelState, coach,
-    engine::{self, Purpose, Spender},
+    engine::{self, Ask, Purpose, Spender},
     profile,
     safety::{self, Guard},
     store,
@@ -24,10 +24,7 @@ use crate::{
     goals::api as goals,
     health::api as health,
     http::{ApiError, ApiJson, ApiQuery, ApiResult, FieldError, Success, envelope::Envelope, text},
-    platform::{
-        ai::{Prompt, Tool, Turn},
-        ratelimit,
-    },
+    platform::{ai::Turn, ratelimit},
     users::{self, ActiveUser, ConsentKind},
 };
 
@@ -94,31 +91,36 @@ struct Reply {
     suggested_questions: Vec<String>,
 }
 
-fn tool() -> Tool {
-    Tool {
-        name: "reply",
-        description: "사용자에게 보낼 답변과, 대화에 맞는 다음 질문 세 개를 기록합니다.",
-        input_schema: json!({
-            "type": "object",
-            "properties": {
-                "response": {"type": "string", "maxLength": 1500},
-                "suggestedQuestions": {"type": "array", "items": {"type": "string", "maxLength": 80}, "minItems": 3, "maxItems": 3}
-            },
-            "required": ["response", "suggestedQuestions"]
-        }),
-    }
+/// The longest answer and follow-up question Claude may write, in characters.
+pub const MAX_RESPONSE: usize = 600;
+pub const MAX_QUESTION: usize = 60;
+
+/// The answer's JSON schema, in the structured-output subset (lengths are checked by [`valid`]).
+fn schema() -> serde_json::Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "response": {"type": "string", "description": "사용자에게 보낼 답변, 600자 이내"},
+            "suggestedQuestions": {"type": "array", "items": {"type": "string"}, "minItems": 1,
+                                   "description": "대화에 맞는 다음 질문 정확히 세 개, 각 60자 이내"}
+        },
+        "required": ["response", "suggestedQuestions"],
+        "additionalProperties": false
+    })
 }
 
 fn valid(r: &Reply) -> bool {
     let ok = |s: &str, max: usize| !s.trim().is_empty() && s.chars().count() <= max;
-    ok(&r.response, 1500) && r.suggested_questions.len() == 3 && r.suggested_questions.iter().all(|q| ok(q, 80))
+    ok(&r.response, MAX_RESPONSE)
+        && r.suggested_questions.len() == 3
+        && r.suggested_questions.iter().all(|q| ok(q, MAX_QUESTION))
 }
 
 const SYSTEM: &str = "당신은 한국의 비의료 건강관리 서비스 HealthSync의 건강 코치입니다. \
 운동, 식단, 수면, 스트레스, 절주·금연 같은 생활습관을 따뜻하고 구체적으로 코칭합니다. \
 질병을 진단하거나 질병 위험을 단정하지 않고, 약의 처방·복용 변경을 말하지 않습니다. 검진 수치는 ‘국가검진 기준상 … 범위’로만 말하고, \
 질환의심 범위나 걱정되는 증상은 의료진 상담을 권합니다. 응급 증상(가슴 통증, 호흡 곤란, 마비, 의식 저하, 심한 출혈)에는 즉시 119를 안내합니다. \
-답변은 5문장 이내의 한국어로 쓰고, 대화에 맞는 다음 질문 세 개를 함께 도구로 제출하세요.";
+답변은 5문장 이내, 600자 이내의 한국어로 쓰고, 대화에 맞는 다음 질문 세 개(각 60자 이내)를 함께 주세요.";
 
 fn invalid(field: &str, e: text::TextError, max: usize) -> FieldError {
     let message = match e {
@@ -247,12 +249,10 @@ async fn answer(
         };
         turns.push(Turn::user(question));
         let system = format!("{SYSTEM}\n\n[사용자 정보]\n{lines}");
-        let t = tool();
-        let prompt = Prompt { system: &system, turns, tool: Some(&t), max_tokens: None };
+        let schema = schema();
+        let ask = Ask { purpose: Purpose::Chat, system: &system, turns, schema: &schema };
         let spender = Spender { user, day: state.clock.today(), daily_tokens: state.daily_tokens };
-        if let Ok(r) =
-            engine::ask::<Reply>(state.platform(), &state.ai, true, Some(spender), Purpose::Chat, &prompt, valid).await
-        {
+        if let Ok(r) = engine::ask::<Reply>(state.platform(), true, Some(spender), ask, valid).await {
             let q = [r.suggested_questions[0].clone(), r.suggested_questions[1].clone(), r.suggested_questions[2].clone()];
             return Ok((r.response, q, ResponseType::Coaching, Engine::Claude));
         }

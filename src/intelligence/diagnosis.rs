@@ -16,16 +16,13 @@ use uuid::Uuid;
 
 use super::{
     Engine, IntelState, coach,
-    engine::{self, Purpose, Spender},
+    engine::{self, Ask, Purpose, Spender},
     profile::{self, Subject},
 };
 use crate::{
     health::api::{self as health, Assessment, CheckupRecord, Grade, GradedItem, Overall},
     http::{ApiError, ApiResult, Success, envelope::Envelope},
-    platform::{
-        ai::{Prompt, Tool, Turn},
-        cache,
-    },
+    platform::{ai::Turn, cache},
     users::{self, ActiveUser, ConsentKind},
 };
 
@@ -144,32 +141,36 @@ struct Written {
     occupation_considerations: String,
 }
 
-fn tool() -> Tool {
-    Tool {
-        name: "write_checkup_explanation",
-        description: "검진 결과 설명 세 문장과 직업을 고려한 생활 조언을 기록합니다.",
-        input_schema: json!({
-            "type": "object",
-            "properties": {
-                "sentences": {"type": "array", "items": {"type": "string", "maxLength": 300}, "minItems": 3, "maxItems": 3},
-                "occupationConsiderations": {"type": "string", "maxLength": 600}
-            },
-            "required": ["sentences", "occupationConsiderations"],
-            "additionalProperties": false
-        }),
-    }
+/// The longest sentence and occupation advice, in characters (the app shows them on one screen).
+pub const MAX_SENTENCE: usize = 150;
+pub const MAX_OCCUPATION: usize = 300;
+
+/// The answer's JSON schema, in the structured-output subset (lengths are checked by [`valid`]).
+fn schema() -> serde_json::Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "sentences": {"type": "array", "items": {"type": "string"}, "minItems": 1,
+                          "description": "정확히 세 문장, 각 150자 이내"},
+            "occupationConsiderations": {"type": "string", "description": "300자 이내"}
+        },
+        "required": ["sentences", "occupationConsiderations"],
+        "additionalProperties": false
+    })
 }
 
 fn valid(w: &Written) -> bool {
     let ok = |s: &str, max: usize| !s.trim().is_empty() && s.chars().count() <= max;
-    w.sentences.len() == 3 && w.sentences.iter().all(|s| ok(s, 300)) && ok(&w.occupation_considerations, 600)
+    w.sentences.len() == 3
+        && w.sentences.iter().all(|s| ok(s, MAX_SENTENCE))
+        && ok(&w.occupation_considerations, MAX_OCCUPATION)
 }
 
 pub const SYSTEM: &str = "당신은 한국의 비의료 건강관리 서비스 HealthSync의 건강 코치입니다. \
 국가건강검진 결과를 쉬운 한국어로 설명하되, 질병을 진단하거나 질병 위험을 단정하지 않습니다. \
 수치는 ‘국가검진 기준상 ‘정상A/정상B(경계)/질환의심’ 범위’로만 표현하고, 질환의심 항목은 의료진 상담을 권합니다. \
 점수나 수치를 새로 만들지 말고 주어진 값만 인용하세요. 약이나 처방은 언급하지 않습니다. \
-답은 반드시 도구로 제출하세요.";
+문장마다 150자, 직업 조언은 300자를 넘기지 마세요.";
 
 /// The explanation of `record` for `subject`: Claude's when allowed and it answers, else the coach's.
 async fn write(
@@ -188,11 +189,10 @@ async fn write(
         profile::checkup_lines(record),
         risk.label()
     );
-    let t = tool();
-    let prompt = Prompt { system: SYSTEM, turns: vec![Turn::user(ask)], tool: Some(&t), max_tokens: None };
+    let schema = schema();
+    let ask = Ask { purpose: Purpose::Diagnosis, system: SYSTEM, turns: vec![Turn::user(ask)], schema: &schema };
     let spender = Spender { user, day: state.clock.today(), daily_tokens: state.daily_tokens };
-    match engine::ask::<Written>(state.platform(), &state.ai, allowed, Some(spender), Purpose::Diagnosis, &prompt, valid)
-        .await
+    match engine::ask::<Written>(state.platform(), allowed, Some(spender), ask, valid).await
     {
         Ok(w) => (w.sentences, w.occupation_considerations, Engine::Claude),
         Err(_) => {

@@ -7,6 +7,7 @@
 //! call; every failure degrades to the offline coach with a 200 whose `engine` says who answered.
 
 pub mod api;
+pub mod budget;
 pub mod chat;
 pub mod coach;
 pub mod diagnosis;
@@ -33,7 +34,7 @@ use crate::{
     functions::Function,
     goals::api::{Clock, RecommenderSlot},
     http::Routes,
-    platform::ai::{self, Claude},
+    platform::ai,
     users::Verifier,
 };
 
@@ -53,7 +54,6 @@ pub struct Inner {
     platform: Platform,
     pub verifier: Verifier,
     pub clock: Clock,
-    pub ai: Arc<Claude>,
     pub daily_tokens: u64,
     pub chat_per_minute: u32,
 }
@@ -107,9 +107,8 @@ impl DomainModule for Domain {
         ai::ANTHROPIC_API_KEY,
         ai::ANTHROPIC_MODEL,
         ai::ANTHROPIC_BASE_URL,
-        ai::ANTHROPIC_MAX_TOKENS,
-        ai::ANTHROPIC_TIMEOUT_MS,
-        ai::ANTHROPIC_BUDGET_MS,
+        ai::ANTHROPIC_FIRST_TOKEN_MS,
+        ai::ANTHROPIC_MIN_TOKENS_PER_SEC,
         ai::ANTHROPIC_MAX_RETRIES,
         ai::ANTHROPIC_BREAKER_THRESHOLD,
         ai::ANTHROPIC_BREAKER_COOL_DOWN_MS,
@@ -119,10 +118,10 @@ impl DomainModule for Domain {
 
     fn state(platform: &Platform) -> anyhow::Result<IntelState> {
         let src = platform.settings.as_ref();
+        engine::check_fits(platform)?;
         let state = IntelState(Arc::new(Inner {
             verifier: crate::users::verifier(platform)?,
             clock: crate::goals::api::clock(platform)?,
-            ai: engine::claude(platform)?,
             daily_tokens: AI_DAILY_TOKEN_BUDGET.number(src, "a whole number of tokens", 0..=100_000_000)?,
             chat_per_minute: CHAT_RATE_LIMIT_PER_MINUTE.number(src, "a whole number from 1 to 1000", 1..=1000)?,
             platform: platform.clone(),
@@ -133,9 +132,9 @@ impl DomainModule for Domain {
 
     fn routes() -> Routes<IntelState> {
         Routes::new()
-            .route("/api/intelligence/health/diagnosis", get(diagnosis::diagnosis))
-            .route("/api/intelligence/missions/recommend", post(recommend::recommend_missions))
-            .route("/api/intelligence/chat/consultation", post(chat::consultation))
+            .route_long("/api/intelligence/health/diagnosis", get(diagnosis::diagnosis))
+            .route_long("/api/intelligence/missions/recommend", post(recommend::recommend_missions))
+            .route_long("/api/intelligence/chat/consultation", post(chat::consultation))
             .route("/api/intelligence/chat/history", get(chat::history))
     }
 

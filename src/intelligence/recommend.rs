@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::{
     Engine, IntelState, coach,
-    engine::{self, Purpose, Spender},
+    engine::{self, Ask, Purpose, Spender},
     profile::{self, Subject},
 };
 use crate::{
@@ -25,10 +25,7 @@ use crate::{
     },
     health::api::{self as health, CheckupRecord, Grade},
     http::{ApiResult, Success, envelope::Envelope},
-    platform::{
-        ai::{Prompt, Tool, Turn},
-        cache,
-    },
+    platform::{ai::Turn, cache},
     users::{self, ActiveUser, ConsentKind},
 };
 
@@ -95,39 +92,43 @@ struct AiPicks {
     summary: String,
 }
 
-fn tool() -> Tool {
-    Tool {
-        name: "pick_missions",
-        description: "카탈로그에 있는 미션 ID 중에서 사용자에게 맞는 미션을 고르고 각각 개인화된 이유를 적습니다.",
-        input_schema: json!({
-            "type": "object",
-            "properties": {
-                "picks": {"type": "array", "minItems": 1, "maxItems": 5, "items": {
-                    "type": "object",
-                    "properties": {
-                        "missionId": {"type": "string", "description": "카탈로그의 미션 ID 그대로"},
-                        "reason": {"type": "string", "maxLength": 200},
-                        "occupationRelevance": {"type": "string", "maxLength": 200}
-                    },
-                    "required": ["missionId", "reason", "occupationRelevance"]
-                }},
-                "summary": {"type": "string", "maxLength": 300}
-            },
-            "required": ["picks", "summary"]
-        }),
-    }
+/// The longest reason, occupation relevance and summary Claude may write, in characters.
+pub const MAX_REASON: usize = 80;
+pub const MAX_SUMMARY: usize = 150;
+
+/// The answer's JSON schema, in the structured-output subset (counts and lengths are checked by
+/// [`valid`]).
+fn schema() -> serde_json::Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "picks": {"type": "array", "minItems": 1, "description": "1–5개", "items": {
+                "type": "object",
+                "properties": {
+                    "missionId": {"type": "string", "description": "카탈로그의 미션 ID 그대로"},
+                    "reason": {"type": "string", "description": "이 사용자에게 맞는 이유 한 문장, 80자 이내"},
+                    "occupationRelevance": {"type": "string", "description": "직업과의 관련, 80자 이내"}
+                },
+                "required": ["missionId", "reason", "occupationRelevance"],
+                "additionalProperties": false
+            }},
+            "summary": {"type": "string", "description": "추천 전체의 요약, 150자 이내"}
+        },
+        "required": ["picks", "summary"],
+        "additionalProperties": false
+    })
 }
 
 fn valid(p: &AiPicks) -> bool {
     let ok = |s: &str, max: usize| !s.trim().is_empty() && s.chars().count() <= max;
     (1..=rules::COUNT).contains(&p.picks.len())
-        && ok(&p.summary, 300)
-        && p.picks.iter().all(|x| ok(&x.reason, 200) && x.occupation_relevance.chars().count() <= 200)
+        && ok(&p.summary, MAX_SUMMARY)
+        && p.picks.iter().all(|x| ok(&x.reason, MAX_REASON) && x.occupation_relevance.chars().count() <= MAX_REASON)
 }
 
 const SYSTEM: &str = "당신은 한국의 비의료 건강관리 서비스 HealthSync의 건강 코치입니다. \
-주어진 미션 카탈로그의 ID만 사용해 사용자에게 맞는 생활습관 미션을 최대 5개 고르고, 각 미션마다 사용자에게 맞는 이유를 한 문장으로 씁니다. \
-카탈로그에 없는 ID를 만들지 마세요. 질병을 진단하거나 약을 권하지 않습니다. 답은 반드시 도구로 제출하세요.";
+주어진 미션 카탈로그의 ID만 사용해 사용자에게 맞는 생활습관 미션을 최대 5개 고르고, 각 미션마다 사용자에게 맞는 이유를 한 문장(80자 이내)으로 씁니다. \
+카탈로그에 없는 ID를 만들지 마세요. 질병을 진단하거나 약을 권하지 않습니다. 요약은 150자 이내로 씁니다.";
 
 /// A mission chosen for the user, and by whom.
 pub struct Picked<'c> {
@@ -171,12 +172,10 @@ pub async fn pick<'c>(
         known.subject.lines(),
         lines.join("\n")
     );
-    let t = tool();
-    let prompt = Prompt { system: SYSTEM, turns: vec![Turn::user(ask)], tool: Some(&t), max_tokens: None };
+    let schema = schema();
+    let ask = Ask { purpose: Purpose::Recommend, system: SYSTEM, turns: vec![Turn::user(ask)], schema: &schema };
     let spender = Spender { user, day: state.clock.today(), daily_tokens: state.daily_tokens };
-    let answer =
-        engine::ask::<AiPicks>(state.platform(), &state.ai, known.allowed, Some(spender), Purpose::Recommend, &prompt, valid)
-            .await;
+    let answer = engine::ask::<AiPicks>(state.platform(), known.allowed, Some(spender), ask, valid).await;
     if let Ok(ai) = answer {
         let mut dropped = 0;
         for p in ai.picks {

@@ -9,19 +9,6 @@ use uuid::Uuid;
 
 use crate::platform::ai::Usage;
 
-/// Tokens `user` spent on `day`.
-pub async fn tokens_on(pool: &PgPool, user: Uuid, day: NaiveDate) -> anyhow::Result<u64> {
-    let spent: Option<i64> = sqlx::query_scalar(
-        "SELECT input_tokens + output_tokens FROM intelligence.usage WHERE user_id = $1 AND day = $2",
-    )
-    .bind(user)
-    .bind(day)
-    .fetch_optional(pool)
-    .await
-    .context("reading AI usage")?;
-    Ok(spent.unwrap_or(0).max(0) as u64)
-}
-
 pub async fn add_usage(conn: &mut PgConnection, user: Uuid, day: NaiveDate, usage: Usage) -> anyhow::Result<()> {
     sqlx::query(
         "INSERT INTO intelligence.usage (user_id, day, input_tokens, output_tokens, calls) VALUES ($1, $2, $3, $4, 1) \
@@ -200,7 +187,7 @@ pub async fn export(pool: &PgPool, user: Uuid) -> anyhow::Result<Value> {
 }
 
 pub async fn erase(conn: &mut PgConnection, user: Uuid) -> anyhow::Result<()> {
-    for table in ["chat_messages", "chat_sessions", "usage"] {
+    for table in ["chat_messages", "chat_sessions", "usage_reservations", "usage"] {
         sqlx::query(&format!("DELETE FROM intelligence.{table} WHERE user_id = $1"))
             .bind(user)
             .execute(&mut *conn)

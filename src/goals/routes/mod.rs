@@ -25,7 +25,7 @@ pub fn routes() -> Routes<GoalsState> {
         .route("/api/goals/missions/active", get(active::active_missions))
         .route("/api/goals/missions/{missionId}/complete", put(complete::complete_mission))
         .route("/api/goals/missions/history", get(history::mission_history))
-        .route("/api/goals/missions/reset", post(select::reset_missions))
+        .route_long("/api/goals/missions/reset", post(select::reset_missions))
 }
 
 /// A catalogue mission as the app shows it.

@@ -1,7 +1,7 @@
 //! `POST /api/goals/missions/select` (set a goal) and `POST /api/goals/missions/reset` (close it
 //! and get fresh recommendations).
 
-use std::collections::BTreeSet;
+use std::{collections::BTreeSet, time::Duration};
 
 use axum::extract::State;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -13,8 +13,11 @@ use super::{MissionView, check_known, parse_ids};
 use crate::{
     goals::{GoalsState, active, api, assessment, clock::seoul_date, recommend, stats, store},
     http::{ApiError, ApiJson, ApiResult, FieldError, ResultExt, Success, envelope::Envelope},
+    platform::ratelimit,
     users::ActiveUser,
 };
+
+const HOUR: Duration = Duration::from_secs(3600);
 
 /// The most missions a goal holds.
 pub const MAX_MISSIONS: usize = 5;
@@ -134,7 +137,8 @@ pub struct ResetResult {
 #[utoipa::path(post, path = "/api/goals/missions/reset", tag = "goals", request_body = ResetRequest,
     security(("bearer" = [])),
     responses((status = 200, description = "초기화와 새 추천", body = inline(Envelope<ResetResult>)),
-              (status = 422, description = "사유가 없거나 너무 길거나, 현재 미션 ID가 잘못됨", body = crate::http::error::ErrorBody)))]
+              (status = 422, description = "사유가 없거나 너무 길거나, 현재 미션 ID가 잘못됨", body = crate::http::error::ErrorBody),
+              (status = 429, description = "시간당 초기화 횟수 초과 (`Retry-After`)", body = crate::http::error::ErrorBody)))]
 pub async fn reset_missions(
     State(state): State<GoalsState>,
     ActiveUser(user): ActiveUser,
@@ -157,6 +161,11 @@ pub async fn reset_missions(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
+    // Each reset may ask Claude for picks: a per-user limit keeps a loop of resets from spending
+    // the AI budget (and the API) in seconds.
+    ratelimit::check(state.cache.as_ref(), "goals-reset", &user.id.to_string(), state.resets_per_hour, HOUR)
+        .await
+        .map_err(|r| ApiError::TooManyRequests { retry_after_secs: r.retry_after_secs })?;
     let now = state.clock.now();
     let closed = store::close_open(&state.db, user.id, seoul_date(now), now, reason).await?;
     active::invalidate(&state, user.id).await;
