@@ -4,20 +4,12 @@
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use wiremock::{
-    Mock, MockServer,
-    matchers::{method, path},
-};
 
-use super::{IntelApp, chat_input, received, tool_answer};
+use super::{ClaudeFake, IntelApp, Reply, chat_input};
 
-async fn fake() -> MockServer {
-    let fake = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/messages"))
-        .respond_with(tool_answer("reply", chat_input("클로드 답변입니다."), (40, 20)))
-        .mount(&fake)
-        .await;
+async fn fake() -> ClaudeFake {
+    let fake = ClaudeFake::start().await;
+    fake.answer("response", Reply::Json(chat_input("클로드 답변입니다.")));
     fake
 }
 
@@ -53,7 +45,8 @@ async fn a_conversation_keeps_its_order_carries_context_and_belongs_to_its_user(
     assert_eq!(second.body["data"]["sessionId"], session.as_str());
 
     // Claude got the assessment, the open missions and the earlier turns, in order.
-    let bodies = received(&fake).await;
+    let bodies = fake.received().await;
+    assert_eq!(bodies[1]["output_config"]["effort"], "medium", "a conversation thinks a little");
     let system = bodies[1]["system"].as_str().unwrap();
     assert!(system.contains("정상B(경계)") && system.contains("하루 7,000보 걷기"), "{system}");
     let turns: Vec<(String, String)> = bodies[1]["messages"]
@@ -132,7 +125,7 @@ async fn red_flags_are_answered_before_any_ai_call(pool: PgPool) {
     // The context is checked too.
     let a = app.chat(&u, json!({"message": "이거 괜찮을까요?", "context": "숨 쉬기가 힘들어요"})).await;
     assert_eq!(a.body["data"]["responseType"], "emergency");
-    assert!(received(&fake).await.is_empty(), "a red-flag message reached Claude");
+    assert!(fake.received().await.is_empty(), "a red-flag message reached Claude");
     assert!(app.ai_calls().await.iter().all(|e| e["outcome"] == "red_flag"));
 }
 

@@ -1,10 +1,11 @@
 //! The intelligence domain through the router, against a local fake of the Anthropic Messages API
-//! (wiremock speaking its public JSON): diagnosis, mission picks (and the goals reset), the guarded
-//! chat, failures that degrade to the offline coach, the breaker, the budget, consent, isolation,
-//! nudge wording and data rights.
+//! that behaves as the current API does (`support::claude`): diagnosis, mission picks (and the
+//! goals reset), the guarded chat, failures that degrade to the offline coach, stop reasons, the
+//! model's lifecycle, the breaker, the budget, consent, isolation, nudge wording and data rights.
 
 mod analytics;
 mod chat;
+mod current_api;
 mod diagnosis;
 mod failures;
 mod nudge;
@@ -22,11 +23,8 @@ use chrono::{DateTime, Utc};
 use healthsync::{DOMAINS, app::App, config::Config, domain::Platform, goals::Clock};
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use wiremock::{
-    Mock, MockServer, ResponseTemplate,
-    matchers::{body_string_contains, header, method, path},
-};
 
+pub use crate::support::claude::{ClaudeFake, Reply};
 use crate::support::{Answer, send, settings};
 
 pub const NOW: &str = "2026-11-20T03:00:00Z";
@@ -49,16 +47,9 @@ impl User {
     }
 }
 
-/// Settings that point the client at `fake`, with timeouts a busy machine stays within (the hang
-/// test sets short ones).
-pub fn fake_settings(fake: &MockServer) -> Vec<(&'static str, String)> {
-    vec![
-        ("ANTHROPIC_API_KEY", "test-key".into()),
-        ("ANTHROPIC_BASE_URL", fake.uri()),
-        ("ANTHROPIC_TIMEOUT_MS", "3000".into()),
-        ("ANTHROPIC_BUDGET_MS", "6000".into()),
-        ("ANTHROPIC_MAX_RETRIES", "2".into()),
-    ]
+/// Settings that point the client at `fake`; everything else is the default configuration.
+pub fn fake_settings(fake: &ClaudeFake) -> Vec<(&'static str, String)> {
+    vec![("ANTHROPIC_API_KEY", crate::support::claude::KEY.into()), ("ANTHROPIC_BASE_URL", fake.uri())]
 }
 
 impl IntelApp {
@@ -81,7 +72,7 @@ impl IntelApp {
         Self::start(pool, &[])
     }
 
-    pub fn with_fake(pool: PgPool, fake: &MockServer, extra: &[(&'static str, &str)]) -> IntelApp {
+    pub fn with_fake(pool: PgPool, fake: &ClaudeFake, extra: &[(&'static str, &str)]) -> IntelApp {
         let mut s = fake_settings(fake);
         for (k, v) in extra {
             s.retain(|(n, _)| n != k);
@@ -170,41 +161,6 @@ pub fn at(rfc3339: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(rfc3339).unwrap().with_timezone(&Utc)
 }
 
-/// A Messages API answer whose one content block is a `tool_use` of `tool` with `input`.
-pub fn tool_answer(tool: &str, input: Value, tokens: (u64, u64)) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(json!({
-        "id": "msg_01TestFake",
-        "type": "message",
-        "role": "assistant",
-        "model": "claude-sonnet-4-5",
-        "content": [
-            {"type": "text", "text": "결과를 도구로 제출합니다."},
-            {"type": "tool_use", "id": "toolu_01Fake", "name": tool, "input": input}
-        ],
-        "stop_reason": "tool_use",
-        "stop_sequence": null,
-        "usage": {"input_tokens": tokens.0, "output_tokens": tokens.1}
-    }))
-}
-
-/// An error answer in the API's shape.
-pub fn api_error(status: u16, kind: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status)
-        .set_body_json(json!({"type": "error", "error": {"type": kind, "message": "fake failure"}}))
-}
-
-/// Mounts `answer` for calls that use `tool`, checking the headers the API requires.
-pub async fn answer_tool(fake: &MockServer, tool: &str, answer: ResponseTemplate) {
-    Mock::given(method("POST"))
-        .and(path("/v1/messages"))
-        .and(header("x-api-key", "test-key"))
-        .and(header("anthropic-version", "2023-06-01"))
-        .and(body_string_contains(tool))
-        .respond_with(answer)
-        .mount(fake)
-        .await;
-}
-
 pub fn diagnosis_input() -> Value {
     json!({
         "sentences": ["클로드 첫 문장입니다.", "클로드 둘째 문장입니다.", "클로드 셋째 문장입니다."],
@@ -214,14 +170,4 @@ pub fn diagnosis_input() -> Value {
 
 pub fn chat_input(text: &str) -> Value {
     json!({"response": text, "suggestedQuestions": ["질문 하나?", "질문 둘?", "질문 셋?"]})
-}
-
-/// The bodies the fake received, as JSON.
-pub async fn received(fake: &MockServer) -> Vec<Value> {
-    fake.received_requests()
-        .await
-        .unwrap_or_default()
-        .iter()
-        .map(|r| r.body_json::<Value>().unwrap())
-        .collect()
 }

@@ -5,12 +5,8 @@ use chrono::NaiveDate;
 use healthsync::intelligence::api::{Engine, NudgeBrief, Wording, nudge_wording};
 use serde_json::json;
 use sqlx::PgPool;
-use wiremock::{
-    Mock, MockServer,
-    matchers::{method, path},
-};
 
-use super::{IntelApp, api_error, received, tool_answer};
+use super::{ClaudeFake, IntelApp, Reply};
 
 fn fallback() -> Wording {
     Wording {
@@ -30,19 +26,12 @@ fn brief(segment: &str) -> NudgeBrief<'_> {
 
 #[sqlx::test]
 async fn many_calls_for_one_segment_make_one_request(pool: PgPool) {
-    let fake = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/messages"))
-        .respond_with(
-            tool_answer(
-                "write_nudge",
-                json!({"title": "사흘째 이어 가는 중!", "body": "오늘도 미션 하나로 흐름을 지켜요."}),
-                (80, 30),
-            )
-            .set_delay(std::time::Duration::from_millis(100)),
-        )
-        .mount(&fake)
-        .await;
+    // A request that takes a while: concurrent callers wait for the one in flight.
+    let fake = ClaudeFake::with_pace(std::time::Duration::from_millis(300), 400.0).await;
+    fake.answer(
+        "title",
+        Reply::Json(json!({"title": "사흘째 이어 가는 중!", "body": "오늘도 미션 하나로 흐름을 지켜요."})),
+    );
     let app = IntelApp::with_fake(pool, &fake, &[]);
     let day = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
     let b = brief("steady-walkers");
@@ -53,29 +42,25 @@ async fn many_calls_for_one_segment_make_one_request(pool: PgPool) {
         engine: Engine::Claude,
     };
     assert!(all.iter().all(|w| *w == expected), "{all:?}");
-    assert_eq!(received(&fake).await.len(), 1);
-    let sent = received(&fake).await[0].to_string();
+    assert_eq!(fake.received().await.len(), 1);
+    let sent = fake.received().await[0].to_string();
     assert!(sent.contains("steady-walkers") && sent.contains("HABIT_FORMATION"));
     // Another segment, or the next day, is asked once more.
     nudge_wording(&app.platform, day, &brief("new-starters")).await;
     nudge_wording(&app.platform, day.succ_opt().unwrap(), &b).await;
-    assert_eq!(received(&fake).await.len(), 3);
+    assert_eq!(fake.received().await.len(), 3);
 }
 
 #[sqlx::test]
 async fn a_failure_or_no_key_gives_the_fallback(pool: PgPool) {
-    let fake = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/messages"))
-        .respond_with(api_error(500, "api_error"))
-        .mount(&fake)
-        .await;
+    let fake = ClaudeFake::start().await;
+    fake.answer("title", Reply::error(500, "api_error"));
     let app = IntelApp::with_fake(pool.clone(), &fake, &[("ANTHROPIC_MAX_RETRIES", "0")]);
     let day = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
     for _ in 0..3 {
         assert_eq!(nudge_wording(&app.platform, day, &brief("s")).await, fallback());
     }
-    assert_eq!(received(&fake).await.len(), 1, "a failed segment falls back for a while");
+    assert_eq!(fake.received().await.len(), 1, "a failed segment falls back for a while");
     let offline = IntelApp::offline(pool);
     assert_eq!(nudge_wording(&offline.platform, day, &brief("s")).await, fallback());
 }

@@ -6,9 +6,8 @@ use std::collections::BTreeSet;
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 use sqlx::PgPool;
-use wiremock::MockServer;
 
-use super::{IntelApp, answer_tool, received, tool_answer};
+use super::{ClaudeFake, IntelApp, Reply};
 
 fn picks() -> serde_json::Value {
     json!({
@@ -23,8 +22,8 @@ fn picks() -> serde_json::Value {
 
 #[sqlx::test]
 async fn claude_picks_from_the_catalogue_invented_ids_are_dropped_and_rules_complete_the_list(pool: PgPool) {
-    let fake = MockServer::start().await;
-    answer_tool(&fake, "pick_missions", tool_answer("pick_missions", picks(), (500, 100))).await;
+    let fake = ClaudeFake::start().await;
+    fake.answer("picks", Reply::Json(picks()));
     let app = IntelApp::with_fake(pool, &fake, &[]);
     let u = app.user("picks@example.com", &["HEALTH_DATA", "AI_OVERSEAS_TRANSFER"]).await;
     app.checkup(&u, "2026-10-01").await;
@@ -54,20 +53,20 @@ async fn claude_picks_from_the_catalogue_invented_ids_are_dropped_and_rules_comp
             assert!(!m[f].is_null(), "{f} missing in {m}");
         }
     }
-    let sent = received(&fake).await[0].to_string();
+    let sent = fake.received().await[0].to_string();
     assert!(
         sent.contains("after-meal-walk-15") && sent.contains("정상B(경계)"),
         "catalogue and checkup are sent"
     );
     // Cached: asked once.
     app.recommend(&u).await;
-    assert_eq!(received(&fake).await.len(), 1);
+    assert_eq!(fake.received().await.len(), 1);
 }
 
 #[sqlx::test]
 async fn the_goals_reset_recommends_the_ai_picks_when_claude_answers(pool: PgPool) {
-    let fake = MockServer::start().await;
-    answer_tool(&fake, "pick_missions", tool_answer("pick_missions", picks(), (10, 10))).await;
+    let fake = ClaudeFake::start().await;
+    fake.answer("picks", Reply::Json(picks()));
     let app = IntelApp::with_fake(pool, &fake, &[]);
     let u = app.user("reset-ai@example.com", &["HEALTH_DATA", "AI_OVERSEAS_TRANSFER"]).await;
     let a = reset(&app, &u.token).await;
@@ -78,17 +77,33 @@ async fn the_goals_reset_recommends_the_ai_picks_when_claude_answers(pool: PgPoo
     assert_eq!(recs[0]["reason"], "식후 혈당 관리에 좋아요.");
     assert_eq!(recs[1]["missionId"], "leave-the-soup");
     assert!(recs.iter().all(|r| r["missionId"] != "quantum-yoga-99"));
-    assert_eq!(received(&fake).await.len(), 1);
+    assert_eq!(fake.received().await.len(), 1);
 
     // Without the AI consent the rules alone answer, and Claude is not asked.
     app.consent(&u, &["AI_OVERSEAS_TRANSFER"], false).await;
     let b = reset(&app, &u.token).await;
     assert_eq!(b.status, StatusCode::OK);
     assert_ne!(b.body["data"]["newRecommendations"][0]["reason"], "식후 혈당 관리에 좋아요.");
-    assert_eq!(received(&fake).await.len(), 1);
+    assert_eq!(fake.received().await.len(), 1);
 }
 
 async fn reset(app: &IntelApp, token: &str) -> crate::support::Answer {
     let body = json!({"reason": "새로 시작할래요"});
     app.call(Some(token), Method::POST, "/api/goals/missions/reset", Some(body)).await
+}
+
+#[sqlx::test]
+async fn resets_are_limited_per_user_per_hour_with_retry_after(pool: PgPool) {
+    let app = IntelApp::start(pool, &[("GOALS_RESET_RATE_LIMIT_PER_HOUR", "3".to_string())]);
+    let u = app.user("reset-limit@example.com", &[]).await;
+    let other = app.user("reset-other@example.com", &[]).await;
+    for _ in 0..3 {
+        assert_eq!(reset(&app, &u.token).await.status, StatusCode::OK);
+    }
+    let limited = reset(&app, &u.token).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS, "{}", limited.text);
+    let wait: u64 = limited.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=3600).contains(&wait), "{wait}");
+    // The limit is the user's own: another account resets freely.
+    assert_eq!(reset(&app, &other.token).await.status, StatusCode::OK);
 }

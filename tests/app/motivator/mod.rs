@@ -448,14 +448,10 @@ async fn notifications_and_devices_are_exported_and_erased(pool: PgPool) {
 async fn the_daily_nudge_text_is_written_once_per_segment_by_the_ai_and_falls_back_to_templates(
     pool: PgPool,
 ) {
-    use wiremock::{Mock, MockServer, matchers};
-    let fake = MockServer::start().await;
+    use crate::intelligence::{ClaudeFake, Reply};
+    let fake = ClaudeFake::start().await;
     let ai = json!({"title": "오늘의 한 걸음, 함께해요", "body": "미션 하나로 건강한 하루를 시작해 볼까요?"});
-    Mock::given(matchers::method("POST"))
-        .and(matchers::path("/v1/messages"))
-        .respond_with(crate::intelligence::tool_answer("write_nudge", ai.clone(), (60, 25)))
-        .mount(&fake)
-        .await;
+    fake.answer("title", Reply::Json(ai.clone()));
     let fake_settings = crate::intelligence::fake_settings(&fake);
     let mut settings: Vec<(&str, &str)> = fake_settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
     settings.push(("NUDGE_SLICE_SIZE", "10"));
@@ -474,7 +470,7 @@ async fn the_daily_nudge_text_is_written_once_per_segment_by_the_ai_and_falls_ba
         assert_eq!(n["kind"], "DAILY_NUDGE");
         assert_eq!((&n["title"], &n["body"]), (&ai["title"], &ai["body"]), "{n}");
     }
-    let asked = crate::intelligence::received(&fake).await;
+    let asked = fake.received().await;
     assert_eq!(asked.len(), 1, "twelve users of one segment, two slices: one AI call");
     let prompt = asked[0].to_string();
     for u in &users {
@@ -482,12 +478,7 @@ async fn the_daily_nudge_text_is_written_once_per_segment_by_the_ai_and_falls_ba
     }
 
     // The next day Claude is down: the templates answer, every user still gets one nudge.
-    fake.reset().await;
-    Mock::given(matchers::method("POST"))
-        .and(matchers::path("/v1/messages"))
-        .respond_with(crate::intelligence::api_error(500, "api_error"))
-        .mount(&fake)
-        .await;
+    fake.answer("title", Reply::error(500, "api_error"));
     app.set_time("2026-12-02T00:00:00Z");
     run_timer(&app).await;
     pump(&app).await;

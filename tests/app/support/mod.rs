@@ -3,6 +3,7 @@
 //! for Azurite.
 #![allow(dead_code)]
 
+pub mod claude;
 pub mod issuer;
 
 use std::{collections::HashMap, sync::Arc};
