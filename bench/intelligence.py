@@ -2,8 +2,12 @@
 """Benchmark of the intelligence domain's cache: a cached diagnosis against an uncached one.
 
 `GET /api/intelligence/health/diagnosis` for users who granted both consents and have one checkup,
-with Claude replaced by a local fake of the Messages API (a threaded Python server answering the
-`write_checkup_explanation` tool at once, or after `--fake-latency-ms`). For each user the first
+with Claude replaced by a local fake of the Messages API (a threaded Python server answering as
+the current API does: a `thinking` block, then the structured answer as JSON in a `text` block,
+`stop_reason: end_turn`; at once, after `--fake-latency-ms`, or with `--paced` at a model's pace:
+the first token after 1.2 s, then 60-100 tokens a second drawn per answer, thinking included, 1.5
+tokens per Hangul syllable; docs/intelligence.md "Sizes"). With `--paced` the uncached requests of a
+pass run `--concurrency` at a time and the script reports their p50/p99. For each user the first
 request is a miss (the assessment, the profile, one Messages API call through the client, the
 usage row and the `ai.call` event) and the second a hit (the cached explanation and an `ai.call`
 event marking the cache hit). Requests are sequential on one keep-alive connection, so the
@@ -22,6 +26,7 @@ import hashlib
 import hmac
 import http.client
 import json
+import math
 import os
 import secrets
 import shutil
@@ -69,34 +74,69 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+ANSWER = {"sentences": ["2026년 10월 검진에서 판정한 항목을 종합한 건강 점수는 79점으로, 관리 필요도는 보통입니다.",
+                         "혈압과 공복혈당이 국가검진 기준상 정상B(경계) 범위라 생활습관 관리가 도움이 됩니다.",
+                         "식후 15분 걷기와 국물 줄이기 같은 작은 미션부터 시작해 다음 검진에서 변화를 확인해 보세요."],
+          "occupationConsiderations": "사무직이라 오래 앉아 있는 시간이 길다면 50분마다 일어나 5분 걷고, 점심 뒤 짧은 산책으로 활동량을 채워 보세요."}
+
+
+def est_tokens(text: str) -> int:
+    """1.5 per Hangul syllable, 1 per other non-ASCII character, a quarter per ASCII one."""
+    q = 0
+    for c in text:
+        if ord(c) < 128:
+            q += 1
+        elif 0xAC00 <= ord(c) <= 0xD7A3 or 0x1100 <= ord(c) <= 0x11FF or 0x3130 <= ord(c) <= 0x318F:
+            q += 6
+        else:
+            q += 4
+    return -(-q // 4)
+
+
 class Fake(BaseHTTPRequestHandler):
-    """The Messages API's public JSON: a `tool_use` answer with usage."""
+    """The Messages API's public JSON as of December 2026: structured outputs after a thinking block."""
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
     latency = 0.0
+    paced = False
+    rng = None
     calls = 0
     lock = threading.Lock()
 
     def do_POST(self):
         length = int(self.headers.get("content-length", 0))
-        self.rfile.read(length)
+        req = json.loads(self.rfile.read(length) or b"{}")
         with Fake.lock:
             Fake.calls += 1
-        if Fake.latency:
+            tps = Fake.rng.uniform(60, 100) if Fake.paced else 0
+            thinking = Fake.rng.randint(50, 250) if Fake.paced else 120
+        text = json.dumps(ANSWER, ensure_ascii=False)
+        output = thinking + est_tokens(text)
+        if req.get("tool_choice") or req.get("output_config", {}).get("format", {}).get("type") != "json_schema":
+            self.reply(400, {"type": "error", "error": {"type": "invalid_request_error", "message": "bench fake: structured outputs only"}})
+            return
+        if Fake.paced:
+            time.sleep(1.2 + output / tps)
+        elif Fake.latency:
             time.sleep(Fake.latency)
-        body = json.dumps({
-            "id": "msg_bench", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
-            "content": [{"type": "tool_use", "id": "toolu_bench", "name": "write_checkup_explanation",
-                         "input": {"sentences": ["첫 문장입니다.", "둘째 문장입니다.", "셋째 문장입니다."],
-                                   "occupationConsiderations": "자주 일어나 걸어 보세요."}}],
-            "stop_reason": "tool_use", "stop_sequence": None,
-            "usage": {"input_tokens": 400, "output_tokens": 150},
-        }).encode()
-        self.send_response(200)
+        self.reply(200, {
+            "id": "msg_bench", "type": "message", "role": "assistant", "model": req.get("model"),
+            "content": [{"type": "thinking", "thinking": "", "signature": "bench"}, {"type": "text", "text": text}],
+            "stop_reason": "end_turn", "stop_sequence": None,
+            "usage": {"input_tokens": 900, "output_tokens": output},
+        })
+
+    def reply(self, status: int, obj: dict):
+        body = json.dumps(obj).encode()
+        self.send_response(status)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def do_GET(self):
+        model = self.path.rsplit("/", 1)[-1]
+        self.reply(200, {"type": "model", "id": model, "display_name": model, "lifecycle": "active"})
 
     def log_message(self, *args):
         pass
@@ -125,12 +165,19 @@ def main() -> int:
     ap.add_argument("--passes", type=int, default=3)
     ap.add_argument("--fake-latency-ms", type=float, default=0.0,
                     help="how long the fake takes to answer (0: only our own cost is measured)")
+    ap.add_argument("--paced", action="store_true",
+                    help="the fake answers at a model's pace (1.2 s to the first token, 60-100 tokens/s)")
+    ap.add_argument("--concurrency", type=int, default=1, help="uncached requests in flight at once (with --paced)")
+    ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--keep-db", action="store_true")
     a = ap.parse_args()
     if not Path(a.binary).exists():
         print(f"error: {a.binary} not found; run `cargo build --release`", file=sys.stderr)
         return 2
     Fake.latency = a.fake_latency_ms / 1000
+    Fake.paced = a.paced
+    import random
+    Fake.rng = random.Random(a.seed)
     fake = ThreadingHTTPServer(("127.0.0.1", free_port()), Fake)
     threading.Thread(target=fake.serve_forever, daemon=True).start()
 
@@ -196,15 +243,35 @@ def run(a, server, port: int, secret: bytes, total: int, tmp: Path) -> int:
             raise RuntimeError(f"seeding a checkup answered {status}: {body}")
     calls_before = Fake.calls
     uncached, cached = [], []
+
+    def one(tok):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=90)
+        c.connect()
+        c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            s1, b1, t1 = request(c, "GET", "/api/intelligence/health/diagnosis", tok)
+            s2, b2, t2 = request(c, "GET", "/api/intelligence/health/diagnosis", tok)
+        finally:
+            c.close()
+        if (s1, s2) != (200, 200) or b1["data"]["engine"] != "claude" or b2["data"]["engine"] != "claude":
+            raise RuntimeError(f"unexpected answers: {s1} {s2} {b1} {b2}")
+        return t1, t2
+
     for p in range(a.passes):
-        us, cs = [], []
-        for tok in tokens[p * a.users:(p + 1) * a.users]:
-            s1, b1, t1 = request(conn, "GET", "/api/intelligence/health/diagnosis", tok)
-            s2, b2, t2 = request(conn, "GET", "/api/intelligence/health/diagnosis", tok)
-            if (s1, s2) != (200, 200) or b1["data"]["engine"] != "claude" or b2["data"]["engine"] != "claude":
-                raise RuntimeError(f"unexpected answers: {s1} {s2} {b1} {b2}")
-            us.append(t1)
-            cs.append(t2)
+        batch = tokens[p * a.users:(p + 1) * a.users]
+        if a.concurrency > 1:
+            from concurrent.futures import ThreadPoolExecutor
+            with ThreadPoolExecutor(a.concurrency) as ex:
+                pairs = list(ex.map(one, batch))
+        else:
+            pairs = []
+            for tok in batch:
+                s1, b1, t1 = request(conn, "GET", "/api/intelligence/health/diagnosis", tok)
+                s2, b2, t2 = request(conn, "GET", "/api/intelligence/health/diagnosis", tok)
+                if (s1, s2) != (200, 200) or b1["data"]["engine"] != "claude" or b2["data"]["engine"] != "claude":
+                    raise RuntimeError(f"unexpected answers: {s1} {s2} {b1} {b2}")
+                pairs.append((t1, t2))
+        us, cs = [t for t, _ in pairs], [t for _, t in pairs]
         uncached += us
         cached += cs
         print(f"  pass {p + 1}: uncached median {statistics.median(us) * 1000:7.3f} ms, "
@@ -212,10 +279,12 @@ def run(a, server, port: int, secret: bytes, total: int, tmp: Path) -> int:
               flush=True)
     calls = Fake.calls - calls_before
     u_med, c_med = statistics.median(uncached), statistics.median(cached)
-    q = lambda xs, p: sorted(xs)[int(len(xs) * p) - 1]
+    q = lambda xs, p: sorted(xs)[max(0, math.ceil(len(xs) * p) - 1)]
     result = {
-        "users": len(uncached), "fake_latency_ms": a.fake_latency_ms, "fake_calls": calls,
-        "uncached_ms": {"median": round(u_med * 1000, 3), "p90": round(q(uncached, 0.9) * 1000, 3)},
+        "users": len(uncached), "fake_latency_ms": a.fake_latency_ms, "paced": a.paced,
+        "concurrency": a.concurrency, "fake_calls": calls,
+        "uncached_ms": {"median": round(u_med * 1000, 3), "p90": round(q(uncached, 0.9) * 1000, 3),
+                        "p99": round(q(uncached, 0.99) * 1000, 3)},
         "cached_ms": {"median": round(c_med * 1000, 3), "p90": round(q(cached, 0.9) * 1000, 3)},
         "uncached_over_cached": round(u_med / c_med, 2),
     }

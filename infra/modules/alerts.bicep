@@ -1,5 +1,6 @@
 // Alert rules (docs/operations.md "Dashboards and alerts" says what to do when each fires):
-// 5xx rate of the API, dead-lettered Service Bus messages, the Claude circuit breaker opening,
+// 5xx rate of the API, dead-lettered Service Bus messages, the Claude circuit breaker opening, a
+// run of refused Claude calls (retired model, wrong key),
 // PostgreSQL CPU and storage.
 param location string
 param tags object
@@ -101,6 +102,44 @@ resource claudeBreaker 'Microsoft.Insights/scheduledQueryRules@2023-03-15-previe
           timeAggregation: 'Count'
           operator: 'GreaterThan'
           threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: {
+      actionGroups: actionGroupIds
+    }
+  }
+}
+
+// Claude refusing us: the model named by ANTHROPIC_MODEL is retired or unknown (the lifecycle
+// check logs "cannot answer" at ERROR; each refused call logs failure "model_unavailable"), or the
+// API refuses our requests (failure "refused": a wrong key, a breaking API change). Every AI
+// answer then comes from the offline coach, which the app's 200s hide; a run of them pages.
+// src/platform/ai/{mod,models}.rs write these lines.
+resource claudeRefused 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
+  name: 'healthsync-claude-refused'
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'HealthSync: Claude refuses the configured model or requests'
+    severity: 1
+    enabled: true
+    scopes: [
+      applicationInsightsId
+    ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT15M'
+    criteria: {
+      allOf: [
+        {
+          query: 'traces | where message has "claude" and (message has "model_unavailable" or message has "\\"failure\\":\\"refused\\"" or message has "cannot answer")'
+          timeAggregation: 'Count'
+          operator: 'GreaterThanOrEqual'
+          threshold: 3
           failingPeriods: {
             numberOfEvaluationPeriods: 1
             minFailingPeriodsToAlert: 1
