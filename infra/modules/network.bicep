@@ -1,10 +1,11 @@
-// Private networking (useVnet): one VNet with a subnet for the app's outbound integration, a subnet
-// delegated to PostgreSQL Flexible Server (private access, no public endpoint) and a subnet for the
+// Private networking: one VNet with a subnet for the app's outbound integration, a subnet
+// delegated to PostgreSQL Flexible Server (private access, no public endpoint), a subnet for the
 // private endpoints of Key Vault, storage, Redis and the messaging namespaces.
 param name string
 param nsgName string
 param location string
 param tags object
+param logAnalyticsWorkspaceId string
 
 @description('Flex Consumption integrates through Microsoft.App/environments, Premium through Microsoft.Web/serverFarms.')
 param appSubnetDelegation string
@@ -105,6 +106,41 @@ resource postgresDnsLink 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@
     virtualNetwork: {
       id: vnet.id
     }
+  }
+}
+
+// Security events and rule counters of the NSG, and the VNet's own logs and metrics.
+resource nsgDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: nsg
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+  }
+}
+
+resource vnetDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: vnet
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
   }
 }
 

@@ -14,6 +14,11 @@
 // Azure Verified Module does the same (avm/res/db-for-postgre-sql/flexible-server/main.bicep:
 // firewall rules dependsOn databases, configurations @batchSize(1) dependsOn firewall rules,
 // administrators dependsOn configurations).
+//
+// A `dependsOn` on a conditional resource is dropped by ARM when its condition is false, so a
+// child that follows a conditional one also names the last unconditional child before it:
+// `requireTls` waits for `database` as well as the firewall rule (absent when private), the
+// replica for `logDisconnections` as well as the Entra admin (absent when no principal is given).
 param name string
 param location string
 param tags object
@@ -46,6 +51,9 @@ param privateDnsZoneId string
 
 @description('The app\'s managed identity: its name is the PostgreSQL role the app logs in as.')
 param appIdentityName string
+
+@description('Object id of the app\'s managed identity: it may read `database-url` (not the admin password).')
+param appPrincipalId string
 
 var privateAccess = !empty(delegatedSubnetId)
 var privateNetwork = {
@@ -108,6 +116,7 @@ resource requireTls 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@20
     source: 'user-override'
   }
   dependsOn: [
+    database
     allowAzure
   ]
 }
@@ -149,7 +158,7 @@ resource administrator 'Microsoft.DBforPostgreSQL/flexibleServers/administrators
   ]
 }
 
-// Without private access (dev environments only: main.bicep makes `prod` private) the server
+// Without private access (development environments only: production is always private) the server
 // accepts connections from Azure services (the app's outbound addresses on Flex Consumption are
 // not fixed). That admits any Azure tenant's address, so Entra tokens and TLS are what protect it.
 resource allowAzure 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2024-08-01' = if (!privateAccess) {
@@ -178,6 +187,7 @@ resource replica 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = if (re
     network: network
   }
   dependsOn: [
+    logDisconnections
     administrator
   ]
 }
@@ -185,6 +195,27 @@ resource replica 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = if (re
 resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
   name: 'to-log-analytics'
   scope: server
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
+  }
+}
+
+// The replica logs like its primary.
+resource replicaDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = if (readReplica) {
+  name: 'to-log-analytics'
+  scope: replica
   properties: {
     workspaceId: logAnalyticsWorkspaceId
     logs: [
@@ -226,6 +257,18 @@ resource databaseUrlSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   properties: {
     value: 'postgres://${uriComponent(appIdentityName)}@${server.properties.fullyQualifiedDomainName}:5432/${databaseName}?sslmode=verify-full'
     contentType: 'text/plain'
+  }
+}
+
+// The app reads `database-url` and nothing else of this module's secrets: the admin password
+// stays with operators (keyvault.bicep explains the per-secret assignments).
+resource databaseUrlReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(vault.id, 'database-url', appPrincipalId, '4633458b-17de-408a-b874-0445c86b69e6')
+  scope: databaseUrlSecret
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '4633458b-17de-408a-b874-0445c86b69e6') // Key Vault Secrets User
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
   }
 }
 

@@ -10,6 +10,7 @@ mod auth;
 mod bus;
 mod catalog;
 mod deployable;
+mod deployable_access;
 mod entra;
 mod fast_publish;
 mod goals;
