@@ -179,6 +179,12 @@ param serviceBusSku string = 'Standard'
 // App configuration
 // ---------------------------------------------------------------------------------------------
 
+@description('Blob URL of the release package the provision migrates the database with, inside the network (scripts/deploy-azure stage uploads it and sets HEALTHSYNC_RELEASE_URL in the preprovision hook); empty: no migration.')
+param releaseUrl string = ''
+
+@description('SHA-256 of the `healthsync` binary in that package (HEALTHSYNC_RELEASE_SHA256): the migration refuses any other, and a new value runs it again.')
+param releaseSha256 string = ''
+
 @description('Premium: blob URL of the package production runs (scripts/deploy-azure sets it; kept across provisions).')
 param packageUrl string = ''
 
@@ -321,6 +327,18 @@ module identity 'modules/identity.bicep' = {
   }
 }
 
+// Signs in to PostgreSQL as an Entra admin to run migrations, from the provision's deployment
+// script only (modules/migration.bicep); the app never holds it.
+module migrator 'modules/identity.bicep' = {
+  name: 'migrator-identity'
+  scope: rg
+  params: {
+    name: '${abbrs.managedIdentityUserAssignedIdentities}healthsync-migrate-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
 module monitoring 'modules/monitoring.bicep' = {
   name: 'monitoring'
   scope: rg
@@ -433,12 +451,37 @@ module postgres 'modules/postgres.bicep' = {
     entraAdminObjectId: principalId
     entraAdminName: principalName
     entraAdminType: principalType
+    migratorObjectId: migrator.outputs.principalId
+    migratorName: migrator.outputs.name
     delegatedSubnetId: privateNetworking ? network.outputs.postgresSubnetId : ''
     privateDnsZoneId: privateNetworking ? network.outputs.postgresDnsZoneId : ''
     appIdentityName: identity.outputs.name
     appPrincipalId: identity.outputs.principalId
     keyVaultName: keyVault.outputs.name
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
+  }
+}
+
+module migration 'modules/migration.bicep' = {
+  name: 'migration'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    storageAccountName: '${abbrs.storageStorageAccounts}rel${resourceToken}'
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
+    migratorId: migrator.outputs.id
+    migratorPrincipalId: migrator.outputs.principalId
+    migratorName: migrator.outputs.name
+    subnetId: privateNetworking ? network.outputs.deploymentScriptSubnetId : ''
+    deployerPrincipalId: principalId
+    deployerPrincipalType: principalType
+    releaseUrl: releaseUrl
+    releaseSha256: releaseSha256
+    postgresHost: postgres.outputs.fqdn
+    databaseName: databaseName
+    appIdentityName: identity.outputs.name
+    appPrincipalId: identity.outputs.principalId
   }
 }
 
@@ -673,6 +716,13 @@ output AZURE_PRIVATE_NETWORKING bool = privateNetworking
 output AZURE_HOST_STORAGE_ACCOUNT string = hostStorage.outputs.name
 output AZURE_PACKAGE_CONTAINER string = deploymentContainerName
 output AZURE_POSTGRES_ENTRA_ADMIN string = postgres.outputs.entraAdminName
+output AZURE_POSTGRES_MIGRATOR string = postgres.outputs.migratorRole
+output AZURE_RELEASE_STORAGE_ACCOUNT string = migration.outputs.storageAccountName
+output AZURE_RELEASE_CONTAINER string = migration.outputs.releaseContainerName
+// The SHA-256 of the binary the database was last migrated with (the deployment script's own
+// output): scripts/deploy-azure and the predeploy guard refuse to ship any other build.
+output AZURE_MIGRATED_SHA256 string = migration.outputs.migratedSha256
+output AZURE_POSTGRES_ADMIN_LOGIN string = postgres.outputs.administratorLogin
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_KEY_VAULT_URI string = keyVault.outputs.uri
 output AZURE_POSTGRES_SERVER_NAME string = postgres.outputs.name

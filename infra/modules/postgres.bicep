@@ -5,12 +5,14 @@
 // Who connects as whom: the app connects as its managed identity with Entra tokens
 // (DATABASE_AUTH=entra; a PostgreSQL role of that name is created by `healthsync migrate` and
 // gets only the rights of the `healthsync_app` role on the app's schemas). Migrations run as the
-// Entra admin (whoever provisions). The password admin is break-glass only: its password is in
-// Key Vault and nothing uses it day to day. DATABASE_URL (Key Vault) names the identity, no
-// password.
+// migrator identity, an Entra admin that only the provision's migration uses
+// (modules/migration.bicep), so they run inside the network and own the schema. Whoever
+// provisions is an Entra admin too (for psql by hand). The password admin is break-glass only:
+// its password is in Key Vault and nothing uses it day to day. DATABASE_URL (Key Vault) names the
+// identity, no password.
 //
 // The server's children are created one after another (database → firewall rule → each
-// configuration → Entra admin → replica): in parallel the server answers `ServerIsBusy`. The
+// configuration → Entra admins → replica): in parallel the server answers `ServerIsBusy`. The
 // Azure Verified Module does the same (avm/res/db-for-postgre-sql/flexible-server/main.bicep:
 // firewall rules dependsOn databases, configurations @batchSize(1) dependsOn firewall rules,
 // administrators dependsOn configurations).
@@ -18,7 +20,8 @@
 // A `dependsOn` on a conditional resource is dropped by ARM when its condition is false, so a
 // child that follows a conditional one also names the last unconditional child before it:
 // `requireTls` waits for `database` as well as the firewall rule (absent when private), the
-// replica for `logDisconnections` as well as the Entra admin (absent when no principal is given).
+// migrator's administrator for `logDisconnections` as well as the deployer's (absent when no
+// principal is given).
 param name string
 param location string
 param tags object
@@ -44,6 +47,10 @@ param adminPassword string
 param entraAdminObjectId string
 param entraAdminName string
 param entraAdminType string
+
+@description('The migrator identity (object id, name): an Entra admin the migration signs in as.')
+param migratorObjectId string
+param migratorName string
 
 @description('Private access: a subnet delegated to Microsoft.DBforPostgreSQL/flexibleServers; empty = public access with the Azure-services firewall rule.')
 param delegatedSubnetId string
@@ -158,6 +165,20 @@ resource administrator 'Microsoft.DBforPostgreSQL/flexibleServers/administrators
   ]
 }
 
+resource migratorAdministrator 'Microsoft.DBforPostgreSQL/flexibleServers/administrators@2024-08-01' = {
+  parent: server
+  name: migratorObjectId
+  properties: {
+    principalType: 'ServicePrincipal'
+    principalName: migratorName
+    tenantId: tenant().tenantId
+  }
+  dependsOn: [
+    logDisconnections
+    administrator
+  ]
+}
+
 // Without private access (development environments only: production is always private) the server
 // accepts connections from Azure services (the app's outbound addresses on Flex Consumption are
 // not fixed). That admits any Azure tenant's address, so Entra tokens and TLS are what protect it.
@@ -187,8 +208,7 @@ resource replica 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = if (re
     network: network
   }
   dependsOn: [
-    logDisconnections
-    administrator
+    migratorAdministrator
   ]
 }
 
@@ -278,3 +298,4 @@ output fqdn string = server.properties.fullyQualifiedDomainName
 output replicaName string = readReplica ? replica.name : ''
 output entraAdminName string = empty(entraAdminObjectId) ? '' : (empty(entraAdminName) ? entraAdminObjectId : entraAdminName)
 output administratorLogin string = administratorLogin
+output migratorRole string = migratorName

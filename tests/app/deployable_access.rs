@@ -1,6 +1,6 @@
 //! Who may reach what (issue 24), read from the Bicep's syntax tree: the app reads only its own
-//! secrets and blob containers, and every resource with logs of its own sends them to the
-//! workspace.
+//! secrets and blob containers, every resource with logs of its own sends them to the workspace,
+//! and migrations run inside the network as an identity the app never holds.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -111,7 +111,7 @@ fn blob_roles_are_granted_on_containers_never_on_a_storage_account() {
             checked += 1;
         }
     }
-    assert!(checked >= 2, "the app's and the deployer's blob roles: {checked}");
+    assert!(checked >= 4, "the app's, the deployer's and the migrator's blob roles: {checked}");
     // The host's own containers exist beforehand, so its role can be scoped to them.
     let (main, tree) = main_bicep();
     let containers = module_params(&tree, &main, "hostStorage")["containers"].clone();
@@ -210,4 +210,92 @@ fn every_resource_with_logs_of_its_own_sends_them_to_the_workspace() {
         readme.contains("every resource that has logs of its own"),
         "infra/README.md states the rule this test holds the Bicep to"
     );
+}
+
+#[test]
+fn migrations_run_inside_the_network_as_an_identity_the_app_never_holds() {
+    let (main, tree) = main_bicep();
+    let m = module_params(&tree, &main, "migration");
+    let p = |k: &str| m.get(k).map(String::as_str);
+    assert_eq!(p("subnetId"), Some("privateNetworking ? network.outputs.deploymentScriptSubnetId : ''"));
+    assert_eq!(p("migratorId"), Some("migrator.outputs.id"));
+    assert_eq!(p("postgresHost"), Some("postgres.outputs.fqdn"));
+    assert_eq!(p("releaseUrl"), Some("releaseUrl"));
+    assert_eq!(p("releaseSha256"), Some("releaseSha256"));
+    assert_eq!(p("appPrincipalId"), Some("identity.outputs.principalId"));
+    let pg = module_params(&tree, &main, "postgres");
+    assert_eq!(pg.get("migratorObjectId").map(String::as_str), Some("migrator.outputs.principalId"));
+    assert!(
+        main.contains("output AZURE_MIGRATED_SHA256 string = migration.outputs.migratedSha256"),
+        "the deploy steps read which build the database was migrated with"
+    );
+    // The app never gets the migrator identity.
+    let fa = module_params(&tree, &main, "functionApp");
+    assert!(fa.values().all(|v| !v.contains("migrator")), "{fa:?}");
+
+    // The deployment script: in the ACI subnet when private, as the migrator, re-run per build.
+    let (source, tree) = module("migration.bicep");
+    let all = resources(&tree, &source);
+    let script = find(&all, "migrate");
+    assert!(script.kind.starts_with("Microsoft.Resources/deploymentScripts@2023-08-01"), "{}", script.kind);
+    assert_eq!(script.condition.as_deref(), Some("(!empty(releaseUrl))"));
+    let get = |path: &str| text(at(script.body, &source, path).unwrap(), &source).to_string();
+    assert_eq!(get("identity.type"), "'UserAssigned'");
+    assert!(get("identity.userAssignedIdentities").contains("'${migratorId}'"));
+    assert_eq!(get("properties.containerSettings"), "containerSettings");
+    assert_eq!(get("properties.forceUpdateTag"), "releaseSha256");
+    assert_eq!(get("properties.scriptContent"), "loadTextContent('migrate.sh')");
+    assert_eq!(
+        text(variable(&tree, &source, "containerSettings").unwrap(), &source),
+        "isPrivate ? privateContainer : {}"
+    );
+    assert!(text(variable(&tree, &source, "privateContainer").unwrap(), &source).contains("id: subnetId"));
+    let account = find(&all, "account");
+    let acl = |path: &str| text(at(account.body, &source, path).unwrap(), &source).to_string();
+    assert_eq!(acl("properties.networkAcls.defaultAction"), "isPrivate ? 'Deny' : 'Allow'");
+    assert_eq!(acl("properties.networkAcls.virtualNetworkRules"), "vnetRules");
+    assert_eq!(acl("properties.networkAcls.bypass"), "'AzureServices'");
+    assert!(source.contains("migrate.properties.outputs.migratedSha256"));
+
+    // The subnet the container runs in.
+    let network = read(&root().join("infra/modules/network.bicep"));
+    let subnet = network.split("name: 'deployment-scripts'").nth(1).expect("a deployment-scripts subnet");
+    let subnet = &subnet[..subnet.find("}\n]").unwrap()];
+    assert!(subnet.contains("delegation: 'Microsoft.ContainerInstance/containerGroups'"), "{subnet}");
+    assert!(subnet.contains("service: 'Microsoft.Storage'"), "{subnet}");
+
+    // The migrator is a PostgreSQL Entra admin; the app's identity never is.
+    let (pg_source, pg_tree) = module("postgres.bicep");
+    let pg_all = resources(&pg_tree, &pg_source);
+    let admins: Vec<&Resource> = pg_all
+        .iter()
+        .filter(|r| r.kind.starts_with("Microsoft.DBforPostgreSQL/flexibleServers/administrators"))
+        .collect();
+    let migrator = find(&pg_all, "migratorAdministrator");
+    assert!(migrator.condition.is_none());
+    assert_eq!(text(at(migrator.body, &pg_source, "name").unwrap(), &pg_source), "migratorObjectId");
+    for admin in admins {
+        assert!(
+            !text(admin.body, &pg_source).contains("appPrincipalId"),
+            "{} makes the app an admin",
+            admin.name
+        );
+    }
+
+    // The script checks the binary, migrates as the migrator and grants the app its role only.
+    let script = read(&root().join("infra/modules/migrate.sh"));
+    for needle in [
+        "sha256sum app/healthsync",
+        "\"$actual\" != \"$RELEASE_SHA256\"",
+        "$(urlencode \"$MIGRATOR_ROLE\")",
+        "DATABASE_APP_PRINCIPAL=\"$APP_ROLE:$APP_OBJECT_ID\"",
+        "./app/healthsync migrate",
+        "migratedSha256",
+    ] {
+        assert!(script.contains(needle), "infra/modules/migrate.sh lacks {needle}");
+    }
+    // And nothing migrates from the agent any more.
+    let azure = read(&root().join("azure.yaml"));
+    assert!(!azure.contains("postprovision"), "no hook migrates from outside the network");
+    assert!(!root().join("scripts/migrate-azure").exists());
 }

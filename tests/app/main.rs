@@ -11,6 +11,8 @@ mod bus;
 mod catalog;
 mod deployable;
 mod deployable_access;
+mod deployable_handover;
+mod deployable_pipelines;
 mod entra;
 mod fast_publish;
 mod goals;

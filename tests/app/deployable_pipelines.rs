@@ -1,0 +1,215 @@
+//! The deploy scripts (issue 24): no build goes out before the database was migrated with it.
+//! The scripts run here against stand-ins for `az`, `azd` and `curl` that record what they were
+//! asked.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+use crate::infra::{read, root};
+
+/// Stand-ins for `az`, `azd` and `curl` that log their arguments (one call per line) and answer
+/// what the scripts read: the release account, its firewall's default action, azd's values.
+struct Stubs {
+    dir: tempfile::TempDir,
+}
+
+impl Stubs {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, body: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, format!("#!/bin/sh\n{body}")).unwrap();
+            let mut perms = std::fs::metadata(&path).unwrap().permissions();
+            std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+            std::fs::set_permissions(&path, perms).unwrap();
+        };
+        write(
+            "az",
+            r#"echo "az $*" >> "$STUB_LOG"
+case "$*" in
+  "storage account list"*) printf '%s\n' "${STUB_RELEASE_ACCOUNT:-}" ;;
+  *networkRuleSet.defaultAction*) echo "${STUB_DEFAULT_ACTION:-Allow}" ;;
+esac
+"#,
+        );
+        write(
+            "azd",
+            r#"echo "azd $*" >> "$STUB_LOG"
+case "$1" in
+  env) [ "$2" = get-values ] && cat "$STUB_VALUES" ;;
+  provision) [ -n "${STUB_VALUES_AFTER_PROVISION:-}" ] && cp "$STUB_VALUES_AFTER_PROVISION" "$STUB_VALUES" ;;
+esac
+exit 0
+"#,
+        );
+        write("curl", "case \"$*\" in *ipify*) echo 203.0.113.7 ;; *) printf 200 ;; esac\n");
+        Stubs { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Runs scripts/deploy-azure with `args` and `env`, the stand-ins first on PATH.
+    fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let path = format!("{}:{}", self.dir.path().display(), std::env::var("PATH").unwrap());
+        let mut cmd = Command::new(root().join("scripts/deploy-azure"));
+        cmd.args(args)
+            .env("PATH", path)
+            .env("STUB_LOG", self.path("log"))
+            .env("STUB_VALUES", self.path("values"))
+            .env_remove("AZURE_MIGRATED_SHA256")
+            .env_remove("AZURE_HAS_STAGING_SLOT");
+        if !self.path("values").exists() {
+            std::fs::write(self.path("values"), "").unwrap();
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    }
+
+    fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.path("log")).unwrap_or_default().lines().map(String::from).collect()
+    }
+}
+
+/// A package zip whose `healthsync` has the given bytes, and that binary's SHA-256.
+fn package(dir: &Path, binary: &[u8]) -> (PathBuf, String) {
+    use std::io::Write;
+    let path = dir.join("healthsync.zip");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    zip.start_file("healthsync", zip::write::SimpleFileOptions::default()).unwrap();
+    zip.write_all(binary).unwrap();
+    zip.finish().unwrap();
+    (path, sha256(binary))
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn position(calls: &[String], prefix: &str) -> Option<usize> {
+    calls.iter().position(|c| c.starts_with(prefix))
+}
+
+#[test]
+fn staging_uploads_the_build_to_the_release_store_and_hands_its_url_and_hash_to_the_provision() {
+    let stubs = Stubs::new();
+    let (zip, sha) = package(stubs.dir.path(), b"a build");
+    let out = stubs.run(
+        &["stage", zip.to_str().unwrap()],
+        &[("AZURE_ENV_NAME", "prod"), ("STUB_RELEASE_ACCOUNT", "strelabc"), ("STUB_DEFAULT_ACTION", "Deny")],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let calls = stubs.calls();
+    let open = position(&calls, "az storage account network-rule add").expect("the firewall opened");
+    let upload = calls
+        .iter()
+        .position(|c| {
+            c.starts_with("az storage blob upload") && c.contains(&format!("--name healthsync-{sha}.zip"))
+        })
+        .unwrap_or_else(|| panic!("no upload of healthsync-{sha}.zip: {calls:#?}"));
+    let close = position(&calls, "az storage account network-rule remove").expect("the firewall closed");
+    assert!(open < upload && upload < close, "{calls:#?}");
+    assert!(calls.iter().any(|c| c.contains("--ip-address 203.0.113.7")));
+    let url = format!(
+        "azd env set HEALTHSYNC_RELEASE_URL https://strelabc.blob.core.windows.net/releases/healthsync-{sha}.zip"
+    );
+    assert!(calls.contains(&url), "{calls:#?}");
+    assert!(calls.contains(&format!("azd env set HEALTHSYNC_RELEASE_SHA256 {sha}")), "{calls:#?}");
+
+    // An environment's first provision: no store yet, nothing uploaded, no release named.
+    let stubs = Stubs::new();
+    let (zip, _) = package(stubs.dir.path(), b"a build");
+    let out = stubs.run(&["stage", zip.to_str().unwrap()], &[("AZURE_ENV_NAME", "prod")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let calls = stubs.calls();
+    assert!(position(&calls, "az storage blob upload").is_none(), "{calls:#?}");
+    assert!(calls.contains(&"azd env set HEALTHSYNC_RELEASE_URL ".to_string()), "{calls:#?}");
+}
+
+#[test]
+fn a_deploy_has_the_provision_migrate_first_when_the_database_has_not_seen_the_build() {
+    let stubs = Stubs::new();
+    let (zip, sha) = package(stubs.dir.path(), b"new code");
+    let flex = [
+        ("AZURE_RESOURCE_GROUP", "rg-healthsync-prod"),
+        ("AZURE_FUNCTION_APP_NAME", "func-healthsync"),
+        ("AZURE_PUBLIC_URL", "https://example.invalid"),
+        ("AZURE_ENV_NAME", "prod"),
+    ];
+    // The database was migrated with another build: provision (which migrates) before deploying.
+    let after = stubs.path("after");
+    std::fs::write(&after, format!("AZURE_MIGRATED_SHA256=\"{sha}\"\n")).unwrap();
+    let mut env = flex.to_vec();
+    env.extend([("AZURE_MIGRATED_SHA256", "0ld"), ("STUB_VALUES_AFTER_PROVISION", after.to_str().unwrap())]);
+    let out = stubs.run(&[zip.to_str().unwrap()], &env);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let calls = stubs.calls();
+    let provision = position(&calls, "azd provision --no-prompt").expect("a provision first");
+    let deploy = position(&calls, "az functionapp deployment source config-zip").expect("a deploy");
+    assert!(provision < deploy, "{calls:#?}");
+
+    // The provision did not migrate with this build: nothing is deployed.
+    let stubs = Stubs::new();
+    let (zip, _) = package(stubs.dir.path(), b"new code");
+    let mut env = flex.to_vec();
+    env.push(("AZURE_MIGRATED_SHA256", "0ld"));
+    let out = stubs.run(&[zip.to_str().unwrap()], &env);
+    assert!(!out.status.success());
+    assert!(position(&stubs.calls(), "az functionapp deployment").is_none(), "{:#?}", stubs.calls());
+
+    // Already migrated with it: straight to the deploy.
+    let stubs = Stubs::new();
+    let (zip, sha) = package(stubs.dir.path(), b"new code");
+    let mut env = flex.to_vec();
+    env.push(("AZURE_MIGRATED_SHA256", sha.as_str()));
+    let out = stubs.run(&[zip.to_str().unwrap()], &env);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let calls = stubs.calls();
+    assert!(position(&calls, "azd provision").is_none(), "{calls:#?}");
+    assert!(position(&calls, "az functionapp deployment source config-zip").is_some(), "{calls:#?}");
+}
+
+#[test]
+fn the_predeploy_guard_refuses_premium_and_a_build_the_database_was_not_migrated_with() {
+    let azure = read(&root().join("azure.yaml"));
+    let service = &azure[azure.find("services:").unwrap()..azure.find("\nhooks:").unwrap()];
+    assert!(
+        service.contains("predeploy:\n        shell: sh\n        run: scripts/deploy-azure guard"),
+        "the api service's predeploy hook is the guard:\n{service}"
+    );
+    let project = &azure[azure.find("\nhooks:").unwrap()..];
+    assert!(
+        project.contains("preprovision:\n    shell: sh\n    run: scripts/deploy-azure stage"),
+        "{project}"
+    );
+
+    let stubs = Stubs::new();
+    let dist = stubs.dir.path().join("dist");
+    std::fs::create_dir_all(dist.join("app")).unwrap();
+    std::fs::write(dist.join("app/healthsync"), b"this build").unwrap();
+    let sha = sha256(b"this build");
+    let dist = dist.to_str().unwrap();
+    let guard = |env: &[(&str, &str)]| {
+        let mut all = vec![("PACKAGE_DIST", dist)];
+        all.extend_from_slice(env);
+        stubs.run(&["guard"], &all)
+    };
+
+    let out = guard(&[("AZURE_HAS_STAGING_SLOT", "true"), ("AZURE_MIGRATED_SHA256", sha.as_str())]);
+    assert!(!out.status.success(), "azd deploy on Premium must be refused");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("staging slot"));
+
+    let out = guard(&[("AZURE_HAS_STAGING_SLOT", "false"), ("AZURE_MIGRATED_SHA256", "another")]);
+    assert!(!out.status.success(), "a build the database was not migrated with must be refused");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("azd provision"));
+
+    let out = guard(&[("AZURE_HAS_STAGING_SLOT", "false"), ("AZURE_MIGRATED_SHA256", sha.as_str())]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stubs.calls().is_empty(), "the guard calls nothing: {:#?}", stubs.calls());
+}
