@@ -364,6 +364,7 @@ pub(crate) struct Param {
     pub(crate) kind: String,
     pub(crate) default: Option<String>,
     pub(crate) allowed: Option<Vec<String>>,
+    pub(crate) secure: bool,
 }
 
 pub(crate) fn params(tree: &Tree, source: &str) -> BTreeMap<String, Param> {
@@ -374,6 +375,7 @@ pub(crate) fn params(tree: &Tree, source: &str) -> BTreeMap<String, Param> {
             "decorators" => decorators.push(node),
             "parameter_declaration" => {
                 let parts = children(node);
+                let secure = decorators.iter().any(|d| text(*d, source).contains("@secure()"));
                 let allowed = decorators.drain(..).flat_map(|d| children(d)).find_map(|d| {
                     let t = text(d, source);
                     t.starts_with("@allowed(").then(|| {
@@ -390,6 +392,7 @@ pub(crate) fn params(tree: &Tree, source: &str) -> BTreeMap<String, Param> {
                         kind: text(parts[1], source).to_string(),
                         default: parts.get(2).map(|d| text(*d, source).to_string()),
                         allowed,
+                        secure,
                     },
                 );
             }

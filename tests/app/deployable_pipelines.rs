@@ -1,13 +1,154 @@
-//! The deploy scripts (issue 24): no build goes out before the database was migrated with it.
-//! The scripts run here against stand-ins for `az`, `azd` and `curl` that record what they were
-//! asked.
+//! The pipelines and deploy scripts (issue 24): every Bicep parameter reaches azd from both
+//! pipelines, the Azure DevOps package job can install what it needs, no Azure login is used after
+//! its token has expired, and no build goes out before the database was migrated with it. The
+//! scripts run here against stand-ins for `az`, `azd` and `curl` that record what they were asked.
 
 use std::{
+    collections::BTreeSet,
     path::{Path, PathBuf},
     process::{Command, Output},
 };
 
-use crate::infra::{read, root};
+use crate::{
+    deployable::{main_bicep, params},
+    infra::{read, root},
+};
+
+/// Variables that no pipeline sets, each produced by a script the pipelines run.
+const SET_BY_SCRIPTS: [(&str, &str); 5] = [
+    ("HEALTHSYNC_RELEASE_URL", "scripts/deploy-azure stage (the preprovision hook)"),
+    ("HEALTHSYNC_RELEASE_SHA256", "scripts/deploy-azure stage (the preprovision hook)"),
+    ("HEALTHSYNC_PACKAGE_URL", "scripts/deploy-azure package-urls"),
+    ("HEALTHSYNC_STAGING_PACKAGE_URL", "scripts/deploy-azure package-urls"),
+    ("AZURE_PRINCIPAL_TYPE", "fixed to ServicePrincipal in each pipeline"),
+];
+
+/// Each parameter of main.bicep and the azd variable main.parameters.json reads it from.
+fn azd_variables() -> Vec<(String, String)> {
+    let file: serde_json::Value =
+        serde_json::from_str(&read(&root().join("infra/main.parameters.json"))).unwrap();
+    file["parameters"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(param, v)| {
+            let value = v["value"].as_str().unwrap();
+            let var = value.trim_start_matches("${").split(['=', '}']).next().unwrap();
+            (param.clone(), var.to_string())
+        })
+        .collect()
+}
+
+/// The lines of the Azure DevOps task whose display name starts with `display`.
+fn devops_task(pipeline: &str, display: &str) -> String {
+    let start =
+        pipeline.find(&format!("displayName: {display}")).unwrap_or_else(|| panic!("no task {display}"));
+    let rest = &pipeline[start..];
+    let end = rest[1..].find("- task:").or_else(|| rest.find("\nresources:")).unwrap_or(rest.len());
+    rest[..end].to_string()
+}
+
+#[test]
+fn every_parameter_reaches_azd_from_both_pipelines_so_a_provision_reverts_nothing() {
+    let github = read(&root().join(".github/workflows/deploy.yml"));
+    let devops = read(&root().join("azure-pipelines.yml"));
+    let provision = devops_task(&devops, "azd provision");
+    let deploy = devops_task(&devops, "Deploy, smoke test");
+    let (source, tree) = main_bicep();
+    let declared = params(&tree, &source);
+    let scripted: BTreeSet<&str> = SET_BY_SCRIPTS.iter().map(|(v, _)| *v).collect();
+    let mut checked = 0;
+    for (param, var) in azd_variables() {
+        if scripted.contains(var.as_str()) {
+            continue;
+        }
+        let from = if declared[&param].secure { "secrets" } else { "vars" };
+        assert!(
+            github.contains(&format!("      {var}: ${{{{ {from}.{var} }}}}\n")),
+            "deploy.yml does not pass {var} (parameter {param}) from {from}"
+        );
+        for (name, task) in [("provision", &provision), ("deploy", &deploy)] {
+            assert!(
+                task.contains(&format!("                    {var}: $({var})\n")),
+                "azure-pipelines.yml's {name} task does not pass {var} (parameter {param})"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 35, "only {checked} parameters checked");
+    // What the pipelines do not pass, the scripts they run set.
+    let deploy_azure = read(&root().join("scripts/deploy-azure"));
+    for (var, by) in SET_BY_SCRIPTS {
+        let set = match var {
+            "AZURE_PRINCIPAL_TYPE" => {
+                github.contains("AZURE_PRINCIPAL_TYPE: ServicePrincipal")
+                    && devops.matches("export AZURE_PRINCIPAL_TYPE=ServicePrincipal").count() == 2
+            }
+            v if v.starts_with("HEALTHSYNC_RELEASE") => {
+                deploy_azure.contains(&format!("azd env set {v} \"$"))
+            }
+            v => deploy_azure.contains(&format!("echo \"{v}=$(url")),
+        };
+        assert!(set, "{var} should be set by {by}");
+    }
+    // An undefined Azure DevOps variable arrives as the text `$(NAME)`: both tasks clear those.
+    for task in [&provision, &deploy] {
+        assert!(task.contains(". scripts/ci-env"), "{task}");
+    }
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(". scripts/ci-env; printf '%s|%s' \"$CLAUDE_API_KEY\" \"$HEALTHSYNC_REDIS_SKU\"")
+        .current_dir(root())
+        .env("CLAUDE_API_KEY", "$(CLAUDE_API_KEY)")
+        .env("HEALTHSYNC_REDIS_SKU", "Balanced_B3")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "|Balanced_B3");
+}
+
+#[test]
+fn the_azure_devops_package_job_runs_on_the_vm_where_scripts_package_may_use_sudo() {
+    let devops = read(&root().join("azure-pipelines.yml"));
+    let start = devops.find("      - job: package").expect("a package job");
+    let job = &devops[start..devops[start..].find("  - stage: Deploy").map_or(devops.len(), |e| start + e)];
+    assert!(
+        !job.lines().any(|l| l.trim_start().starts_with("container:")),
+        "a container job runs as a non-root user without sudo (the rust image has none):\n{job}"
+    );
+    assert!(job.contains("vmImage: ubuntu-latest") && job.contains("script: scripts/package"), "{job}");
+    assert!(!job.contains("apt-get"), "scripts/package installs musl-tools itself:\n{job}");
+    let package = read(&root().join("scripts/package"));
+    assert!(package.contains("sudo=sudo") && package.contains("$sudo apt-get install -y -qq musl-tools"));
+}
+
+#[test]
+fn after_the_provision_the_pipelines_log_in_again_and_azd_fetches_fresh_tokens_itself() {
+    let github = read(&root().join(".github/workflows/deploy.yml"));
+    let provision = github.find("run: azd provision --no-prompt").expect("azd provision");
+    let deploy = github.find("run: scripts/deploy-azure dist/healthsync.zip").expect("the deploy step");
+    let logins: Vec<usize> = github.match_indices("uses: azure/login@v2").map(|(i, _)| i).collect();
+    assert!(
+        logins.iter().any(|&i| i > provision && i < deploy),
+        "deploy.yml must log in to az again between the provision and the deploy"
+    );
+    assert!(github.contains("--federated-credential-provider github"));
+
+    let devops = read(&root().join("azure-pipelines.yml"));
+    assert!(!devops.contains("useAzCliAuth"), "azd must not borrow az's login, which expires");
+    let provision = devops_task(&devops, "azd provision");
+    let deploy = devops_task(&devops, "Deploy, smoke test");
+    for task in [&provision, &deploy] {
+        assert!(task.contains("task: AzureCLI@2") || devops.contains("- task: AzureCLI@2"));
+        assert!(task.contains("azd auth login --federated-credential-provider azure-pipelines"), "{task}");
+        assert!(task.contains("SYSTEM_ACCESSTOKEN: $(System.AccessToken)"), "{task}");
+    }
+    assert!(
+        provision.contains("azd provision --no-prompt") && !provision.contains("scripts/deploy-azure dist/")
+    );
+    assert!(deploy.contains("scripts/deploy-azure dist/healthsync.zip") && !deploy.contains("azd provision"));
+    // Nothing after the provision but the deploy step needs a login: no postprovision hook.
+    assert!(!read(&root().join("azure.yaml")).contains("postprovision"));
+}
 
 /// Stand-ins for `az`, `azd` and `curl` that log their arguments (one call per line) and answer
 /// what the scripts read: the release account, its firewall's default action, azd's values.
