@@ -170,6 +170,7 @@ impl Stubs {
             "az",
             r#"echo "az $*" >> "$STUB_LOG"
 case "$*" in
+  "account show"*) [ -z "${STUB_NO_LOGIN:-}" ] || exit 1 ;;
   "storage account list"*) printf '%s\n' "${STUB_RELEASE_ACCOUNT:-}" ;;
   *networkRuleSet.defaultAction*) echo "${STUB_DEFAULT_ACTION:-Allow}" ;;
 esac
@@ -263,14 +264,27 @@ fn staging_uploads_the_build_to_the_release_store_and_hands_its_url_and_hash_to_
     assert!(calls.contains(&url), "{calls:#?}");
     assert!(calls.contains(&format!("azd env set HEALTHSYNC_RELEASE_SHA256 {sha}")), "{calls:#?}");
 
-    // An environment's first provision: no store yet, nothing uploaded, no release named.
+    // An environment's first provision: no store yet, nothing uploaded, no release named (a
+    // stale one is cleared).
     let stubs = Stubs::new();
     let (zip, _) = package(stubs.dir.path(), b"a build");
-    let out = stubs.run(&["stage", zip.to_str().unwrap()], &[("AZURE_ENV_NAME", "prod")]);
+    let out = stubs.run(
+        &["stage", zip.to_str().unwrap()],
+        &[("AZURE_ENV_NAME", "prod"), ("HEALTHSYNC_RELEASE_URL", "https://old.invalid/x.zip")],
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let calls = stubs.calls();
     assert!(position(&calls, "az storage blob upload").is_none(), "{calls:#?}");
     assert!(calls.contains(&"azd env set HEALTHSYNC_RELEASE_URL ".to_string()), "{calls:#?}");
+
+    // Without an az login the hook stops, rather than mistake it for a first provision.
+    let stubs = Stubs::new();
+    let (zip, _) = package(stubs.dir.path(), b"a build");
+    let out =
+        stubs.run(&["stage", zip.to_str().unwrap()], &[("AZURE_ENV_NAME", "prod"), ("STUB_NO_LOGIN", "1")]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("az login"));
+    assert!(!stubs.calls().iter().any(|c| c.starts_with("azd env set")), "{:#?}", stubs.calls());
 }
 
 #[test]
