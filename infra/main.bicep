@@ -12,6 +12,14 @@ targetScope = 'subscription'
 @description('azd environment name (dev, prod, ...): part of every resource name.')
 param environmentName string
 
+@allowed([
+  ''
+  'production'
+  'development'
+])
+@description('What this environment is. production: private networking (VNet, private endpoints, no public data endpoints, Service Bus Premium) and the production sizes below; development: public endpoints (unless useVnet) and small sizes. Empty: the name decides, and only a name that says development makes one (dev*, test*, sandbox*); every other name, `live` or `prod` alike, is production.')
+param environmentType string = ''
+
 @minLength(1)
 @description('Primary region. It must offer Flex Consumption (or Premium), Azure Managed Redis and PostgreSQL Flexible Server.')
 param location string
@@ -58,11 +66,20 @@ param flexMaximumInstanceCount int = 100
 ])
 param flexInstanceMemoryMB int = 2048
 
-@description('Private networking: app VNet integration, PostgreSQL in a delegated subnet, private endpoints for Key Vault, storage, Redis, Event Hubs and Service Bus (Premium) with public access off. Always on for a `prod*` environment.')
+@description('Private networking for a development environment too: app VNet integration, PostgreSQL in a delegated subnet, private endpoints for Key Vault, storage, Redis, Event Hubs and Service Bus (Premium) with public access off. A production environment always has it.')
 param useVnet bool = false
 
-@description('Front Door Premium + WAF in front of the app, the app accepting only Front Door. Off for cheap environments.')
+@description('Front Door + WAF in front of the app, the app accepting only Front Door. Off for cheap environments.')
 param useFrontDoor bool = true
+
+@allowed([
+  ''
+  'Standard_AzureFrontDoor'
+  'Premium_AzureFrontDoor'
+])
+@description('Front Door tier; empty: Premium in production, Standard in development.')
+param frontDoorSku string = ''
+
 
 // ---------------------------------------------------------------------------------------------
 // Data
@@ -82,22 +99,37 @@ param useFrontDoor bool = true
 param postgresAdminPassword string
 
 param postgresVersion string = '16'
-param postgresSkuName string = 'Standard_D2ds_v5'
+
+// Sizes: every parameter from here to serviceBusSku left empty (or 0) takes the size of the
+// environment's type (`sizes` below); a value set in the azd environment or the pipeline wins.
+
+@description('PostgreSQL compute SKU; empty: as the environment type sizes it.')
+param postgresSkuName string = ''
 
 @allowed([
+  ''
   'Burstable'
   'GeneralPurpose'
   'MemoryOptimized'
 ])
-param postgresSkuTier string = 'GeneralPurpose'
+param postgresSkuTier string = ''
 
-param postgresStorageSizeGB int = 64
+@minValue(0)
+@description('PostgreSQL storage in GiB; 0: as the environment type sizes it. Storage only grows: a smaller value than the server has fails.')
+param postgresStorageSizeGB int = 0
 
-@minValue(7)
+@minValue(0)
 @maxValue(35)
-param postgresBackupRetentionDays int = 35
+@description('Backup retention in days (7-35); 0: as the environment type sizes it.')
+param postgresBackupRetentionDays int = 0
 
-param postgresGeoRedundantBackup bool = true
+@allowed([
+  ''
+  'true'
+  'false'
+])
+@description('Geo-redundant backups; empty: as the environment type sizes it. Fixed when the server is created.')
+param postgresGeoRedundantBackup string = ''
 
 @description('Zone-redundant high availability (a standby in another zone). Not available on Burstable.')
 param postgresHighAvailability bool = false
@@ -108,17 +140,34 @@ param postgresReadReplica bool = false
 @description('Region of the read replica; empty = the primary region. With useVnet the replica must stay in the primary region.')
 param postgresReplicaLocation string = ''
 
-@description('Azure Managed Redis SKU (Balanced_B0 is the smallest).')
-param redisSku string = 'Balanced_B1'
-
-param redisHighAvailability bool = true
+@description('Azure Managed Redis SKU (Balanced_B0 is the smallest); empty: as the environment type sizes it.')
+param redisSku string = ''
 
 @allowed([
+  ''
+  'true'
+  'false'
+])
+param redisHighAvailability string = ''
+
+@allowed([
+  ''
+  'Standard_LRS'
+  'Standard_ZRS'
   'Standard_GZRS'
   'Standard_RAGZRS'
 ])
-@description('Redundancy of the checkup-files account: zone- and geo-redundant.')
-param storageSku string = 'Standard_GZRS'
+@description('Redundancy of the checkup-files account; empty: as the environment type sizes it.')
+param storageSku string = ''
+
+@allowed([
+  ''
+  'Free'
+  'Basic'
+  'Standard'
+])
+@description('Notification Hubs tier; empty: as the environment type sizes it.')
+param notificationHubsSku string = ''
 
 @allowed([
   'Standard'
@@ -129,6 +178,12 @@ param serviceBusSku string = 'Standard'
 // ---------------------------------------------------------------------------------------------
 // App configuration
 // ---------------------------------------------------------------------------------------------
+
+@description('Blob URL of the release package the provision migrates the database with, inside the network (scripts/deploy-azure stage uploads it and sets HEALTHSYNC_RELEASE_URL in the preprovision hook); empty: no migration.')
+param releaseUrl string = ''
+
+@description('SHA-256 of the `healthsync` binary in that package (HEALTHSYNC_RELEASE_SHA256): the migration refuses any other, and a new value runs it again.')
+param releaseSha256 string = ''
 
 @description('Premium: blob URL of the package production runs (scripts/deploy-azure sets it; kept across provisions).')
 param packageUrl string = ''
@@ -187,11 +242,72 @@ var tags = {
 var functionAppName = '${abbrs.webSitesFunctions}healthsync-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(resourceToken, 8)}'
 var checkupContainerName = 'checkup-files'
-// Production is private by default: the VNet and private endpoints, no `0.0.0.0` PostgreSQL rule
-// (it admits every Azure tenant's addresses), and Service Bus Premium (the tier with private
-// endpoints). Other environments choose with useVnet.
-var isProduction = startsWith(toLower(environmentName), 'prod')
-var privateNetworking = useVnet || isProduction
+// Production is private: the VNet and private endpoints, no `0.0.0.0` PostgreSQL rule (it admits
+// every Azure tenant's addresses), and Service Bus Premium (the tier with private endpoints).
+// Whether an environment is production is the environmentType parameter; only when it is empty
+// does the name decide, and then only a name that says development (dev*, test*, sandbox*)
+// gives a public environment: a misspelt or new name fails safe. Development environments choose
+// private networking with useVnet.
+var lowerName = toLower(environmentName)
+var namedForDevelopment = startsWith(lowerName, 'dev') || startsWith(lowerName, 'test') || startsWith(lowerName, 'sandbox')
+var isProduction = empty(environmentType) ? !namedForDevelopment : environmentType == 'production'
+var privateNetworking = isProduction || useVnet
+
+// What each environment type gets when a size parameter is left empty. Why production's:
+// - PostgreSQL Standard_D2ds_v5 in the GeneralPurpose tier: the smallest tier that offers zone-redundant HA
+//   and read replicas (Burstable offers neither), with steady CPU for the daily nudge fan-out
+//   (a Burstable server throttles once its credits are spent).
+// - 64 GiB: the size the production data and its growth were planned at; auto-grow is on.
+// - Backups 35 days, geo-redundant: the longest retention, restorable in the paired region
+//   (docs/operations.md, "Restore" and "Fail over").
+// - Redis Balanced_B1 with high availability: a replica in another zone, so losing a node does
+//   not empty the caches the rate limits and the near cache work from.
+// - Checkup files Standard_GZRS, host account Standard_ZRS: files survive a zone and a region;
+//   the Functions host's own state needs to survive a zone only.
+// - Front Door Premium: the Microsoft-managed WAF rule sets and bot protection (Standard runs
+//   custom rules only; learn.microsoft.com/azure/frontdoor/standard-premium/tier-comparison).
+// - Notification Hubs Standard: 10 million active devices and push telemetry (Basic: 200,000
+//   devices, too few for the user base; Free: 500 devices, no SLA).
+// Development gets the smallest of each: a Burstable B1ms server with 32 GiB and 7 days of local
+// backups, Redis Balanced_B0 without HA, locally redundant storage, Front Door Standard and the
+// Free hub.
+var productionSizes = {
+  postgresSku: 'Standard_D2ds_v5'
+  postgresTier: 'GeneralPurpose'
+  postgresStorageGB: 64
+  postgresBackupDays: 35
+  postgresGeoBackup: true
+  redisSku: 'Balanced_B1'
+  redisHa: true
+  storageSku: 'Standard_GZRS'
+  hostStorageSku: 'Standard_ZRS'
+  frontDoorSku: 'Premium_AzureFrontDoor'
+  notificationHubsSku: 'Standard'
+}
+var developmentSizes = {
+  postgresSku: 'Standard_B1ms'
+  postgresTier: 'Burstable'
+  postgresStorageGB: 32
+  postgresBackupDays: 7
+  postgresGeoBackup: false
+  redisSku: 'Balanced_B0'
+  redisHa: false
+  storageSku: 'Standard_LRS'
+  hostStorageSku: 'Standard_LRS'
+  frontDoorSku: 'Standard_AzureFrontDoor'
+  notificationHubsSku: 'Free'
+}
+var sizes = isProduction ? productionSizes : developmentSizes
+var effectivePostgresSku = empty(postgresSkuName) ? sizes.postgresSku : postgresSkuName
+var effectivePostgresTier = empty(postgresSkuTier) ? sizes.postgresTier : postgresSkuTier
+var effectivePostgresStorageGB = postgresStorageSizeGB == 0 ? sizes.postgresStorageGB : postgresStorageSizeGB
+var effectivePostgresBackupDays = postgresBackupRetentionDays == 0 ? sizes.postgresBackupDays : postgresBackupRetentionDays
+var effectivePostgresGeoBackup = empty(postgresGeoRedundantBackup) ? sizes.postgresGeoBackup : bool(postgresGeoRedundantBackup)
+var effectiveRedisSku = empty(redisSku) ? sizes.redisSku : redisSku
+var effectiveRedisHa = empty(redisHighAvailability) ? sizes.redisHa : bool(redisHighAvailability)
+var effectiveStorageSku = empty(storageSku) ? sizes.storageSku : storageSku
+var effectiveFrontDoorSku = empty(frontDoorSku) ? sizes.frontDoorSku : frontDoorSku
+var effectiveNotificationHubsSku = empty(notificationHubsSku) ? sizes.notificationHubsSku : notificationHubsSku
 var effectiveServiceBusSku = privateNetworking ? 'Premium' : serviceBusSku
 var databaseName = 'healthsync'
 
@@ -206,6 +322,18 @@ module identity 'modules/identity.bicep' = {
   scope: rg
   params: {
     name: '${abbrs.managedIdentityUserAssignedIdentities}healthsync-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+// Signs in to PostgreSQL as an Entra admin to run migrations, from the provision's deployment
+// script only (modules/migration.bicep); the app never holds it.
+module migrator 'modules/identity.bicep' = {
+  name: 'migrator-identity'
+  scope: rg
+  params: {
+    name: '${abbrs.managedIdentityUserAssignedIdentities}healthsync-migrate-${resourceToken}'
     location: location
     tags: tags
   }
@@ -232,6 +360,7 @@ module network 'modules/network.bicep' = if (privateNetworking) {
     name: '${abbrs.networkVirtualNetworks}healthsync-${resourceToken}'
     nsgName: '${abbrs.networkNetworkSecurityGroups}healthsync-${resourceToken}'
     appSubnetDelegation: hostingPlan == 'FlexConsumption' ? 'Microsoft.App/environments' : 'Microsoft.Web/serverFarms'
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
   }
 }
 
@@ -261,12 +390,16 @@ module hostStorage 'modules/storage.bicep' = {
     name: '${abbrs.storageStorageAccounts}func${resourceToken}'
     location: location
     tags: tags
-    skuName: 'Standard_ZRS'
+    skuName: sizes.hostStorageSku
+    // The Functions host keeps its leases and timer state in azure-webjobs-hosts and its keys in
+    // azure-webjobs-secrets; they exist beforehand so the app's role can be scoped to them.
     containers: [
       deploymentContainerName
+      'azure-webjobs-hosts'
+      'azure-webjobs-secrets'
     ]
     publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
-    // The Functions host keeps blobs (leases, timers, the deployment package), queues and tables.
+    // The Functions host keeps blobs (leases, timers, keys, the deployment package), queues and tables.
     blobRoleDefinitionId: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // Storage Blob Data Owner
     grantQueueAndTable: true
     dataAccount: false
@@ -284,7 +417,7 @@ module dataStorage 'modules/storage.bicep' = {
     name: '${abbrs.storageStorageAccounts}data${resourceToken}'
     location: location
     tags: tags
-    skuName: storageSku
+    skuName: effectiveStorageSku
     containers: [
       checkupContainerName
     ]
@@ -305,11 +438,11 @@ module postgres 'modules/postgres.bicep' = {
     location: location
     tags: tags
     version: postgresVersion
-    skuName: postgresSkuName
-    skuTier: postgresSkuTier
-    storageSizeGB: postgresStorageSizeGB
-    backupRetentionDays: postgresBackupRetentionDays
-    geoRedundantBackup: postgresGeoRedundantBackup
+    skuName: effectivePostgresSku
+    skuTier: effectivePostgresTier
+    storageSizeGB: effectivePostgresStorageGB
+    backupRetentionDays: effectivePostgresBackupDays
+    geoRedundantBackup: effectivePostgresGeoBackup
     highAvailability: postgresHighAvailability
     readReplica: postgresReadReplica
     replicaLocation: empty(postgresReplicaLocation) ? location : postgresReplicaLocation
@@ -318,11 +451,37 @@ module postgres 'modules/postgres.bicep' = {
     entraAdminObjectId: principalId
     entraAdminName: principalName
     entraAdminType: principalType
+    migratorObjectId: migrator.outputs.principalId
+    migratorName: migrator.outputs.name
     delegatedSubnetId: privateNetworking ? network.outputs.postgresSubnetId : ''
     privateDnsZoneId: privateNetworking ? network.outputs.postgresDnsZoneId : ''
     appIdentityName: identity.outputs.name
+    appPrincipalId: identity.outputs.principalId
     keyVaultName: keyVault.outputs.name
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
+  }
+}
+
+module migration 'modules/migration.bicep' = {
+  name: 'migration'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    storageAccountName: '${abbrs.storageStorageAccounts}rel${resourceToken}'
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
+    migratorId: migrator.outputs.id
+    migratorPrincipalId: migrator.outputs.principalId
+    migratorName: migrator.outputs.name
+    subnetId: privateNetworking ? network.outputs.deploymentScriptSubnetId : ''
+    deployerPrincipalId: principalId
+    deployerPrincipalType: principalType
+    releaseUrl: releaseUrl
+    releaseSha256: releaseSha256
+    postgresHost: postgres.outputs.fqdn
+    databaseName: databaseName
+    appIdentityName: identity.outputs.name
+    appPrincipalId: identity.outputs.principalId
   }
 }
 
@@ -333,8 +492,8 @@ module redis 'modules/redis.bicep' = {
     name: '${abbrs.cacheRedisEnterprise}healthsync-${resourceToken}'
     location: location
     tags: tags
-    skuName: redisSku
-    highAvailability: redisHighAvailability
+    skuName: effectiveRedisSku
+    highAvailability: effectiveRedisHa
     publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
     keyVaultName: keyVault.outputs.name
     appPrincipalId: identity.outputs.principalId
@@ -380,7 +539,10 @@ module notificationHubs 'modules/notificationhubs.bicep' = {
     location: location
     tags: tags
     hubName: 'nudges'
+    sku: effectiveNotificationHubsSku
     keyVaultName: keyVault.outputs.name
+    appPrincipalId: identity.outputs.principalId
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
   }
 }
 
@@ -465,6 +627,7 @@ module frontDoor 'modules/frontdoor.bicep' = if (useFrontDoor) {
   scope: rg
   params: {
     tags: tags
+    sku: effectiveFrontDoorSku
     profileName: '${abbrs.cdnProfiles}healthsync-${resourceToken}'
     endpointName: '${abbrs.cdnProfilesEndpoints}healthsync-${resourceToken}'
     wafPolicyName: '${abbrs.networkFrontDoorWebApplicationFirewallPolicies}healthsync${resourceToken}'
@@ -548,10 +711,17 @@ output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output AZURE_MANAGED_IDENTITY_ID string = identity.outputs.id
 output AZURE_MANAGED_IDENTITY_NAME string = identity.outputs.name
 output AZURE_MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
+output AZURE_ENVIRONMENT_TYPE string = isProduction ? 'production' : 'development'
 output AZURE_PRIVATE_NETWORKING bool = privateNetworking
 output AZURE_HOST_STORAGE_ACCOUNT string = hostStorage.outputs.name
 output AZURE_PACKAGE_CONTAINER string = deploymentContainerName
 output AZURE_POSTGRES_ENTRA_ADMIN string = postgres.outputs.entraAdminName
+output AZURE_POSTGRES_MIGRATOR string = postgres.outputs.migratorRole
+output AZURE_RELEASE_STORAGE_ACCOUNT string = migration.outputs.storageAccountName
+output AZURE_RELEASE_CONTAINER string = migration.outputs.releaseContainerName
+// The SHA-256 of the binary the database was last migrated with (the deployment script's own
+// output): scripts/deploy-azure and the predeploy guard refuse to ship any other build.
+output AZURE_MIGRATED_SHA256 string = migration.outputs.migratedSha256
 output AZURE_POSTGRES_ADMIN_LOGIN string = postgres.outputs.administratorLogin
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_KEY_VAULT_URI string = keyVault.outputs.uri

@@ -1,7 +1,17 @@
-// Front Door Premium in front of the function app (replaces Front Door + Application Gateway WAF
-// of the original architecture): a WAF policy in Prevention mode with the Microsoft default rule
-// set and the bot manager, HTTPS only, no caching (it is an API). The app accepts only requests
-// carrying this profile's id (functionapp.bicep access restrictions).
+// Front Door in front of the function app (replaces Front Door + Application Gateway WAF of the
+// original architecture): a WAF policy in Prevention mode, HTTPS only, no caching (it is an API).
+// The app accepts only requests carrying this profile's id (functionapp.bicep access
+// restrictions). Premium (production) adds the Microsoft default rule set and the bot manager,
+// which Standard does not offer: Standard's WAF runs custom rules only (none here yet: a
+// per-address rate limit would hit users behind one carrier NAT; the app limits per account)
+// (learn.microsoft.com/azure/frontdoor/standard-premium/tier-comparison and
+// learn.microsoft.com/azure/web-application-firewall/afds/afds-overview).
+@allowed([
+  'Standard_AzureFrontDoor'
+  'Premium_AzureFrontDoor'
+])
+param sku string
+
 param profileName string
 param endpointName string
 param wafPolicyName string
@@ -9,12 +19,25 @@ param originHostName string
 param tags object
 param logAnalyticsWorkspaceId string
 
+var isPremium = sku == 'Premium_AzureFrontDoor'
+var managedRuleSets = [
+  {
+    ruleSetType: 'Microsoft_DefaultRuleSet'
+    ruleSetVersion: '2.1'
+    ruleSetAction: 'Block'
+  }
+  {
+    ruleSetType: 'Microsoft_BotManagerRuleSet'
+    ruleSetVersion: '1.1'
+  }
+]
+
 resource waf 'Microsoft.Network/FrontDoorWebApplicationFirewallPolicies@2024-02-01' = {
   name: wafPolicyName
   location: 'global'
   tags: tags
   sku: {
-    name: 'Premium_AzureFrontDoor'
+    name: sku
   }
   properties: {
     policySettings: {
@@ -23,17 +46,7 @@ resource waf 'Microsoft.Network/FrontDoorWebApplicationFirewallPolicies@2024-02-
       requestBodyCheck: 'Enabled'
     }
     managedRules: {
-      managedRuleSets: [
-        {
-          ruleSetType: 'Microsoft_DefaultRuleSet'
-          ruleSetVersion: '2.1'
-          ruleSetAction: 'Block'
-        }
-        {
-          ruleSetType: 'Microsoft_BotManagerRuleSet'
-          ruleSetVersion: '1.1'
-        }
-      ]
+      managedRuleSets: isPremium ? managedRuleSets : []
     }
   }
 }
@@ -43,7 +56,7 @@ resource profile 'Microsoft.Cdn/profiles@2024-02-01' = {
   location: 'global'
   tags: tags
   sku: {
-    name: 'Premium_AzureFrontDoor'
+    name: sku
   }
   properties: {
     originResponseTimeSeconds: 60

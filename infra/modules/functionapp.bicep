@@ -363,6 +363,27 @@ resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' 
   }
 }
 
+// The staging slot logs like production (its smoke tests and warm-up happen there).
+resource stagingDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = if (!isFlex) {
+  name: 'to-log-analytics'
+  scope: staging
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      {
+        category: 'FunctionAppLogs'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
+  }
+}
+
 output id string = site.id
 output name string = site.name
 output defaultHostName string = site.properties.defaultHostName

@@ -1,7 +1,9 @@
 // Key Vault holding every secret the app reads (as Key Vault references in its app settings):
 // RBAC authorization, soft delete, purge protection. Secrets that come from people (signing keys,
-// the Claude key, the Google client secret) are written only when a value is passed, so a
-// provision never overwrites a key rotated by hand; the PostgreSQL and Redis modules write theirs.
+// the Claude key, the Google client secret, the Tilko key) are written only when a value is
+// passed, so a provision never overwrites a key rotated by hand, and the app may read each of them
+// once it has been written through its parameter; the PostgreSQL, Redis and Notification Hubs
+// modules write theirs. The app reads only the secrets it needs (per-secret role assignments).
 param name string
 param location string
 param tags object
@@ -97,12 +99,49 @@ resource tilkoApiKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (
   }
 }
 
-// Key Vault Secrets User: the app resolves its Key Vault references with its identity.
-resource appSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(vault.id, appPrincipalId, '4633458b-17de-408a-b874-0445c86b69e6')
-  scope: vault
+// Key Vault Secrets User for the app on each secret it reads, never on the vault: the vault also
+// holds the break-glass `postgres-admin-password`, which the app must not read. A role assigned
+// on a secret holds for all its versions, so a rotation by hand keeps it. The modules that write
+// the other secrets (database-url, redis-url, notification-hub-connection) assign theirs the
+// same way. Scope syntax: learn.microsoft.com/azure/key-vault/general/rbac-guide (assigning a
+// role at secret scope).
+var secretsUser = '4633458b-17de-408a-b874-0445c86b69e6' // Key Vault Secrets User
+
+resource authSigningKeysReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(authSigningKeys)) {
+  name: guid(vault.id, 'auth-signing-keys', appPrincipalId, secretsUser)
+  scope: authSigningKeysSecret
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '4633458b-17de-408a-b874-0445c86b69e6')
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', secretsUser)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource claudeApiKeyReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(claudeApiKey)) {
+  name: guid(vault.id, 'claude-api-key', appPrincipalId, secretsUser)
+  scope: claudeApiKeySecret
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', secretsUser)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource googleClientSecretReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(googleClientSecret)) {
+  name: guid(vault.id, 'google-client-secret', appPrincipalId, secretsUser)
+  scope: googleClientSecretSecret
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', secretsUser)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource tilkoApiKeyReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(tilkoApiKey)) {
+  name: guid(vault.id, 'tilko-api-key', appPrincipalId, secretsUser)
+  scope: tilkoApiKeySecret
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', secretsUser)
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
   }

@@ -49,6 +49,21 @@ resource publisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
+// Who queried the logs (LAQueryLogs): the workspace holds request traces of a health app.
+resource workspaceDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: workspace
+  properties: {
+    workspaceId: workspace.id
+    logs: [
+      {
+        categoryGroup: 'audit'
+        enabled: true
+      }
+    ]
+  }
+}
+
 output logAnalyticsWorkspaceId string = workspace.id
 output applicationInsightsId string = appInsights.id
 output applicationInsightsName string = appInsights.name

@@ -7,13 +7,18 @@ param location string
 param tags object
 param hubName string
 param keyVaultName string
+param logAnalyticsWorkspaceId string
 
+@description('Object id of the app\'s managed identity: it may read the connection-string secret.')
+param appPrincipalId string
+
+@description('Free (500 devices, no SLA) for development, Standard (10 million devices, push telemetry) for production: main.bicep picks by environment type.')
 @allowed([
   'Free'
   'Basic'
   'Standard'
 ])
-param sku string = 'Standard'
+param sku string
 
 resource namespace 'Microsoft.NotificationHubs/namespaces@2023-09-01' = {
   name: name
@@ -57,6 +62,54 @@ resource connectionSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   properties: {
     value: sendRule.listKeys().primaryConnectionString
     contentType: 'text/plain'
+  }
+}
+
+// The app reads this secret only (keyvault.bicep explains the per-secret assignments).
+resource connectionReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(vault.id, 'notification-hub-connection', appPrincipalId, '4633458b-17de-408a-b874-0445c86b69e6')
+  scope: connectionSecret
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '4633458b-17de-408a-b874-0445c86b69e6') // Key Vault Secrets User
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Operational logs (management operations on the namespace and the hub) and the hub's push
+// metrics (learn.microsoft.com/azure/notification-hubs/notification-hubs-diagnostic-logs; log
+// category OperationalLogs on both resource types).
+resource namespaceDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: namespace
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      {
+        category: 'OperationalLogs'
+        enabled: true
+      }
+    ]
+  }
+}
+
+resource hubDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: hub
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      {
+        category: 'OperationalLogs'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
   }
 }
 

@@ -5,15 +5,23 @@
 // Who connects as whom: the app connects as its managed identity with Entra tokens
 // (DATABASE_AUTH=entra; a PostgreSQL role of that name is created by `healthsync migrate` and
 // gets only the rights of the `healthsync_app` role on the app's schemas). Migrations run as the
-// Entra admin (whoever provisions). The password admin is break-glass only: its password is in
-// Key Vault and nothing uses it day to day. DATABASE_URL (Key Vault) names the identity, no
-// password.
+// migrator identity, an Entra admin that only the provision's migration uses
+// (modules/migration.bicep), so they run inside the network and own the schema. Whoever
+// provisions is an Entra admin too (for psql by hand). The password admin is break-glass only:
+// its password is in Key Vault and nothing uses it day to day. DATABASE_URL (Key Vault) names the
+// identity, no password.
 //
 // The server's children are created one after another (database → firewall rule → each
-// configuration → Entra admin → replica): in parallel the server answers `ServerIsBusy`. The
+// configuration → Entra admins → replica): in parallel the server answers `ServerIsBusy`. The
 // Azure Verified Module does the same (avm/res/db-for-postgre-sql/flexible-server/main.bicep:
 // firewall rules dependsOn databases, configurations @batchSize(1) dependsOn firewall rules,
 // administrators dependsOn configurations).
+//
+// A `dependsOn` on a conditional resource is dropped by ARM when its condition is false, so a
+// child that follows a conditional one also names the last unconditional child before it:
+// `requireTls` waits for `database` as well as the firewall rule (absent when private), the
+// migrator's administrator for `logDisconnections` as well as the deployer's (absent when no
+// principal is given).
 param name string
 param location string
 param tags object
@@ -40,12 +48,19 @@ param entraAdminObjectId string
 param entraAdminName string
 param entraAdminType string
 
+@description('The migrator identity (object id, name): an Entra admin the migration signs in as.')
+param migratorObjectId string
+param migratorName string
+
 @description('Private access: a subnet delegated to Microsoft.DBforPostgreSQL/flexibleServers; empty = public access with the Azure-services firewall rule.')
 param delegatedSubnetId string
 param privateDnsZoneId string
 
 @description('The app\'s managed identity: its name is the PostgreSQL role the app logs in as.')
 param appIdentityName string
+
+@description('Object id of the app\'s managed identity: it may read `database-url` (not the admin password).')
+param appPrincipalId string
 
 var privateAccess = !empty(delegatedSubnetId)
 var privateNetwork = {
@@ -108,6 +123,7 @@ resource requireTls 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@20
     source: 'user-override'
   }
   dependsOn: [
+    database
     allowAzure
   ]
 }
@@ -149,7 +165,21 @@ resource administrator 'Microsoft.DBforPostgreSQL/flexibleServers/administrators
   ]
 }
 
-// Without private access (dev environments only: main.bicep makes `prod` private) the server
+resource migratorAdministrator 'Microsoft.DBforPostgreSQL/flexibleServers/administrators@2024-08-01' = {
+  parent: server
+  name: migratorObjectId
+  properties: {
+    principalType: 'ServicePrincipal'
+    principalName: migratorName
+    tenantId: tenant().tenantId
+  }
+  dependsOn: [
+    logDisconnections
+    administrator
+  ]
+}
+
+// Without private access (development environments only: production is always private) the server
 // accepts connections from Azure services (the app's outbound addresses on Flex Consumption are
 // not fixed). That admits any Azure tenant's address, so Entra tokens and TLS are what protect it.
 resource allowAzure 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2024-08-01' = if (!privateAccess) {
@@ -178,13 +208,34 @@ resource replica 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = if (re
     network: network
   }
   dependsOn: [
-    administrator
+    migratorAdministrator
   ]
 }
 
 resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
   name: 'to-log-analytics'
   scope: server
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
+  }
+}
+
+// The replica logs like its primary.
+resource replicaDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = if (readReplica) {
+  name: 'to-log-analytics'
+  scope: replica
   properties: {
     workspaceId: logAnalyticsWorkspaceId
     logs: [
@@ -229,9 +280,22 @@ resource databaseUrlSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   }
 }
 
+// The app reads `database-url` and nothing else of this module's secrets: the admin password
+// stays with operators (keyvault.bicep explains the per-secret assignments).
+resource databaseUrlReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(vault.id, 'database-url', appPrincipalId, '4633458b-17de-408a-b874-0445c86b69e6')
+  scope: databaseUrlSecret
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '4633458b-17de-408a-b874-0445c86b69e6') // Key Vault Secrets User
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
 output id string = server.id
 output name string = server.name
 output fqdn string = server.properties.fullyQualifiedDomainName
 output replicaName string = readReplica ? replica.name : ''
 output entraAdminName string = empty(entraAdminObjectId) ? '' : (empty(entraAdminName) ? entraAdminObjectId : entraAdminName)
 output administratorLogin string = administratorLogin
+output migratorRole string = migratorName

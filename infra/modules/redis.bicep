@@ -109,5 +109,16 @@ resource redisUrlSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   }
 }
 
+// The app reads this secret only (keyvault.bicep explains the per-secret assignments).
+resource redisUrlReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(vault.id, 'redis-url', appPrincipalId, '4633458b-17de-408a-b874-0445c86b69e6')
+  scope: redisUrlSecret
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '4633458b-17de-408a-b874-0445c86b69e6') // Key Vault Secrets User
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
 output id string = cluster.id
 output hostName string = cluster.properties.hostName

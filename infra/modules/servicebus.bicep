@@ -1,15 +1,15 @@
 // Service Bus: the `events` topic the outbox relay publishes to (message id = event id, Subject =
-// event type), one subscription per consuming function with a filter on the Subject, and the
-// `nudge-batch` queue that fans daily nudges out in batches. Delivery is retried up to
-// maxDeliveryCount times, then dead-lettered; expired messages are dead-lettered too. Local
-// (SAS) auth is off: the app's identity is Data Owner of the topic and of the queue, no more.
+// event type) and one subscription per consuming function with a filter on the Subject (the
+// daily nudge run's plan and slice messages travel there too, so there is no queue). Delivery is
+// retried up to maxDeliveryCount times, then dead-lettered; expired messages are dead-lettered
+// too. Local (SAS) auth is off: the app's identity is Data Owner of the topic, no more.
 //
 // Why Owner and not Receiver + Sender: the scale controller sizes instances from the message
-// counts of each subscription and queue, which it reads as the trigger's identity; reading them
+// counts of each subscription, which it reads as the trigger's identity; reading them
 // is a manage-level right that Data Receiver lacks ("Azure Service Bus bindings for Azure
 // Functions", identity-based connections, https://learn.microsoft.com/azure/azure-functions/functions-bindings-service-bus
 // and "Event-driven scaling", https://learn.microsoft.com/azure/azure-functions/event-driven-scaling).
-// Scoped to the two entities, not the namespace.
+// Scoped to the topic (its subscriptions are under it), not the namespace.
 param name string
 param location string
 param tags object
@@ -28,7 +28,6 @@ param subscriptions array
 param publicNetworkAccess string
 
 param topicName string = 'events'
-param nudgeQueueName string = 'nudge-batch'
 
 // The Functions host renews locks for up to 5 minutes (host.json maxAutoLockRenewalDuration).
 var lockDuration = 'PT5M'
@@ -93,35 +92,11 @@ resource subjectFilters 'Microsoft.ServiceBus/namespaces/topics/subscriptions/ru
   }
 ]
 
-resource nudgeQueue 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' = {
-  parent: namespace
-  name: nudgeQueueName
-  properties: {
-    maxDeliveryCount: maxDeliveryCount
-    lockDuration: lockDuration
-    defaultMessageTimeToLive: messageTtl
-    deadLetteringOnMessageExpiration: true
-    requiresDuplicateDetection: true
-    duplicateDetectionHistoryTimeWindow: 'PT10M'
-    maxSizeInMegabytes: 1024
-  }
-}
-
 var dataOwner = '090c5cfd-751d-490a-894a-3ce6f1109419' // Azure Service Bus Data Owner
 
 resource topicOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(topic.id, appPrincipalId, dataOwner)
   scope: topic
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', dataOwner)
-    principalId: appPrincipalId
-    principalType: 'ServicePrincipal'
-  }
-}
-
-resource queueOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(nudgeQueue.id, appPrincipalId, dataOwner)
-  scope: nudgeQueue
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', dataOwner)
     principalId: appPrincipalId

@@ -10,11 +10,12 @@ param name string
 param location string
 param tags object
 param skuName string
+@description('The containers this account holds, created here; the app gets its blob role on each, the deployer on the first.')
 param containers array
 param appPrincipalId string
 param logAnalyticsWorkspaceId string
 
-@description('Role the app gets on the blob service of this account.')
+@description('Role the app gets on each of `containers` (not on the account).')
 param blobRoleDefinitionId string
 
 @description('Also grant queue and table data roles (the Functions host uses them).')
@@ -150,17 +151,25 @@ resource blobContainers 'Microsoft.Storage/storageAccounts/blobServices/containe
   }
 ]
 
-resource blobRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(account.id, appPrincipalId, blobRoleDefinitionId)
-  scope: account
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', blobRoleDefinitionId)
-    principalId: appPrincipalId
-    principalType: 'ServicePrincipal'
+// The app's blob role on each container it uses, never on the account: a container-scoped
+// assignment covers that container's blobs only ("Authorize access to blobs with Microsoft Entra
+// ID": roles can be scoped to an individual container,
+// learn.microsoft.com/azure/storage/blobs/authorize-access-azure-active-directory).
+resource blobRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for (c, i) in containers: {
+    name: guid(blobContainers[i].id, appPrincipalId, blobRoleDefinitionId)
+    scope: blobContainers[i]
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', blobRoleDefinitionId)
+      principalId: appPrincipalId
+      principalType: 'ServicePrincipal'
+    }
   }
-}
+]
 
-// Storage Queue Data Contributor and Storage Table Data Contributor.
+// Storage Queue Data Contributor and Storage Table Data Contributor, on the account: the Functions
+// host names its queues and tables itself at run time (e.g. one diagnostic-events table per
+// month), so there is no fixed entity to scope them to.
 resource hostRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
   for roleId in (grantQueueAndTable ? ['974c5e8b-45b9-4653-ba55-5f855dd0fb88', '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'] : []): {
     name: guid(account.id, appPrincipalId, roleId)
@@ -173,11 +182,12 @@ resource hostRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
   }
 ]
 
-// Storage Blob Data Contributor for the deployer: on Premium the pipeline uploads each package
-// here and points WEBSITE_RUN_FROM_PACKAGE at it (scripts/deploy-azure).
+// Storage Blob Data Contributor for the deployer on the first container (the package
+// container): on Premium the pipeline uploads each package there and points
+// WEBSITE_RUN_FROM_PACKAGE at it (scripts/deploy-azure).
 resource deployerBlobRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
-  name: guid(account.id, deployerPrincipalId, 'ba92f5b4-2d11-453d-a403-e96b0029c9fe')
-  scope: account
+  name: guid(blobContainers[0].id, deployerPrincipalId, 'ba92f5b4-2d11-453d-a403-e96b0029c9fe')
+  scope: blobContainers[0]
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', 'ba92f5b4-2d11-453d-a403-e96b0029c9fe')
     principalId: deployerPrincipalId

@@ -8,20 +8,22 @@ use tree_sitter::{Node, Tree};
 
 use crate::infra::{parse, properties, read, root, text, unquote, variable};
 
-/// A `resource` declaration: its symbolic name, type, `if (...)` condition and body object.
-struct Resource<'t> {
-    name: String,
-    kind: String,
-    condition: Option<String>,
-    body: Node<'t>,
+/// A `resource` declaration: its symbolic name, type, `if (...)` condition and body object, and
+/// whether it only refers to a resource that exists (`existing`).
+pub(crate) struct Resource<'t> {
+    pub(crate) name: String,
+    pub(crate) kind: String,
+    pub(crate) condition: Option<String>,
+    pub(crate) body: Node<'t>,
+    pub(crate) existing: bool,
 }
 
-fn children<'t>(node: Node<'t>) -> Vec<Node<'t>> {
+pub(crate) fn children<'t>(node: Node<'t>) -> Vec<Node<'t>> {
     let mut cursor = node.walk();
     node.named_children(&mut cursor).collect()
 }
 
-fn resources<'t>(tree: &'t Tree, source: &str) -> Vec<Resource<'t>> {
+pub(crate) fn resources<'t>(tree: &'t Tree, source: &str) -> Vec<Resource<'t>> {
     let mut out = Vec::new();
     for decl in children(tree.root_node()).into_iter().filter(|n| n.kind() == "resource_declaration") {
         let parts = children(decl);
@@ -38,18 +40,20 @@ fn resources<'t>(tree: &'t Tree, source: &str) -> Vec<Resource<'t>> {
                 _ => {}
             }
         }
+        let head = &source[decl.start_byte()..body.map_or(decl.end_byte(), |b| b.start_byte())];
         out.push(Resource {
             name: text(parts[0], source).to_string(),
             kind: unquote(text(parts[1], source)),
             condition,
             body: body.unwrap_or_else(|| panic!("resource {} has no body", text(parts[0], source))),
+            existing: head.contains("' existing ="),
         });
     }
     out
 }
 
 /// A property at `path` (`properties.siteConfig.ftpsState`) of an object, as source text.
-fn at<'t>(object: Node<'t>, source: &str, path: &str) -> Option<Node<'t>> {
+pub(crate) fn at<'t>(object: Node<'t>, source: &str, path: &str) -> Option<Node<'t>> {
     let mut node = object;
     for key in path.split('.') {
         node = *properties(node, source).get(key)?;
@@ -57,31 +61,31 @@ fn at<'t>(object: Node<'t>, source: &str, path: &str) -> Option<Node<'t>> {
     Some(node)
 }
 
-fn module(name: &str) -> (String, Tree) {
+pub(crate) fn module(name: &str) -> (String, Tree) {
     let source = read(&root().join("infra/modules").join(name));
     let tree = parse(&source);
     (source, tree)
 }
 
-fn main_bicep() -> (String, Tree) {
+pub(crate) fn main_bicep() -> (String, Tree) {
     let source = read(&root().join("infra/main.bicep"));
     let tree = parse(&source);
     (source, tree)
 }
 
-fn find<'a, 't>(all: &'a [Resource<'t>], name: &str) -> &'a Resource<'t> {
+pub(crate) fn find<'a, 't>(all: &'a [Resource<'t>], name: &str) -> &'a Resource<'t> {
     all.iter().find(|r| r.name == name).unwrap_or_else(|| panic!("no resource `{name}`"))
 }
 
 /// The symbolic names a resource's `dependsOn` lists.
-fn depends_on(r: &Resource, source: &str) -> BTreeSet<String> {
+pub(crate) fn depends_on(r: &Resource, source: &str) -> BTreeSet<String> {
     at(r.body, source, "dependsOn")
         .map(|a| children(a).into_iter().map(|n| text(n, source).to_string()).collect())
         .unwrap_or_default()
 }
 
 /// The arguments main.bicep passes to `module <name>`.
-fn module_params(tree: &Tree, source: &str, name: &str) -> BTreeMap<String, String> {
+pub(crate) fn module_params(tree: &Tree, source: &str, name: &str) -> BTreeMap<String, String> {
     let decl = children(tree.root_node())
         .into_iter()
         .filter(|n| n.kind() == "module_declaration")
@@ -110,8 +114,52 @@ fn ftps_state_is_sent_only_on_premium_because_flex_rejects_it() {
     assert_eq!(find(&all, "staging").condition.as_deref(), Some("(!isFlex)"));
 }
 
+/// The conditions left out, and each resource present with everything it waits for.
+type Ordering = (BTreeSet<String>, BTreeMap<String, BTreeSet<String>>);
+
+/// For every way the conditional resources among `names` can be left out (each distinct `if`
+/// condition on or off), the ordering ARM sees: a `dependsOn` naming a resource that is left out
+/// is dropped, not passed on to what that resource waited for. Returns, per combination, each
+/// present resource with every resource it transitively waits for.
+fn orderings_under_every_condition(all: &[&Resource], source: &str) -> Vec<Ordering> {
+    let conditions: Vec<String> =
+        all.iter().filter_map(|r| r.condition.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    let mut out = Vec::new();
+    for mask in 0..(1u32 << conditions.len()) {
+        let off: BTreeSet<&String> =
+            conditions.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, c)| c).collect();
+        let present: BTreeSet<String> = all
+            .iter()
+            .filter(|r| r.condition.as_ref().is_none_or(|c| !off.contains(c)))
+            .map(|r| r.name.clone())
+            .collect();
+        let direct: BTreeMap<String, BTreeSet<String>> = all
+            .iter()
+            .filter(|r| present.contains(&r.name))
+            .map(|r| (r.name.clone(), depends_on(r, source).intersection(&present).cloned().collect()))
+            .collect();
+        let mut closure = direct.clone();
+        loop {
+            let mut grew = false;
+            for name in present.iter() {
+                let reach: BTreeSet<String> =
+                    closure[name].iter().flat_map(|d| closure[d].iter().cloned()).collect();
+                let entry = closure.get_mut(name).unwrap();
+                let before = entry.len();
+                entry.extend(reach);
+                grew |= entry.len() > before;
+            }
+            if !grew {
+                break;
+            }
+        }
+        out.push((off.into_iter().cloned().collect(), closure));
+    }
+    out
+}
+
 #[test]
-fn postgres_children_are_created_one_after_another_never_in_parallel() {
+fn postgres_children_stay_one_after_another_whichever_conditional_ones_are_left_out() {
     let (source, tree) = module("postgres.bicep");
     let all = resources(&tree, &source);
     // Everything that changes the server after it exists: its children and the replica.
@@ -123,30 +171,27 @@ fn postgres_children_are_created_one_after_another_never_in_parallel() {
         })
         .collect();
     assert!(children.len() >= 6, "{:?}", children.iter().map(|r| &r.name).collect::<Vec<_>>());
-    let deps: BTreeMap<&str, BTreeSet<String>> =
-        children.iter().map(|r| (r.name.as_str(), depends_on(r, &source))).collect();
-    // The chain: exactly one child starts it, every other waits for exactly one other child,
-    // and none is waited for twice. Then walking from the start reaches all of them.
-    let starts: Vec<&str> = deps.iter().filter(|(_, d)| d.is_empty()).map(|(n, _)| *n).collect();
-    assert_eq!(starts, ["database"], "only the database may start right after the server: {deps:?}");
-    let mut next: BTreeMap<&str, &str> = BTreeMap::new();
-    for (name, d) in &deps {
-        if d.is_empty() {
-            continue;
+    assert!(
+        children.iter().filter(|r| r.condition.is_some()).count() >= 3,
+        "the firewall rule, the deployer's Entra admin and the replica are conditional"
+    );
+    let combinations = orderings_under_every_condition(&children, &source);
+    assert!(combinations.len() >= 8);
+    for (off, waits_for) in combinations {
+        // One line: of any two children present, one waits (through others) for the other.
+        let names: Vec<&String> = waits_for.keys().collect();
+        for (i, a) in names.iter().enumerate() {
+            for b in &names[i + 1..] {
+                assert!(
+                    waits_for[*a].contains(*b) || waits_for[*b].contains(*a),
+                    "with {off:?} left out, {a} and {b} would be sent to the server at once: {waits_for:?}"
+                );
+            }
         }
-        assert_eq!(d.len(), 1, "{name} must wait for exactly the child before it: {d:?}");
-        let before = d.iter().next().unwrap().as_str();
-        assert!(deps.contains_key(before), "{name} waits for {before}, which is not a server child");
-        assert!(
-            next.insert(before, name).is_none(),
-            "two children wait for {before}: they would run at once"
-        );
+        let first: Vec<&str> =
+            names.iter().filter(|n| waits_for[**n].is_empty()).map(|n| n.as_str()).collect();
+        assert_eq!(first, ["database"], "with {off:?} left out the database must come first");
     }
-    let mut walked = vec!["database"];
-    while let Some(n) = next.get(walked.last().unwrap()) {
-        walked.push(n);
-    }
-    assert_eq!(walked.len(), deps.len(), "the chain {walked:?} misses some of {deps:?}");
 }
 
 #[test]
@@ -222,18 +267,14 @@ fn the_http5xx_metric_alert_exists_only_on_premium() {
 }
 
 #[test]
-fn the_app_owns_the_topic_and_the_queue_and_nothing_else_in_service_bus() {
+fn the_app_owns_the_events_topic_and_nothing_else_in_service_bus() {
     let (source, tree) = module("servicebus.bicep");
     let all = resources(&tree, &source);
     let roles: Vec<&Resource> =
         all.iter().filter(|r| r.kind.starts_with("Microsoft.Authorization/roleAssignments")).collect();
     let scopes: BTreeSet<&str> =
         roles.iter().map(|r| text(at(r.body, &source, "scope").unwrap(), &source)).collect();
-    assert_eq!(
-        scopes,
-        BTreeSet::from(["nudgeQueue", "topic"]),
-        "Data Owner on the two entities, not the namespace"
-    );
+    assert_eq!(scopes, BTreeSet::from(["topic"]), "Data Owner on the topic, not the namespace");
     assert!(
         source.contains("var dataOwner = '090c5cfd-751d-490a-894a-3ce6f1109419'"),
         "Azure Service Bus Data Owner"
@@ -242,6 +283,14 @@ fn the_app_owns_the_topic_and_the_queue_and_nothing_else_in_service_bus() {
         let role = text(at(r.body, &source, "properties.roleDefinitionId").unwrap(), &source);
         assert!(role.contains("dataOwner"), "{}: {role}", r.name);
     }
+    // The unused nudge-batch queue is gone, with its Data Owner assignment.
+    let queues: Vec<&str> = all
+        .iter()
+        .filter(|r| r.kind.starts_with("Microsoft.ServiceBus/namespaces/queues"))
+        .map(|r| r.name.as_str())
+        .collect();
+    assert!(queues.is_empty(), "no code reads a queue: {queues:?}");
+    assert!(!source.contains("nudge-batch"));
 }
 
 #[test]
@@ -310,16 +359,86 @@ fn the_app_reaches_postgres_and_redis_as_its_identity_without_a_password_or_key(
     assert!(url.contains("appIdentityName") && url.contains("sslmode=verify-full"), "{url}");
 }
 
+/// A `param` declaration: its type, default (source text) and `@allowed` values.
+pub(crate) struct Param {
+    pub(crate) kind: String,
+    pub(crate) default: Option<String>,
+    pub(crate) allowed: Option<Vec<String>>,
+    pub(crate) secure: bool,
+}
+
+pub(crate) fn params(tree: &Tree, source: &str) -> BTreeMap<String, Param> {
+    let mut out = BTreeMap::new();
+    let mut decorators: Vec<Node> = Vec::new();
+    for node in children(tree.root_node()) {
+        match node.kind() {
+            "decorators" => decorators.push(node),
+            "parameter_declaration" => {
+                let parts = children(node);
+                let secure = decorators.iter().any(|d| text(*d, source).contains("@secure()"));
+                let allowed = decorators.drain(..).flat_map(|d| children(d)).find_map(|d| {
+                    let t = text(d, source);
+                    t.starts_with("@allowed(").then(|| {
+                        t.trim_start_matches("@allowed([")
+                            .trim_end_matches("])")
+                            .split_whitespace()
+                            .map(unquote)
+                            .collect::<Vec<_>>()
+                    })
+                });
+                out.insert(
+                    text(parts[0], source).to_string(),
+                    Param {
+                        kind: text(parts[1], source).to_string(),
+                        default: parts.get(2).map(|d| text(*d, source).to_string()),
+                        allowed,
+                        secure,
+                    },
+                );
+            }
+            _ => decorators.clear(),
+        }
+    }
+    out
+}
+
 #[test]
-fn production_is_private_by_default() {
+fn production_is_a_parameter_private_unless_a_development_name_says_otherwise() {
     let (source, tree) = main_bicep();
+    let declared = params(&tree, &source);
+    let kind = declared.get("environmentType").expect("main.bicep has param environmentType");
+    assert_eq!(kind.kind, "string");
+    assert_eq!(kind.default.as_deref(), Some("''"), "unset means: the name decides");
     assert_eq!(
-        text(variable(&tree, &source, "isProduction").unwrap(), &source),
-        "startsWith(toLower(environmentName), 'prod')"
+        kind.allowed.as_deref(),
+        Some(&["".to_string(), "production".into(), "development".into()][..])
     );
     assert_eq!(
+        text(variable(&tree, &source, "isProduction").unwrap(), &source),
+        "empty(environmentType) ? !namedForDevelopment : environmentType == 'production'",
+        "the parameter decides; the name only when it is empty"
+    );
+    // The name fallback lists development prefixes only, so any other name is production.
+    let fallback = text(variable(&tree, &source, "namedForDevelopment").unwrap(), &source);
+    let prefixes: Vec<String> = fallback
+        .split("||")
+        .map(|part| {
+            let part = part.trim();
+            assert!(part.starts_with("startsWith(lowerName, '"), "{part}");
+            unquote(part.trim_start_matches("startsWith(lowerName, ").trim_end_matches(')'))
+        })
+        .collect();
+    let development = |name: &str| prefixes.iter().any(|p| name.to_lowercase().starts_with(p.as_str()));
+    for name in ["prod", "production", "live", "prd-kr", "main", "healthsync", "kr-central"] {
+        assert!(!development(name), "an environment named {name} would be public: {prefixes:?}");
+    }
+    for name in ["dev", "dev-kim", "test", "Test-42", "sandbox"] {
+        assert!(development(name), "{name} should fall back to development: {prefixes:?}");
+    }
+    assert_eq!(text(variable(&tree, &source, "lowerName").unwrap(), &source), "toLower(environmentName)");
+    assert_eq!(
         text(variable(&tree, &source, "privateNetworking").unwrap(), &source),
-        "useVnet || isProduction"
+        "isProduction || useVnet"
     );
     assert_eq!(
         text(variable(&tree, &source, "effectiveServiceBusSku").unwrap(), &source),
@@ -327,6 +446,7 @@ fn production_is_private_by_default() {
     );
     let after_decl = source.split("var effectiveServiceBusSku").nth(1).unwrap();
     assert!(!after_decl.contains("useVnet"), "every switch reads privateNetworking, not useVnet");
+    assert!(!source.contains("'prod')"), "no switch reads the name for 'prod' any more");
     let pg = module_params(&tree, &source, "postgres");
     assert_eq!(
         pg.get("delegatedSubnetId").map(String::as_str),
@@ -339,31 +459,6 @@ fn production_is_private_by_default() {
         Some("(!privateAccess)"),
         "no 0.0.0.0 rule when private"
     );
-}
-
-#[test]
-fn every_resource_the_readme_says_logs_has_a_diagnostic_setting() {
-    let expect = [
-        ("eventhubs.bicep", "namespace"),
-        ("redis.bicep", "cluster"),
-        ("redis.bicep", "database"),
-        ("storage.bicep", "blobService"),
-        ("storage.bicep", "queueService"),
-        ("storage.bicep", "tableService"),
-        ("servicebus.bicep", "namespace"),
-        ("postgres.bicep", "server"),
-        ("keyvault.bicep", "vault"),
-        ("functionapp.bicep", "site"),
-    ];
-    for (file, target) in expect {
-        let (source, tree) = module(file);
-        let found = resources(&tree, &source).into_iter().any(|r| {
-            r.kind.starts_with("Microsoft.Insights/diagnosticSettings")
-                && at(r.body, &source, "scope").is_some_and(|s| text(s, &source) == target)
-                && at(r.body, &source, "properties.workspaceId").is_some()
-        });
-        assert!(found, "{file}: no diagnostic setting scoped to `{target}`");
-    }
 }
 
 #[test]
@@ -382,4 +477,106 @@ fn every_parameter_of_main_bicep_is_an_azd_parameter() {
     assert!(missing.is_empty(), "no azd environment variable reaches {missing:?}");
     let unknown: Vec<_> = given.difference(&params).collect();
     assert!(unknown.is_empty(), "main.parameters.json names parameters main.bicep lacks: {unknown:?}");
+}
+
+#[test]
+fn sizes_follow_the_environment_type_small_outside_production_with_a_reason_for_each_production_size() {
+    let (source, tree) = main_bicep();
+    let object = |name: &str| -> BTreeMap<String, String> {
+        let node = variable(&tree, &source, name).unwrap_or_else(|| panic!("main.bicep has no `var {name}`"));
+        properties(node, &source).into_iter().map(|(k, v)| (k, unquote(text(v, &source)))).collect()
+    };
+    let production = object("productionSizes");
+    let development = object("developmentSizes");
+    assert_eq!(
+        production.keys().collect::<Vec<_>>(),
+        development.keys().collect::<Vec<_>>(),
+        "both types size the same things"
+    );
+    assert_eq!(
+        text(variable(&tree, &source, "sizes").unwrap(), &source),
+        "isProduction ? productionSizes : developmentSizes"
+    );
+    for (key, production_value, development_value) in [
+        ("frontDoorSku", "Premium_AzureFrontDoor", "Standard_AzureFrontDoor"),
+        ("notificationHubsSku", "Standard", "Free"),
+        ("postgresTier", "GeneralPurpose", "Burstable"),
+        ("postgresSku", "Standard_D2ds_v5", "Standard_B1ms"),
+        ("redisSku", "Balanced_B1", "Balanced_B0"),
+        ("redisHa", "true", "false"),
+        ("postgresGeoBackup", "true", "false"),
+        ("storageSku", "Standard_GZRS", "Standard_LRS"),
+        ("hostStorageSku", "Standard_ZRS", "Standard_LRS"),
+    ] {
+        assert_eq!(production.get(key).map(String::as_str), Some(production_value), "production {key}");
+        assert_eq!(development.get(key).map(String::as_str), Some(development_value), "development {key}");
+    }
+    // The reason for each production size is written above it.
+    let before = &source[..source.find("var productionSizes").unwrap()];
+    let reasons: String =
+        before.lines().rev().take_while(|l| l.starts_with("//")).collect::<Vec<_>>().join("\n");
+    for value in production.values().filter(|v| v.parse::<f64>().is_err() && *v != "true") {
+        let said = value.trim_end_matches("_AzureFrontDoor").replace("Standard_", "");
+        assert!(reasons.contains(&said), "no reason is given for production's {value}:\n{reasons}");
+    }
+
+    // A size parameter left empty takes the type's size; the azd parameter must then stay empty
+    // too (`${VAR}`, no `=default`, or the default would win over the environment type).
+    let declared = params(&tree, &source);
+    let file: serde_json::Value =
+        serde_json::from_str(&read(&root().join("infra/main.parameters.json"))).unwrap();
+    for (param, sized) in [
+        ("postgresSkuName", "postgresSku"),
+        ("postgresSkuTier", "postgresTier"),
+        ("postgresStorageSizeGB", "postgresStorageGB"),
+        ("postgresBackupRetentionDays", "postgresBackupDays"),
+        ("postgresGeoRedundantBackup", "postgresGeoBackup"),
+        ("redisSku", "redisSku"),
+        ("redisHighAvailability", "redisHa"),
+        ("storageSku", "storageSku"),
+        ("frontDoorSku", "frontDoorSku"),
+        ("notificationHubsSku", "notificationHubsSku"),
+    ] {
+        let p = declared.get(param).unwrap_or_else(|| panic!("no param {param}"));
+        assert!(
+            matches!(p.default.as_deref(), Some("''") | Some("0")),
+            "{param} defaults to {:?}, not to the environment's size",
+            p.default
+        );
+        let value = file["parameters"][param]["value"].as_str().unwrap();
+        assert!(
+            value.starts_with("${") && value.ends_with('}') && !value.contains('='),
+            "{param} is passed as {value}: an inline default would override the environment type"
+        );
+        let effective = source
+            .lines()
+            .find(|l| {
+                l.starts_with("var effective")
+                    && l.split(|c: char| !c.is_ascii_alphanumeric()).any(|word| word == param)
+            })
+            .unwrap_or_else(|| panic!("no `var effective…` reads {param}"));
+        assert!(effective.contains(&format!("sizes.{sized}")), "{effective}");
+    }
+    let fd = module_params(&tree, &source, "frontDoor");
+    assert_eq!(fd.get("sku").map(String::as_str), Some("effectiveFrontDoorSku"));
+    let nh = module_params(&tree, &source, "notificationHubs");
+    assert_eq!(nh.get("sku").map(String::as_str), Some("effectiveNotificationHubsSku"));
+    let pg = module_params(&tree, &source, "postgres");
+    assert_eq!(pg.get("skuTier").map(String::as_str), Some("effectivePostgresTier"));
+    assert_eq!(
+        module_params(&tree, &source, "hostStorage").get("skuName").map(String::as_str),
+        Some("sizes.hostStorageSku")
+    );
+
+    // Standard Front Door has no managed rule sets: the module sends them on Premium only.
+    let (fd_source, fd_tree) = module("frontdoor.bicep");
+    let all = resources(&fd_tree, &fd_source);
+    let waf = find(&all, "waf");
+    assert_eq!(
+        text(at(waf.body, &fd_source, "properties.managedRules.managedRuleSets").unwrap(), &fd_source),
+        "isPremium ? managedRuleSets : []"
+    );
+    for r in ["waf", "profile"] {
+        assert_eq!(text(at(find(&all, r).body, &fd_source, "sku.name").unwrap(), &fd_source), "sku", "{r}");
+    }
 }
