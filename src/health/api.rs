@@ -1,6 +1,11 @@
 //! The health domain's Rust API for the domains after it (goals, intelligence, motivator), and the
 //! cache-aside reads the routes share. Stable: later domains depend on these names.
 //!
+//! Every read of a user's health data goes through here, and here only with the health-data
+//! consent in force ([`processing_allowed`]): after a withdrawal nothing is read for any purpose
+//! (the routes, an explanation, picks, chat context, nudges) — docs/privacy.md. Export and
+//! erasure go through the data part, which the withdrawal does not stop.
+//!
 //! - [`latest_checkup`]: the user's newest checkup with its [`Assessment`] (cached);
 //! - [`Assessment`] and its parts: items with grades, the overall category, the metabolic-syndrome
 //!   criteria, the escalation flags (a flag means "refer", never "coach").
@@ -110,8 +115,18 @@ fn sex_of(info: &UserInfo) -> Option<Sex> {
     info.gender
 }
 
-/// The user's newest checkup with its assessment, or `None` (no checkup, or no profile to judge by).
+/// Whether the user's health data may be processed now: the health-data consent is in force
+/// (개인정보보호법 §23, §37). Cached briefly; a withdrawal drops the reading at once.
+pub async fn processing_allowed(platform: &Platform, user: Uuid) -> anyhow::Result<bool> {
+    users::consent_in_force(platform, user, users::ConsentKind::HealthData).await
+}
+
+/// The user's newest checkup with its assessment, or `None` (no consent in force, no checkup, or
+/// no profile to judge by).
 pub async fn latest_checkup(platform: &Platform, user: Uuid) -> anyhow::Result<Option<CheckupRecord>> {
+    if !processing_allowed(platform, user).await? {
+        return Ok(None);
+    }
     let key = latest_key(user);
     if let Some(hit) = cache::get_json::<Option<CheckupRecord>>(platform.cache.as_ref(), &key).await {
         return Ok(hit);
@@ -135,10 +150,14 @@ pub struct History {
     pub total: i64,
 }
 
-pub async fn history(platform: &Platform, user: Uuid) -> anyhow::Result<History> {
+/// The history, or `None` without the health-data consent in force.
+pub async fn history(platform: &Platform, user: Uuid) -> anyhow::Result<Option<History>> {
+    if !processing_allowed(platform, user).await? {
+        return Ok(None);
+    }
     let key = history_key(user);
     if let Some(hit) = cache::get_json::<History>(platform.cache.as_ref(), &key).await {
-        return Ok(hit);
+        return Ok(Some(hit));
     }
     let info = user_info(platform, user).await?;
     let sex = sex_of(&info);
@@ -150,5 +169,5 @@ pub async fn history(platform: &Platform, user: Uuid) -> anyhow::Result<History>
     };
     let h = History { user_info: info, sex, records, total };
     cache::set_json(platform.cache.as_ref(), &key, &h, HISTORY_TTL).await;
-    Ok(h)
+    Ok(Some(h))
 }

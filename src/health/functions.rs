@@ -1,9 +1,10 @@
 //! The health domain's timer: ends expired NHIS sync jobs, so the personal fields their handles
-//! hold (name, birth date, phone) do not outlive the approval window.
+//! hold (name, birth date, phone) do not outlive the approval window; and destroys the health
+//! data of users who withdrew the health-data consent longer ago than the retention period.
 
 use serde_json::json;
 
-use super::{HealthState, store::jobs};
+use super::{HealthState, routes::rights, store::jobs};
 use crate::functions::{InvocationRequest, InvocationResponse, InvokeFuture};
 
 pub const SWEEP: &str = "HealthSyncSweep";
@@ -11,8 +12,9 @@ pub const SWEEP: &str = "HealthSyncSweep";
 pub fn sweep(state: HealthState, _req: InvocationRequest) -> InvokeFuture {
     Box::pin(async move {
         let expired = jobs::sweep(&state.db).await?;
+        let erased = rights::erase_withdrawn(&state, state.withdrawn_retention).await?;
         Ok(InvocationResponse::default()
-            .log(format!("expired {expired} sync jobs"))
-            .returning(json!({ "expired": expired })))
+            .log(format!("expired {expired} sync jobs, erased the health data of {erased} withdrawn users"))
+            .returning(json!({ "expired": expired, "erasedWithdrawn": erased })))
     })
 }

@@ -38,6 +38,7 @@ pub struct HealthState {
     pub verifier: Verifier,
     pub provider: Arc<dyn CheckupProvider>,
     pub job_ttl: Duration,
+    pub withdrawn_retention: Duration,
 }
 
 impl Deref for HealthState {
@@ -104,6 +105,7 @@ impl DomainModule for Domain {
             verifier: users::verifier(platform)?,
             provider: provider(&config, platform.config.environment),
             job_ttl: config.job_ttl,
+            withdrawn_retention: config.withdrawn_retention,
             platform: platform.clone(),
         })
     }

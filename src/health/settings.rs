@@ -22,6 +22,11 @@ pub const HEALTH_SYNC_SWEEP_SCHEDULE: Setting = Setting::new(
     "6-field NCRONTAB (UTC) of `HealthSyncSweep`, which ends expired sync jobs and clears their personal data",
 )
 .default("0 */5 * * * *");
+pub const HEALTH_DATA_WITHDRAWN_RETENTION_DAYS: Setting = Setting::new(
+    "HEALTH_DATA_WITHDRAWN_RETENTION_DAYS",
+    "days a user's health data is kept, unread, after the health-data consent is withdrawn (time to export it or take the withdrawal back); then `HealthSyncSweep` destroys it (docs/privacy.md)",
+)
+.default("7");
 pub const SAMPLE_APPROVAL_DELAY_SECS: Setting =
     Setting::new("SAMPLE_APPROVAL_DELAY_SECS", "how long the sample provider's pretend user takes to approve")
         .default("3")
@@ -33,6 +38,7 @@ pub const SETTINGS: &[Setting] = &[
     TILKO_TIMEOUT_MS,
     HEALTH_SYNC_JOB_TTL_SECS,
     HEALTH_SYNC_SWEEP_SCHEDULE,
+    HEALTH_DATA_WITHDRAWN_RETENTION_DAYS,
     SAMPLE_APPROVAL_DELAY_SECS,
 ];
 
@@ -41,6 +47,7 @@ pub struct HealthConfig {
     pub tilko_base_url: url::Url,
     pub tilko_timeout: Duration,
     pub job_ttl: Duration,
+    pub withdrawn_retention: Duration,
     pub sample_delay: Duration,
 }
 
@@ -61,6 +68,9 @@ impl HealthConfig {
             tilko_base_url: base,
             tilko_timeout: Duration::from_millis(TILKO_TIMEOUT_MS.number(src, "milliseconds from 500 to 60000", 500..=60_000)?),
             job_ttl: Duration::from_secs(HEALTH_SYNC_JOB_TTL_SECS.number(src, "seconds from 60 to 3600", 60..=3600)?),
+            withdrawn_retention: Duration::from_secs(
+                86_400 * HEALTH_DATA_WITHDRAWN_RETENTION_DAYS.number(src, "days from 0 to 365", 0..=365)?,
+            ),
             sample_delay: Duration::from_secs(SAMPLE_APPROVAL_DELAY_SECS.number(src, "seconds from 0 to 600", 0..=600)?),
         })
     }

@@ -140,9 +140,8 @@ async fn context_lines(state: &IntelState, user: Uuid) -> anyhow::Result<(String
     let subject = profile::subject(state.platform(), user).await?;
     let mut attention = Vec::new();
     let mut lines = vec![subject.lines()];
-    if users::has_consent(&state.db, user, ConsentKind::HealthData).await?
-        && let Some(r) = health::latest_checkup(state.platform(), user).await?
-    {
+    // The accessor reads nothing without the health-data consent in force.
+    if let Some(r) = health::latest_checkup(state.platform(), user).await? {
         lines.push(format!("[최근 검진]\n{}", profile::checkup_lines(&r)));
         attention = profile::attention(&r);
     }

@@ -204,7 +204,7 @@ async fn write(
 
 /// The diagnosis of `user`'s latest checkup, from the cache when it still explains that checkup.
 pub async fn diagnose(state: &IntelState, user: Uuid) -> ApiResult<Diagnosis> {
-    if !users::has_consent(&state.db, user, ConsentKind::HealthData).await? {
+    if !health::processing_allowed(state.platform(), user).await? {
         return Err(ApiError::Forbidden {
             code: "CONSENT_REQUIRED",
             message: "건강정보 처리에 동의해야 검진 결과 설명을 볼 수 있습니다.".into(),

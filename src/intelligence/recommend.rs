@@ -236,11 +236,8 @@ fn attention(record: Option<&CheckupRecord>) -> BTreeSet<AssessmentItem> {
     out
 }
 
-/// The latest checkup, read only with the health-data consent.
+/// The latest checkup: `None` without the health-data consent in force (the accessor decides).
 async fn record(state: &IntelState, user: Uuid) -> anyhow::Result<Option<CheckupRecord>> {
-    if !users::has_consent(&state.db, user, ConsentKind::HealthData).await? {
-        return Ok(None);
-    }
     health::latest_checkup(state.platform(), user).await
 }
 

@@ -290,7 +290,26 @@ pub async fn put_consents(
             message: "계정을 찾을 수 없습니다. 다시 로그인해 주세요.".into(),
         }
     })?;
+    forget_after_answers(&state, user.id, &items).await;
     Ok(Success::new(consent_states(&state, user.id).await?).message("동의 내용을 저장했습니다."))
+}
+
+/// After consent answers: the cached readings of every consent answered go (each instance reads
+/// them afresh), and a withdrawn health-data consent also drops every cached copy of the user's
+/// health data and what was derived from it (every data part's cache keys: the checkups, the
+/// explained checkup, the picks), so nothing keeps being served from a cache (§37).
+async fn forget_after_answers(state: &UsersState, user: Uuid, items: &[(ConsentKind, bool)]) {
+    let cache = state.cache.as_ref();
+    for (kind, _) in items {
+        crate::platform::cache::invalidate(cache, &super::consent_cache_key(user, *kind)).await;
+    }
+    if items.iter().any(|(k, granted)| *k == ConsentKind::HealthData && !granted) {
+        for part in state.data_parts.iter() {
+            for key in (part.cache_keys)(user) {
+                crate::platform::cache::invalidate(cache, &key).await;
+            }
+        }
+    }
 }
 
 /// Everything held about the caller, as JSON (개인정보보호법 §35, §35-2).

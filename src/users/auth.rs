@@ -202,19 +202,22 @@ impl Auth {
         let (refresh, hash) = tokens::new_refresh();
         let expires = chrono::Utc::now() + self.config.refresh_ttl;
         let mut conn = pool.acquire().await.context("acquiring a connection")?;
-        store::insert_refresh(&mut conn, user.id, Uuid::now_v7(), &hash, expires).await?;
-        self.pair(user.id, user.status(), refresh, new_user)
+        let session = Uuid::now_v7();
+        store::insert_refresh(&mut conn, user.id, session, &hash, expires).await?;
+        self.pair(user.id, session, user.status(), refresh, new_user)
     }
 
+    /// A token pair of `session` (the refresh-token family the access token names).
     pub fn pair(
         &self,
         user: Uuid,
+        session: Uuid,
         status: super::model::UserStatus,
         refresh: String,
         new_user: bool,
     ) -> anyhow::Result<TokenPair> {
         Ok(TokenPair {
-            access_token: tokens::issue_access(&self.keys, user, self.config.access_ttl)?,
+            access_token: tokens::issue_access(&self.keys, user, session, self.config.access_ttl)?,
             refresh_token: refresh,
             token_type: "Bearer",
             expires_in: self.config.access_ttl.as_secs(),

@@ -200,13 +200,15 @@ pub async fn refresh(
         message: "로그인이 만료되었습니다. 다시 로그인해 주세요.".into(),
     };
     match store::rotate_refresh(&state.db, &old, &new_hash, expires).await? {
-        Rotation::Rotated { user } => {
+        Rotation::Rotated { user, session } => {
             let Some(row) = store::get(&state.db, user).await? else { return Err(invalid()) };
-            let pair = state.auth.pair(user, row.status(), new_token, false)?;
+            let pair = state.auth.pair(user, session, row.status(), new_token, false)?;
             Ok(Success::new(pair).message("토큰이 갱신되었습니다."))
         }
-        Rotation::Reused { .. } => {
+        Rotation::Reused { user } => {
             tracing::warn!("a replaced refresh token was presented again; its family is revoked");
+            // Its access tokens stop working at once too.
+            super::extract::forget_status(state.cache.as_ref(), user).await;
             Err(ApiError::Unauthorized {
                 code: "REFRESH_TOKEN_REUSED",
                 message: "보안을 위해 모든 기기에서 로그아웃되었습니다. 다시 로그인해 주세요.".into(),
@@ -216,7 +218,8 @@ pub async fn refresh(
     }
 }
 
-/// Revokes the refresh token's whole family. Answers the same whether or not it existed.
+/// Revokes the refresh token's whole family (the session): the refresh token and every access
+/// token issued in the session stop working at once. Answers the same whether or not it existed.
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = inline(Envelope<serde_json::Value>))))]
 pub async fn logout(
@@ -224,7 +227,10 @@ pub async fn logout(
     ApiJson(req): ApiJson<RefreshRequest>,
 ) -> ApiResult<Success<serde_json::Value>> {
     refresh_token_field(&req.refresh_token)?;
-    store::revoke_by_token(&state.db, &tokens::hash_refresh(&req.refresh_token)).await?;
+    if let Some(user) = store::revoke_by_token(&state.db, &tokens::hash_refresh(&req.refresh_token)).await? {
+        // The session's access tokens are refused from the next request on, on every instance.
+        super::extract::forget_status(state.cache.as_ref(), user).await;
+    }
     Ok(Success::new(serde_json::json!({})).message("로그아웃되었습니다."))
 }
 

@@ -48,16 +48,27 @@ fn unauthorized(code: &'static str, message: &str) -> ApiError {
     ApiError::Unauthorized { code, message: message.to_string() }
 }
 
-/// Status lookups are cached briefly; deletion invalidates the entry at once.
+/// Status lookups are cached briefly; deletion and logout invalidate the entry at once.
 const STATUS_TTL: Duration = Duration::from_secs(30);
 
 pub fn status_cache_key(id: Uuid) -> String {
     format!("user-status:{id}")
 }
 
+/// What the account check reads per request: the status, and the sessions logged out (or
+/// revoked for a reused refresh token) whose access tokens may not have expired yet: the
+/// deny-list. One entry per user, so the check stays one cache read.
 #[derive(Serialize, Deserialize)]
 struct CachedStatus {
     status: UserStatus,
+    #[serde(default)]
+    revoked: Vec<Uuid>,
+}
+
+/// Drops the account check's entry of `user` (after a logout or a revocation): every instance
+/// reads the account and its revoked sessions afresh on its next request.
+pub async fn forget_status(cache: &dyn Cache, user: Uuid) {
+    cache::invalidate(cache, &status_cache_key(user)).await;
 }
 
 /// The token of the one `Authorization: Bearer …` header (the scheme in any case, RFC 7235 §2.1).
@@ -88,19 +99,29 @@ where
         let verifier = Verifier::from_ref(state);
         let token = bearer_token(&parts.headers)?;
         let auth = &verifier.auth;
-        let id = auth.verified.verify(&auth.keys, token, auth.config.access_ttl).ok_or_else(|| {
+        let verified = auth.verified.verify(&auth.keys, token, auth.config.access_ttl).ok_or_else(|| {
             unauthorized("INVALID_TOKEN", "인증이 만료되었거나 올바르지 않습니다. 다시 로그인해 주세요.")
         })?;
+        let id = verified.user;
         let key = status_cache_key(id);
-        if let Some(c) = cache::get_json::<CachedStatus>(verifier.cache.as_ref(), &key).await {
-            return Ok(AuthUser { id, status: c.status });
-        }
-        let Some(user) = store::get(&verifier.db, id).await? else {
-            return Err(unauthorized("ACCOUNT_NOT_FOUND", "계정을 찾을 수 없습니다. 다시 로그인해 주세요."));
+        let checked = match cache::get_json::<CachedStatus>(verifier.cache.as_ref(), &key).await {
+            Some(c) => c,
+            None => {
+                // A session revoked longer ago than an access token lives has no token left to refuse.
+                let since = chrono::Utc::now()
+                    - chrono::Duration::from_std(auth.config.access_ttl + Duration::from_secs(60)).unwrap_or_default();
+                let Some((status, revoked)) = store::status_and_revoked(&verifier.db, id, since).await? else {
+                    return Err(unauthorized("ACCOUNT_NOT_FOUND", "계정을 찾을 수 없습니다. 다시 로그인해 주세요."));
+                };
+                let c = CachedStatus { status, revoked };
+                cache::set_json(verifier.cache.as_ref(), &key, &c, STATUS_TTL).await;
+                c
+            }
         };
-        let status = user.status();
-        cache::set_json(verifier.cache.as_ref(), &key, &CachedStatus { status }, STATUS_TTL).await;
-        Ok(AuthUser { id, status })
+        if verified.session.is_some_and(|s| checked.revoked.contains(&s)) {
+            return Err(unauthorized("SESSION_ENDED", "로그아웃된 세션입니다. 다시 로그인해 주세요."));
+        }
+        Ok(AuthUser { id, status: checked.status })
     }
 }
 

@@ -78,10 +78,20 @@ struct AccessClaims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     nbf: Option<u64>,
     jti: String,
+    /// The session (refresh-token family) the token was issued in: logging out revokes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<Uuid>,
 }
 
-/// Signs an access token for `user_id`.
-pub fn issue_access(keys: &SigningKeys, user_id: Uuid, ttl: Duration) -> anyhow::Result<String> {
+/// A valid access token: whose it is, and the session it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    pub user: Uuid,
+    pub session: Option<Uuid>,
+}
+
+/// Signs an access token for `user_id` in `session` (its refresh-token family).
+pub fn issue_access(keys: &SigningKeys, user_id: Uuid, session: Uuid, ttl: Duration) -> anyhow::Result<String> {
     let now = jsonwebtoken::get_current_timestamp();
     let claims = AccessClaims {
         sub: user_id.to_string(),
@@ -91,6 +101,7 @@ pub fn issue_access(keys: &SigningKeys, user_id: Uuid, ttl: Duration) -> anyhow:
         exp: now + ttl.as_secs(),
         nbf: None,
         jti: Uuid::new_v4().simple().to_string(),
+        sid: Some(session),
     };
     let mut header = Header::new(Algorithm::HS256);
     header.kid = Some(keys.active_kid.clone());
@@ -103,12 +114,12 @@ const LEEWAY_SECS: u64 = 30;
 /// algorithm, a critical header extension (RFC 7515 §4.1.11: we understand none), wrong issuer or
 /// audience, expired, not yet valid (`nbf`), issued in the future, or living longer than
 /// `max_lifetime` (what we issue); a token we did not issue cannot name its own lifetime.
-pub fn verify_access(keys: &SigningKeys, token: &str, max_lifetime: Duration) -> Option<Uuid> {
-    verify_access_until(keys, token, max_lifetime).map(|(id, _)| id)
+pub fn verify_access(keys: &SigningKeys, token: &str, max_lifetime: Duration) -> Option<Verified> {
+    verify_access_until(keys, token, max_lifetime).map(|(v, _)| v)
 }
 
 /// [`verify_access`], with the last second at which the token is still accepted.
-fn verify_access_until(keys: &SigningKeys, token: &str, max_lifetime: Duration) -> Option<(Uuid, u64)> {
+fn verify_access_until(keys: &SigningKeys, token: &str, max_lifetime: Duration) -> Option<(Verified, u64)> {
     let header = jsonwebtoken::decode_header(token).ok()?;
     if header.alg != Algorithm::HS256 || header.crit.is_some() {
         return None;
@@ -125,7 +136,8 @@ fn verify_access_until(keys: &SigningKeys, token: &str, max_lifetime: Duration) 
     if claims.iat > now + LEEWAY_SECS || claims.exp.saturating_sub(claims.iat) > max_lifetime.as_secs() {
         return None;
     }
-    Some((Uuid::parse_str(&claims.sub).ok()?, claims.exp + LEEWAY_SECS))
+    let user = Uuid::parse_str(&claims.sub).ok()?;
+    Some((Verified { user, session: claims.sid }, claims.exp + LEEWAY_SECS))
 }
 
 /// Access tokens this process has already verified. An app sends the same access token with
@@ -134,9 +146,10 @@ fn verify_access_until(keys: &SigningKeys, token: &str, max_lifetime: Duration) 
 /// any byte is a different key and is verified afresh). An entry lives until the token stops
 /// being accepted (its expiry plus the leeway), so nothing is accepted longer than
 /// [`verify_access`] would accept it; only valid tokens are kept, and the memory is bounded.
-/// Whether the account still exists is not this cache's business: the caller checks it.
+/// Whether the account still exists, or the session was logged out, is not this cache's
+/// business: the caller checks both on every request (`extract`), hits included.
 pub struct VerifiedTokens {
-    cache: moka::sync::Cache<Box<str>, (Uuid, u64)>,
+    cache: moka::sync::Cache<Box<str>, (Verified, u64)>,
 }
 
 /// What the cache may hold, in bytes of token text (about 10,000 of our tokens).
@@ -144,15 +157,15 @@ const VERIFIED_TOKENS_BYTES: u64 = 4 << 20;
 
 struct UntilAccepted;
 
-impl moka::Expiry<Box<str>, (Uuid, u64)> for UntilAccepted {
-    fn expire_after_create(&self, _: &Box<str>, &(_, until): &(Uuid, u64), _: std::time::Instant) -> Option<Duration> {
+impl moka::Expiry<Box<str>, (Verified, u64)> for UntilAccepted {
+    fn expire_after_create(&self, _: &Box<str>, &(_, until): &(Verified, u64), _: std::time::Instant) -> Option<Duration> {
         Some(Duration::from_secs(until.saturating_sub(jsonwebtoken::get_current_timestamp())))
     }
 }
 
 /// A token's weight is its length (moka hands the key as `&K`, hence the `&Box`).
 #[allow(clippy::borrowed_box)]
-fn token_weight(token: &Box<str>, _: &(Uuid, u64)) -> u32 {
+fn token_weight(token: &Box<str>, _: &(Verified, u64)) -> u32 {
     u32::try_from(token.len()).unwrap_or(u32::MAX)
 }
 
@@ -170,7 +183,7 @@ impl Default for VerifiedTokens {
 
 impl VerifiedTokens {
     /// [`verify_access`], remembering the answer for valid tokens.
-    pub fn verify(&self, keys: &SigningKeys, token: &str, max_lifetime: Duration) -> Option<Uuid> {
+    pub fn verify(&self, keys: &SigningKeys, token: &str, max_lifetime: Duration) -> Option<Verified> {
         let now = jsonwebtoken::get_current_timestamp();
         if let Some((id, until)) = self.cache.get(token)
             && now <= until
@@ -212,11 +225,13 @@ mod tests {
     fn a_token_verifies_with_its_key_and_after_rotation_but_not_with_a_stranger() {
         let user = Uuid::new_v4();
         let old = keys(K1);
-        let token = issue_access(&old, user, Duration::from_secs(60)).unwrap();
-        assert_eq!(verify_access(&old, &token, TTL), Some(user));
+        let session = Uuid::new_v4();
+        let token = issue_access(&old, user, session, Duration::from_secs(60)).unwrap();
+        let v = Some(Verified { user, session: Some(session) });
+        assert_eq!(verify_access(&old, &token, TTL), v);
         // Rotation: the new key signs, the old one still verifies.
         let rotated = keys(&format!("{K2},{K1}"));
-        assert_eq!(verify_access(&rotated, &token, TTL), Some(user));
+        assert_eq!(verify_access(&rotated, &token, TTL), v);
         assert_eq!(verify_access(&keys(K2), &token, TTL), None);
         let mut tampered = token.clone();
         tampered.push('x');
@@ -235,6 +250,7 @@ mod tests {
             exp: now - 120,
             nbf: None,
             jti: "x".into(),
+            sid: None,
         };
         let mut h = Header::new(Algorithm::HS256);
         h.kid = Some("k1".into());
@@ -251,6 +267,7 @@ mod tests {
             exp,
             nbf,
             jti: "x".into(),
+            sid: None,
         };
         jsonwebtoken::encode(&header, &claims, &k.active).unwrap()
     }
@@ -275,8 +292,9 @@ mod tests {
     fn the_verified_tokens_cache_keeps_valid_tokens_until_they_expire_and_nothing_else() {
         let k = keys(K1);
         let cache = VerifiedTokens::default();
-        let user = Uuid::new_v4();
-        let token = issue_access(&k, user, Duration::from_secs(60)).unwrap();
+        let id = Uuid::new_v4();
+        let user = Verified { user: id, session: Some(Uuid::new_v4()) };
+        let token = issue_access(&k, id, user.session.unwrap(), Duration::from_secs(60)).unwrap();
         assert_eq!(cache.verify(&k, &token, TTL), Some(user));
         assert_eq!(cache.verify(&k, &token, TTL), Some(user));
         cache.cache.run_pending_tasks();

@@ -266,6 +266,46 @@ async fn logout_revokes_the_refresh_token_and_answers_the_same_for_unknown_ones(
     assert_eq!(unknown.status, StatusCode::OK);
 }
 
+/// Logging out ends the session's access tokens too, at once, even while the process remembers
+/// having verified them and the account check is cached; other sessions keep working, and so
+/// does a refresh-token reuse's revocation.
+#[sqlx::test]
+async fn logout_ends_the_sessions_access_tokens_at_once_and_only_that_sessions(pool: PgPool) {
+    let (_, app) = setup(pool.clone());
+    let s = registered(&app, "logout-access@example.com").await;
+    let other = dev_login(&app, "logout-access@example.com").await;
+    // Warm both caches: the verified token and the account check.
+    for _ in 0..2 {
+        let a = authed(&app, &s.access, Method::GET, "/api/users/profile", None).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    }
+    let out = call(&app, Method::POST, "/api/auth/logout", Some(json!({"refreshToken": s.refresh}))).await;
+    assert_eq!(out.status, StatusCode::OK);
+    let a = authed(&app, &s.access, Method::GET, "/api/users/profile", None).await;
+    assert_eq!((a.status, a.body["code"].clone()), (StatusCode::UNAUTHORIZED, json!("SESSION_ENDED")), "{}", a.text);
+    // Another device's session is untouched.
+    let b = authed(&app, &other.access, Method::GET, "/api/users/profile", None).await;
+    assert_eq!(b.status, StatusCode::OK, "{}", b.text);
+    // A stolen refresh token presented again ends its session's access tokens as well.
+    let r1 = call(&app, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": other.refresh}))).await;
+    assert_eq!(r1.status, StatusCode::OK);
+    let fresh = r1.body["data"]["accessToken"].as_str().unwrap().to_string();
+    assert_eq!(authed(&app, &fresh, Method::GET, "/api/users/profile", None).await.status, StatusCode::OK);
+    sqlx::query("UPDATE users.refresh_tokens SET replaced_at = now() - interval '5 minutes' WHERE replaced_at IS NOT NULL")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let reuse = call(&app, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": other.refresh}))).await;
+    assert_eq!(reuse.body["code"], "REFRESH_TOKEN_REUSED");
+    for token in [&fresh, &other.access] {
+        let a = authed(&app, token, Method::GET, "/api/users/profile", None).await;
+        assert_eq!(a.body["code"], "SESSION_ENDED", "{}", a.text);
+    }
+    // Signing in again starts a session that works.
+    let again = dev_login(&app, "logout-access@example.com").await;
+    assert_eq!(authed(&app, &again.access, Method::GET, "/api/users/profile", None).await.status, StatusCode::OK);
+}
+
 #[sqlx::test]
 async fn every_protected_route_refuses_a_missing_or_forged_token(pool: PgPool) {
     let (t, app) = setup(pool);

@@ -93,12 +93,13 @@ pub struct CheckupDetail {
 /// One of the caller's checkups with its assessment and raw payload; another user's is 404.
 #[utoipa::path(get, path = "/api/health/checkups/{id}", tag = "health", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "checkup id")),
-    responses((status = 200, body = inline(Envelope<CheckupDetail>)), (status = 404, body = crate::http::error::ErrorBody)))]
+    responses((status = 200, body = inline(Envelope<CheckupDetail>)), (status = 403, description = "`CONSENT_REQUIRED`: no health-data consent in force (withdrawn or never given)", body = crate::http::error::ErrorBody), (status = 404, body = crate::http::error::ErrorBody)))]
 pub async fn checkup_detail(
     State(state): State<HealthState>,
     ActiveUser(user): ActiveUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Success<CheckupDetail>> {
+    super::require_processing(&state, user.id).await?;
     let (_, sex) = profile(&state, user.id).await?;
     let (c, raw) = store::checkups::get(&state.db, user.id, id).await?.ok_or_else(not_found)?;
     Ok(Success::new(CheckupDetail { record: views::record(&c, sex), raw }))

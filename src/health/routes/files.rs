@@ -122,8 +122,9 @@ pub async fn upload_file(
 
 /// The caller's result sheets, newest first.
 #[utoipa::path(get, path = "/api/health/checkup/files", tag = "health", security(("bearer" = [])),
-    responses((status = 200, body = inline(Envelope<Vec<FileRow>>))))]
+    responses((status = 200, body = inline(Envelope<Vec<FileRow>>)), (status = 403, description = "`CONSENT_REQUIRED`: no health-data consent in force (withdrawn or never given)", body = crate::http::error::ErrorBody)))]
 pub async fn list_files(State(state): State<HealthState>, ActiveUser(user): ActiveUser) -> ApiResult<Success<Vec<FileRow>>> {
+    super::require_processing(&state, user.id).await?;
     Ok(Success::new(files::list(&state.db, user.id).await?))
 }
 
@@ -131,6 +132,7 @@ pub async fn list_files(State(state): State<HealthState>, ActiveUser(user): Acti
 #[utoipa::path(get, path = "/api/health/checkup/files/{id}", tag = "health", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "file id")),
     responses((status = 200, description = "the file's bytes, with its content type", body = Vec<u8>, content_type = "application/octet-stream"),
+              (status = 403, description = "`CONSENT_REQUIRED`: no health-data consent in force (withdrawn or never given)", body = crate::http::error::ErrorBody),
               (status = 404, body = crate::http::error::ErrorBody),
               (status = 503, body = crate::http::error::ErrorBody)))]
 pub async fn download_file(
@@ -138,6 +140,7 @@ pub async fn download_file(
     ActiveUser(user): ActiveUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Response> {
+    super::require_processing(&state, user.id).await?;
     let row = files::get(&state.db, user.id, id).await?.ok_or_else(not_found)?;
     let data = state.blob.get(&BlobName::parse(&row.blob_name)?).await.map_err(storage_down)?.ok_or_else(not_found)?;
     Ok((

@@ -52,7 +52,7 @@ pub struct HistoryResponse {
 /// for the caller's sex.
 #[utoipa::path(get, path = "/api/health/checkup/history", tag = "health", security(("bearer" = [])),
     params(HistoryQuery),
-    responses((status = 200, body = inline(Envelope<HistoryResponse>)), (status = 422, body = crate::http::error::ErrorBody)))]
+    responses((status = 200, body = inline(Envelope<HistoryResponse>)), (status = 403, description = "`CONSENT_REQUIRED`: no health-data consent in force (withdrawn or never given)", body = crate::http::error::ErrorBody), (status = 422, body = crate::http::error::ErrorBody)))]
 pub async fn checkup_history(
     State(state): State<HealthState>,
     ActiveUser(user): ActiveUser,
@@ -62,12 +62,13 @@ pub async fn checkup_history(
     if !(1..=api::HISTORY_MAX).contains(&max) {
         return Err(ApiError::field("maxRecords", "maxRecords는 1~50 사이로 보내 주세요."));
     }
+    super::require_processing(&state, user.id).await?;
     // The app's usual call is answered from its rendered JSON; any other size is rendered anew.
     let default = max == api::HISTORY_DEFAULT;
     if default && let Some(view) = api::cached_view(&state, user.id).await {
         return Ok(PreRendered::ok(view));
     }
-    let h = api::history(&state, user.id).await?;
+    let h = api::history(&state, user.id).await?.ok_or_else(super::consent_required)?;
     let sex = h.sex.ok_or_else(|| ApiError::Forbidden {
         code: "ONBOARDING_REQUIRED",
         message: "회원 가입을 먼저 완료해 주세요.".into(),
@@ -105,23 +106,25 @@ pub struct TrendsResponse {
 /// A series per item over the caller's checkups, ready for a chart.
 #[utoipa::path(get, path = "/api/health/trends", tag = "health", security(("bearer" = [])),
     params(TrendsQuery),
-    responses((status = 200, body = inline(Envelope<TrendsResponse>)), (status = 422, body = crate::http::error::ErrorBody)))]
+    responses((status = 200, body = inline(Envelope<TrendsResponse>)), (status = 403, description = "`CONSENT_REQUIRED`: no health-data consent in force (withdrawn or never given)", body = crate::http::error::ErrorBody), (status = 422, body = crate::http::error::ErrorBody)))]
 pub async fn health_trends(
     State(state): State<HealthState>,
     ActiveUser(user): ActiveUser,
     ApiQuery(q): ApiQuery<TrendsQuery>,
 ) -> ApiResult<Success<TrendsResponse>> {
+    super::require_processing(&state, user.id).await?;
     let items = trends::parse_items(q.items.as_deref())
         .map_err(|name| ApiError::field("items", format!("알 수 없는 항목입니다: {}", name.chars().take(40).collect::<String>())))?;
-    let h = api::history(&state, user.id).await?;
+    let h = api::history(&state, user.id).await?.ok_or_else(super::consent_required)?;
     Ok(Success::new(TrendsResponse { items: trends::series(&h.records, &items) }))
 }
 
 /// Where each value of the caller's latest checkup stands among people of the same sex and
 /// 5-year age band in the NHIS open data (percentiles).
 #[utoipa::path(get, path = "/api/health/peers", tag = "health", security(("bearer" = [])),
-    responses((status = 200, body = inline(Envelope<Peers>))))]
+    responses((status = 200, body = inline(Envelope<Peers>)), (status = 403, description = "`CONSENT_REQUIRED`: no health-data consent in force (withdrawn or never given)", body = crate::http::error::ErrorBody)))]
 pub async fn health_peers(State(state): State<HealthState>, ActiveUser(user): ActiveUser) -> ApiResult<Success<Peers>> {
+    super::require_processing(&state, user.id).await?;
     let (info, sex) = profile(&state, user.id).await?;
     let latest = api::latest_checkup(&state, user.id).await?;
     Ok(Success::new(peers::compare(&state.db, latest.as_ref(), sex, info.birth_date).await?))

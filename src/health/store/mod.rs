@@ -20,3 +20,16 @@ pub async fn erase(conn: &mut PgConnection, user: Uuid) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Which of `users` still hold health rows (checkups, files or sync jobs).
+pub async fn holding_data(pool: &sqlx::PgPool, users: &[Uuid]) -> anyhow::Result<Vec<Uuid>> {
+    sqlx::query_scalar(
+        "SELECT user_id FROM health.checkups WHERE user_id = ANY($1) \
+         UNION SELECT user_id FROM health.checkup_files WHERE user_id = ANY($1) \
+         UNION SELECT user_id FROM health.sync_jobs WHERE user_id = ANY($1)",
+    )
+    .bind(users)
+    .fetch_all(pool)
+    .await
+    .context("finding who holds health data")
+}

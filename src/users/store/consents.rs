@@ -60,3 +60,28 @@ pub async fn has_consent(pool: &PgPool, user: Uuid, kind: ConsentKind) -> anyhow
     Ok(granted.unwrap_or(false))
 }
 
+
+/// One page of users whose answer in force for `kind` is a withdrawal recorded before `cutoff`:
+/// `(record id, user)` after the record id `after`, at most `limit`, in record order (pass the
+/// last record id back for the next page). A later answer, in any version, takes a user off.
+pub async fn withdrawn_before(
+    pool: &PgPool,
+    kind: ConsentKind,
+    cutoff: DateTime<Utc>,
+    after: i64,
+    limit: i64,
+) -> anyhow::Result<Vec<(i64, Uuid)>> {
+    sqlx::query_as(
+        "SELECT c.id, c.user_id FROM users.consents c \
+         WHERE c.kind = $1 AND NOT c.granted AND c.recorded_at < $2 AND c.id > $3 \
+           AND NOT EXISTS (SELECT 1 FROM users.consents n WHERE n.user_id = c.user_id AND n.kind = c.kind AND n.id > c.id) \
+         ORDER BY c.id LIMIT $4",
+    )
+    .bind(kind.as_str())
+    .bind(cutoff)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+    .context("listing withdrawn consents")
+}

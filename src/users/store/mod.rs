@@ -9,8 +9,10 @@ use uuid::Uuid;
 mod consents;
 mod sessions;
 
-pub use consents::{ConsentRecord, current_consents, has_consent, record_consents};
-pub use sessions::{REUSE_GRACE_SECS, Rotation, SessionRow, insert_refresh, refresh_owner, revoke_by_token, rotate_refresh};
+pub use consents::{ConsentRecord, current_consents, has_consent, record_consents, withdrawn_before};
+pub use sessions::{
+    REUSE_GRACE_SECS, Rotation, SessionRow, insert_refresh, refresh_owner, revoke_by_token, rotate_refresh,
+};
 
 use super::{
     events::UserRegistered,
@@ -43,6 +45,28 @@ impl UserRow {
 }
 
 const USER_COLUMNS: &str = "id, status, email, name, birth_date, sex, occupation, height_cm::float8 AS height_cm, created_at, updated_at";
+
+/// The account check's read: the account's status and the sessions revoked within `since` (whose
+/// access tokens may not have expired yet), on one connection given back before answering.
+pub async fn status_and_revoked(
+    pool: &PgPool,
+    id: Uuid,
+    since: DateTime<Utc>,
+) -> anyhow::Result<Option<(UserStatus, Vec<Uuid>)>> {
+    let mut conn = pool.acquire().await.context("reading a user")?;
+    let row: Result<Option<(String, Vec<Uuid>)>, _> = sqlx::query_as(
+        "SELECT u.status, ARRAY(SELECT DISTINCT r.family_id FROM users.refresh_tokens r \
+                                WHERE r.user_id = u.id AND r.revoked_at > $2) \
+         FROM users.users u WHERE u.id = $1",
+    )
+    .bind(id)
+    .bind(since)
+    .fetch_optional(&mut *conn)
+    .await
+    .context("reading a user");
+    conn.return_to_pool().await;
+    Ok(row?.map(|(status, revoked)| (UserStatus::parse(&status).unwrap_or(UserStatus::Pending), revoked)))
+}
 
 pub async fn get(pool: &PgPool, id: Uuid) -> anyhow::Result<Option<UserRow>> {
     // The account check runs before the handler's own queries: give the connection back before

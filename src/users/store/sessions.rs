@@ -37,8 +37,8 @@ pub const REUSE_GRACE_SECS: i64 = 20;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Rotation {
-    /// The token was current: it is replaced by the new one.
-    Rotated { user: Uuid },
+    /// The token was current: it is replaced by the new one (same session).
+    Rotated { user: Uuid, session: Uuid },
     /// No such token, or expired, or revoked.
     Invalid,
     /// A token that was already replaced came back: the family is revoked.
@@ -87,7 +87,7 @@ pub async fn rotate_refresh(
         .context("retiring a refresh token")?;
     insert_refresh(&mut tx, user, family, new, expires_at).await?;
     tx.commit().await.context("committing the rotation")?;
-    Ok(Rotation::Rotated { user })
+    Ok(Rotation::Rotated { user, session: family })
 }
 
 async fn revoke_family_in(conn: &mut PgConnection, family: Uuid) -> anyhow::Result<()> {
@@ -110,17 +110,18 @@ pub async fn refresh_owner(pool: &PgPool, hash: &[u8]) -> anyhow::Result<Option<
         .context("reading a refresh token's owner")
 }
 
-/// Revokes the family of the token hashed `hash` (logout). `false` when there is no such token.
-pub async fn revoke_by_token(pool: &PgPool, hash: &[u8]) -> anyhow::Result<bool> {
+/// Revokes the family of the token hashed `hash` (logout): its owner, or `None` when there is no
+/// such token.
+pub async fn revoke_by_token(pool: &PgPool, hash: &[u8]) -> anyhow::Result<Option<Uuid>> {
     let mut conn = pool.acquire().await.context("acquiring a connection")?;
-    let family: Option<Uuid> =
-        sqlx::query_scalar("SELECT family_id FROM users.refresh_tokens WHERE token_hash = $1")
+    let found: Option<(Uuid, Uuid)> =
+        sqlx::query_as("SELECT family_id, user_id FROM users.refresh_tokens WHERE token_hash = $1")
             .bind(hash)
             .fetch_optional(&mut *conn)
             .await
             .context("reading a refresh token")?;
-    let Some(family) = family else { return Ok(false) };
+    let Some((family, user)) = found else { return Ok(None) };
     revoke_family_in(&mut conn, family).await?;
-    Ok(true)
+    Ok(Some(user))
 }
 

@@ -8,6 +8,7 @@ mod manual;
 mod population;
 mod sync;
 mod tilko;
+mod withdrawal;
 
 use axum::{
     Router,
