@@ -282,12 +282,18 @@ async fn logout_ends_the_sessions_access_tokens_at_once_and_only_that_sessions(p
     let out = call(&app, Method::POST, "/api/auth/logout", Some(json!({"refreshToken": s.refresh}))).await;
     assert_eq!(out.status, StatusCode::OK);
     let a = authed(&app, &s.access, Method::GET, "/api/users/profile", None).await;
-    assert_eq!((a.status, a.body["code"].clone()), (StatusCode::UNAUTHORIZED, json!("SESSION_ENDED")), "{}", a.text);
+    assert_eq!(
+        (a.status, a.body["code"].clone()),
+        (StatusCode::UNAUTHORIZED, json!("SESSION_ENDED")),
+        "{}",
+        a.text
+    );
     // Another device's session is untouched.
     let b = authed(&app, &other.access, Method::GET, "/api/users/profile", None).await;
     assert_eq!(b.status, StatusCode::OK, "{}", b.text);
     // A stolen refresh token presented again ends its session's access tokens as well.
-    let r1 = call(&app, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": other.refresh}))).await;
+    let r1 =
+        call(&app, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": other.refresh}))).await;
     assert_eq!(r1.status, StatusCode::OK);
     let fresh = r1.body["data"]["accessToken"].as_str().unwrap().to_string();
     assert_eq!(authed(&app, &fresh, Method::GET, "/api/users/profile", None).await.status, StatusCode::OK);
@@ -295,7 +301,8 @@ async fn logout_ends_the_sessions_access_tokens_at_once_and_only_that_sessions(p
         .execute(&pool)
         .await
         .unwrap();
-    let reuse = call(&app, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": other.refresh}))).await;
+    let reuse =
+        call(&app, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": other.refresh}))).await;
     assert_eq!(reuse.body["code"], "REFRESH_TOKEN_REUSED");
     for token in [&fresh, &other.access] {
         let a = authed(&app, token, Method::GET, "/api/users/profile", None).await;
@@ -303,7 +310,10 @@ async fn logout_ends_the_sessions_access_tokens_at_once_and_only_that_sessions(p
     }
     // Signing in again starts a session that works.
     let again = dev_login(&app, "logout-access@example.com").await;
-    assert_eq!(authed(&app, &again.access, Method::GET, "/api/users/profile", None).await.status, StatusCode::OK);
+    assert_eq!(
+        authed(&app, &again.access, Method::GET, "/api/users/profile", None).await.status,
+        StatusCode::OK
+    );
 }
 
 #[sqlx::test]
