@@ -100,6 +100,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let port = config::handler_port(&ProcessEnv)?;
             let app = App::from_source(Arc::new(ProcessEnv))?;
             let warmup = db::warm_up(app.platform.db.clone());
+            // The safety guard's model learns its corpus once (a fraction of a second), before
+            // the first chat message rather than during it.
+            tokio::task::spawn_blocking(healthsync::intelligence::safety::model::warm);
             let router =
                 host::serve::after_warmup(app.router, warmup, app.platform.config.db_acquire_timeout);
             host::serve::serve(router, port).await

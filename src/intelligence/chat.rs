@@ -17,7 +17,7 @@ use super::{
     Engine, IntelState, coach,
     engine::{self, Ask, Purpose, Spender},
     profile,
-    safety::{self, Guard},
+    safety::{self, Guard, Reading},
     store,
 };
 use crate::{
@@ -89,6 +89,8 @@ pub struct Consultation {
 struct Reply {
     response: String,
     suggested_questions: Vec<String>,
+    /// Claude's own reading of the message: a red flag the rules missed replaces the coaching.
+    safety: Reading,
 }
 
 /// The longest answer and follow-up question Claude may write, in characters.
@@ -102,9 +104,11 @@ fn schema() -> serde_json::Value {
         "properties": {
             "response": {"type": "string", "description": "사용자에게 보낼 답변, 600자 이내"},
             "suggestedQuestions": {"type": "array", "items": {"type": "string"}, "minItems": 1,
-                                   "description": "대화에 맞는 다음 질문 정확히 세 개, 각 60자 이내"}
+                                   "description": "대화에 맞는 다음 질문 정확히 세 개, 각 60자 이내"},
+            "safety": {"type": "string", "enum": Reading::VALUES,
+                       "description": "사용자 메시지의 안전 판단: 응급 증상이면 emergency, 자살·자해 생각이면 crisis, 질병 진단이나 약 처방·복용 변경 요청이면 medical, 아니면 none"}
         },
-        "required": ["response", "suggestedQuestions"],
+        "required": ["response", "suggestedQuestions", "safety"],
         "additionalProperties": false
     })
 }
@@ -120,7 +124,9 @@ const SYSTEM: &str = "당신은 한국의 비의료 건강관리 서비스 Healt
 운동, 식단, 수면, 스트레스, 절주·금연 같은 생활습관을 따뜻하고 구체적으로 코칭합니다. \
 질병을 진단하거나 질병 위험을 단정하지 않고, 약의 처방·복용 변경을 말하지 않습니다. 검진 수치는 ‘국가검진 기준상 … 범위’로만 말하고, \
 질환의심 범위나 걱정되는 증상은 의료진 상담을 권합니다. 응급 증상(가슴 통증, 호흡 곤란, 마비, 의식 저하, 심한 출혈)에는 즉시 119를 안내합니다. \
-답변은 5문장 이내, 600자 이내의 한국어로 쓰고, 대화에 맞는 다음 질문 세 개(각 60자 이내)를 함께 주세요.";
+답변은 5문장 이내, 600자 이내의 한국어로 쓰고, 대화에 맞는 다음 질문 세 개(각 60자 이내)를 함께 주세요. \
+safety에는 사용자의 마지막 메시지에 대한 판단을 적습니다: 응급 증상이면 emergency, 자살·자해 생각이면(돌려 말해도) crisis, \
+질병 진단이나 약 처방·복용 변경을 묻는다면 medical, 그 밖에는 none.";
 
 fn invalid(field: &str, e: text::TextError, max: usize) -> FieldError {
     let message = match e {
@@ -193,8 +199,7 @@ pub async fn consultation(
     let (response, questions, response_type, engine) = match safety::check(&checked) {
         Some(guard) => {
             engine::announce(state.platform(), Purpose::Chat, Engine::Offline, false, "red_flag").await;
-            let rt = if guard == Guard::MedicalBoundary { ResponseType::MedicalBoundary } else { ResponseType::Emergency };
-            (guard.answer().to_string(), guard.questions(), rt, Engine::Offline)
+            guarded(guard)
         }
         None => answer(&state, user.id, session, new, &message, context.as_deref()).await?,
     };
@@ -221,6 +226,12 @@ pub async fn consultation(
         response_type,
         engine,
     }))
+}
+
+/// The guard's answer: emergency guidance, the crisis lines, or the medical boundary.
+fn guarded(guard: Guard) -> (String, [String; 3], ResponseType, Engine) {
+    let rt = if guard == Guard::MedicalBoundary { ResponseType::MedicalBoundary } else { ResponseType::Emergency };
+    (guard.answer().to_string(), guard.questions(), rt, Engine::Offline)
 }
 
 async fn answer(
@@ -252,6 +263,11 @@ async fn answer(
         let ask = Ask { purpose: Purpose::Chat, system: &system, turns, schema: &schema };
         let spender = Spender { user, day: state.clock.today(), daily_tokens: state.daily_tokens };
         if let Ok(r) = engine::ask::<Reply>(state.platform(), true, Some(spender), ask, valid).await {
+            // The second layer: Claude saw a red flag the rules missed. Its coaching is not shown.
+            if let Some(guard) = r.safety.guard() {
+                engine::announce(state.platform(), Purpose::Chat, Engine::Offline, false, "red_flag_ai").await;
+                return Ok(guarded(guard));
+            }
             let q = [r.suggested_questions[0].clone(), r.suggested_questions[1].clone(), r.suggested_questions[2].clone()];
             return Ok((r.response, q, ResponseType::Coaching, Engine::Claude));
         }

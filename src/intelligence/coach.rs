@@ -158,6 +158,11 @@ pub struct ChatContext<'a> {
 /// The coach's chat answer and three follow-up questions fitted to the topic.
 pub fn chat(message: &str, ctx: &ChatContext<'_>) -> (String, [String; 3]) {
     let topic = TOPICS.iter().find(|t| t.words.iter().any(|w| message.contains(w)));
+    // Distress that is no red flag still gets no lifestyle tips nor mission reminders: a
+    // check-in and the 109 line.
+    if super::safety::distressed(message) {
+        return (super::safety::CHECK_IN.to_string(), super::safety::CHECK_IN_QUESTIONS.map(str::to_string));
+    }
     let mut answer = match topic {
         Some(t) => t.answer.to_string(),
         None => "말씀해 주셔서 고마워요. 지금은 오프라인 코치가 답하고 있어요. 운동, 식단, 수면, 스트레스, 음주·흡연, 체중, 검진 수치, 미션에 대해 물어봐 주시면 구체적으로 도와드릴게요.".to_string(),
@@ -187,6 +192,20 @@ mod tests {
         let (g, q3) = chat("안녕하세요", &ctx);
         assert!(g.contains("오프라인"));
         assert_eq!(q3.len(), 3);
+    }
+
+    #[test]
+    fn a_distressed_message_gets_a_check_in_with_the_109_line_not_tips() {
+        let ctx = ChatContext { attention: &[], open_missions: &["하루 7,000보 걷기".to_string()] };
+        for m in ["요즘 너무 우우울하고 아무것도 하기 싫어요", "너무 외로워요", "우울해서 아무것도 못 먹겠어요"] {
+            let (a, q) = chat(m, &ctx);
+            assert!(a.contains("109") && !a.contains("미션"), "{m}: {a}");
+            assert_eq!(q.len(), 3);
+        }
+        let (a, _) = chat("요즘 너무 우울해요", &ctx);
+        assert!(a.contains("109"), "{a}");
+        let (a, _) = chat("아침 식단 추천해 주세요", &ctx);
+        assert!(!a.contains("109"), "{a}");
     }
 
     #[test]

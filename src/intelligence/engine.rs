@@ -338,7 +338,7 @@ mod tests {
                 let pick = serde_json::json!({"missionId": "x".repeat(40), "reason": s(80), "occupationRelevance": s(80)});
                 serde_json::json!({"picks": [pick.clone(), pick.clone(), pick.clone(), pick.clone(), pick], "summary": s(150)})
             }
-            Purpose::Chat => serde_json::json!({"response": s(600), "suggestedQuestions": [s(60), s(60), s(60)]}),
+            Purpose::Chat => serde_json::json!({"response": s(600), "suggestedQuestions": [s(60), s(60), s(60)], "safety": "none"}),
         };
         v.to_string()
     }

@@ -158,3 +158,69 @@ async fn length_and_rate_limits(pool: PgPool) {
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(limited.headers.contains_key("retry-after"));
 }
+
+/// The second layer: with the AI on, Claude's structured answer carries its own safety reading;
+/// when it sees a red flag the rules missed, the guarded answer replaces its coaching.
+#[sqlx::test]
+async fn claudes_own_safety_reading_replaces_its_coaching_when_the_rules_missed_a_red_flag(pool: PgPool) {
+    let fake = ClaudeFake::start().await;
+    let app = IntelApp::with_fake(pool, &fake, &[]);
+    let u = app.user("second-layer@example.com", &["AI_OVERSEAS_TRANSFER"]).await;
+    // A message no rule reads as a red flag.
+    let quiet = "오늘 저녁은 뭘 먹으면 좋을까요?";
+    assert_eq!(healthsync::intelligence::safety::check(quiet), None);
+    let coaching = |safety: &str| {
+        Reply::Json(
+            json!({"response": "코칭 답변입니다", "suggestedQuestions": ["하나?", "둘?", "셋?"], "safety": safety}),
+        )
+    };
+    for (safety, response_type, must) in [
+        ("crisis", "emergency", "109"),
+        ("emergency", "emergency", "119"),
+        ("medical", "medical_boundary", "진료"),
+    ] {
+        fake.then([coaching(safety)]);
+        let a = app.chat(&u, json!({ "message": quiet })).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+        let d = &a.body["data"];
+        assert_eq!(d["responseType"], response_type, "{safety}: {d}");
+        assert!(d["response"].as_str().unwrap().contains(must), "{safety}: {d}");
+        assert!(!a.text.contains("코칭 답변입니다"), "the coaching Claude wrote is not shown");
+    }
+    fake.then([coaching("none")]);
+    let a = app.chat(&u, json!({ "message": quiet })).await;
+    assert_eq!(
+        (a.body["data"]["responseType"].clone(), a.body["data"]["response"].clone()),
+        (json!("coaching"), json!("코칭 답변입니다"))
+    );
+    // Every request asked for the reading.
+    for b in fake.received().await {
+        assert!(
+            b["output_config"]["format"]["schema"]["required"].as_array().unwrap().contains(&json!("safety"))
+        );
+    }
+    assert!(app.ai_calls().await.iter().any(|e| e["outcome"] == "red_flag_ai"));
+}
+
+/// Without the AI the offline coach answers: red flags still get the guard's answers, and a
+/// distressed message it cannot place gets a check-in with the 109 line, never lifestyle tips.
+#[sqlx::test]
+async fn without_the_ai_distress_gets_a_check_in_and_red_flags_the_guard(pool: PgPool) {
+    let app = IntelApp::offline(pool);
+    let u = app.user("offline-distress@example.com", &[]).await;
+    for (message, response_type, must) in [
+        ("살기 싫어요", "emergency", "109"),
+        ("수면제 한 통을 다 먹었어요", "emergency", "119"),
+        ("요즘 너무 외롭고 힘들어요", "offline", "109"),
+    ] {
+        let a = app.chat(&u, json!({ "message": message })).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+        let d = &a.body["data"];
+        assert_eq!(d["responseType"], response_type, "{message}: {d}");
+        let text = d["response"].as_str().unwrap();
+        assert!(text.contains(must), "{message}: {text}");
+        for tip in ["체중", "식사", "걷기", "운동"] {
+            assert!(!text.contains(tip), "{message} got tips: {text}");
+        }
+    }
+}

@@ -40,7 +40,7 @@ async fn the_default_configuration_answers_with_claude_for_every_purpose_at_the_
     fake.answer(
         "response",
         Reply::Json(
-            json!({"response": hangul(600), "suggestedQuestions": [hangul(60), hangul(60), hangul(60)]}),
+            json!({"response": hangul(600), "suggestedQuestions": [hangul(60), hangul(60), hangul(60)], "safety": "none"}),
         ),
     );
     let ids = ["walk-7000-steps", "after-meal-walk-15", "leave-the-soup", "sleep-7-hours", "water-8-cups"];

@@ -114,8 +114,10 @@ async fn persistent_500s_hangs_and_unusable_answers_end_with_the_offline_coach(p
     assert_eq!(fake.received().await.len(), 1);
 
     // A well-formed answer our rules refuse (two questions, not three): the coach answers.
-    let fake =
-        fake_then([Reply::Json(json!({"response": "답", "suggestedQuestions": ["하나?", "둘?"]}))]).await;
+    let fake = fake_then([Reply::Json(
+        json!({"response": "답", "suggestedQuestions": ["하나?", "둘?"], "safety": "none"}),
+    )])
+    .await;
     let app = IntelApp::with_fake(pool, &fake, &[]);
     let u = app.user("shape@example.com", &["AI_OVERSEAS_TRANSFER"]).await;
     let a = app.chat(&u, ask()).await;

@@ -169,5 +169,5 @@ pub fn diagnosis_input() -> Value {
 }
 
 pub fn chat_input(text: &str) -> Value {
-    json!({"response": text, "suggestedQuestions": ["질문 하나?", "질문 둘?", "질문 셋?"]})
+    json!({"response": text, "suggestedQuestions": ["질문 하나?", "질문 둘?", "질문 셋?"], "safety": "none"})
 }
