@@ -208,8 +208,21 @@ impl IntoResponse for ApiError {
             timestamp: context::now_rfc3339(),
         };
         let mut res = (status, axum::Json(body)).into_response();
-        if let ApiError::TooManyRequests { retry_after_secs } = &self {
-            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        match &self {
+            ApiError::TooManyRequests { retry_after_secs } => {
+                res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            // RFC 9110 §15.5.2: a 401 names its challenge; RFC 6750 §3: a token that was sent
+            // and refused is an `invalid_token`, a missing one gets the bare challenge.
+            ApiError::Unauthorized { code, .. } => {
+                let challenge = if *code == "UNAUTHENTICATED" {
+                    HeaderValue::from_static(r#"Bearer realm="healthsync""#)
+                } else {
+                    HeaderValue::from_static(r#"Bearer realm="healthsync", error="invalid_token""#)
+                };
+                res.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
+            }
+            _ => {}
         }
         match self {
             ApiError::Internal(cause) | ApiError::Unavailable { source: Some(cause), .. } => {

@@ -7,6 +7,7 @@ mod support;
 mod api;
 mod architecture;
 mod auth;
+mod authz;
 mod bus;
 mod catalog;
 mod deployable;
