@@ -124,6 +124,9 @@ pub fn as_time(v: &Value) -> Option<DateTime<Utc>> {
         .or_else(|| format!("{s}Z").parse::<DateTime<Utc>>().ok())
 }
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 pub(crate) fn req(v: Value) -> InvocationRequest {
     serde_json::from_value(v).unwrap()
 }

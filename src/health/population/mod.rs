@@ -3,6 +3,8 @@
 //! percentiles per item, sex and 5-year age band, and read by `peers`. It is never linked to a user.
 
 pub mod csv;
+#[cfg(test)]
+mod csv_fuzz;
 pub mod import;
 pub mod peers;
 

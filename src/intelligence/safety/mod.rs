@@ -155,4 +155,6 @@ pub const CHECK_IN_QUESTIONS: [&str; 3] =
     ["요즘 마음이 힘들 때 해 볼 수 있는 건 뭐가 있을까요?", "가까운 정신건강복지센터는 어떻게 찾나요?", "잠이 잘 안 올 때는 어떻게 하면 좋을까요?"];
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;

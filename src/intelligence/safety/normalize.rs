@@ -207,11 +207,13 @@ pub fn normalize(text: &str) -> Normalized {
             gap = true;
         }
     }
-    let mut compact = fold(compact);
+    // Dropping a separator can put two combining marks side by side: put them back in canonical
+    // order, so that normalising a normalised text changes nothing.
+    let mut compact = fold(compact.nfc().collect());
     if laughs >= 2 || composed.chars().any(|c| matches!(c, '😂' | '🤣' | '😆' | '😹')) {
         compact.push_str(LAUGHTER);
     }
-    Normalized { compact, spaced: fold(spaced) }
+    Normalized { compact, spaced: fold(spaced.nfc().collect()) }
 }
 
 #[cfg(test)]
