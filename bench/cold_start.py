@@ -28,6 +28,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from need import need, need_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BINARY = ROOT / "target" / "release" / "healthsync"
@@ -206,6 +208,7 @@ def main() -> int:
     ap.add_argument("--database-url", default=DEFAULT_DB)
     ap.add_argument("--requests", type=int, default=20, help="requests before the idle RSS reading")
     args = ap.parse_args()
+    need_binary(args.binary)
 
     if not args.binary.is_file():
         print(f"error: {args.binary} not found; run `cargo build --release` first", file=sys.stderr)

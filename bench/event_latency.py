@@ -36,6 +36,8 @@ import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from need import need, need_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
@@ -170,6 +172,8 @@ def main() -> int:
     ap.add_argument("-n", "--events", type=int, default=100, help="events with the fast path (default 100)")
     ap.add_argument("--sweep-events", type=int, default=40, help="events with the 15 s sweep alone (default 40)")
     args = ap.parse_args()
+    need("psql")
+    need_binary(args.binary)
     db = f"hs_bench_events_{os.getpid()}"
     admin = ADMIN_URL
     psql(admin, f"CREATE DATABASE {db}")

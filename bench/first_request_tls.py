@@ -41,6 +41,8 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from need import need, need_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 KID = "bench"
@@ -172,6 +174,8 @@ def main() -> int:
     ap.add_argument("--password-hash", choices=["md5", "scram-sha-256"], default="md5",
                     help="how the server stores the role's password (scram-sha-256 adds PBKDF2 to every sign-in)")
     args = ap.parse_args()
+    need("initdb", "pg_ctl", "psql", "openssl")
+    need_binary(args.binary)
     if not args.binary.is_file():
         sys.exit(f"error: {args.binary} not found (cargo build --release)")
     tmp = Path(tempfile.mkdtemp(prefix="hs-tls-bench-"))

@@ -35,6 +35,8 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from need import need, need_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 MISSIONS = ["water-8-cups", "walk-7000-steps", "sleep-7-hours", "breathing-5", "bp-check"]
@@ -202,6 +204,8 @@ def main() -> int:
     ap.add_argument("--pairs-per-round", type=int, default=20000,
                     help="distinct (user, mission) pairs each completion round may use")
     a = ap.parse_args()
+    need("wrk", "pgbench", "psql")
+    need_binary(a.binary)
     if not Path(a.binary).exists():
         print(f"error: {a.binary} not found; run `cargo build --release`", file=sys.stderr)
         return 2

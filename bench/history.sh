@@ -7,6 +7,7 @@
 #
 # Knobs: THREADS (2), CONNECTIONS (64), DURATION (10s), ROUNDS (3), BIN, PGURL.
 set -euo pipefail
+python3 "$(dirname "${BASH_SOURCE[0]}")/need.py" wrk psql || exit 2
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${BIN:-$ROOT/target/release/healthsync}"
 THREADS="${THREADS:-2}"; CONNECTIONS="${CONNECTIONS:-64}"; DURATION="${DURATION:-10s}"; ROUNDS="${ROUNDS:-3}"

@@ -7,6 +7,7 @@
 # Knobs: ROWS (1000000), ROUNDS (2), BIN (target/release/healthsync), PGURL (the server's
 # postgres:// URL without a database; a scratch database is created and dropped).
 set -euo pipefail
+python3 "$(dirname "${BASH_SOURCE[0]}")/need.py" psql || exit 2
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${BIN:-$ROOT/target/release/healthsync}"
 ROWS="${ROWS:-1000000}"

@@ -41,6 +41,8 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from need import need, need_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 DB = "healthsync_bench_intel"
@@ -171,6 +173,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--keep-db", action="store_true")
     a = ap.parse_args()
+    need("psql")
+    need_binary(a.binary)
     if not Path(a.binary).exists():
         print(f"error: {a.binary} not found; run `cargo build --release`", file=sys.stderr)
         return 2

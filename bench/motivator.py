@@ -28,6 +28,8 @@ import time
 import urllib.request
 import uuid
 from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from need import need, need_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 DB = "hs_bench_motivator"
@@ -100,6 +102,8 @@ def main() -> int:
     ap.add_argument("--fanout-users", type=int, default=1_250_000, help="users generated for the fan-out (4/5 with a goal)")
     ap.add_argument("--skip-fanout", action="store_true")
     a = ap.parse_args()
+    need("psql")
+    need_binary(a.binary)
     if not Path(a.binary).exists():
         print(f"error: {a.binary} not found; run `cargo build --release`", file=sys.stderr)
         return 2

@@ -19,10 +19,7 @@ ROUNDS="${ROUNDS:-3}"
 WARMUP="${WARMUP:-2s}"
 DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 
-if ! command -v wrk >/dev/null 2>&1; then
-    echo "wrk not found; installing it" >&2
-    apt-get update -qq && apt-get install -y -qq wrk >/dev/null
-fi
+python3 "$(dirname "${BASH_SOURCE[0]}")/need.py" wrk curl || exit 2
 if [[ ! -x "$BIN" ]]; then
     echo "error: $BIN not found; run \`cargo build --release\` first" >&2
     exit 2
