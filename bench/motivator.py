@@ -77,7 +77,7 @@ def serve(binary: str, db_url: str, pool: int, tmp: Path):
     env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), "RUST_LOG": "warn",
            "FUNCTIONS_CUSTOMHANDLER_PORT": str(port), "DATABASE_URL": db_url, "DB_POOL_MAX": str(pool),
            # The run's hour whatever the wall clock says (else quiet hours skip most users).
-           "MOTIVATOR_CLOCK_START": RUN_AT}
+           "CLOCK_START": RUN_AT}
     server = subprocess.Popen([binary, "serve"], env=env, stdout=subprocess.DEVNULL,
                               stderr=open(tmp / "server.log", "w"))
     base = f"http://127.0.0.1:{port}"

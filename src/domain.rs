@@ -31,6 +31,7 @@ use crate::{
             servicebus::ServiceBusSink,
         },
         cache::{Cache, MemoryCache, NearCache, RedisCache},
+        time::Clock,
     },
 };
 
@@ -98,6 +99,9 @@ pub struct Platform {
     pub data_parts: Arc<[DataPart]>,
     /// The OpenAPI document of the whole app.
     pub api_doc: Arc<ApiDoc>,
+    /// The app's one clock: every domain's "now" and Seoul "today" (tests replace it before the
+    /// domains are mounted).
+    pub clock: Clock,
     shared: Arc<Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>>,
 }
 
@@ -147,6 +151,7 @@ impl Platform {
                 Arc::new(EventHubSink::new(base, hub, credential, events).context("configuring Event Hubs")?);
         }
         let ai = Arc::new(Claude::new(ClaudeConfig::from_source(settings.as_ref())?));
+        let clock = Clock::from_source(settings.as_ref(), config.environment)?;
         Ok(Platform {
             config: Arc::new(config),
             ai,
@@ -157,6 +162,7 @@ impl Platform {
             events,
             data_parts: blueprint.data_parts.into(),
             api_doc: Arc::new(blueprint.api_doc),
+            clock,
             shared: Arc::default(),
         })
     }

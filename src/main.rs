@@ -101,8 +101,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = App::from_source(Arc::new(ProcessEnv))?;
             let warmup = db::warm_up(app.platform.db.clone());
             // The safety guard's model learns its corpus once (a fraction of a second), before
-            // the first chat message rather than during it.
-            tokio::task::spawn_blocking(healthsync::intelligence::safety::model::warm);
+            // the first chat message rather than during it; on a thread of its own that an exit
+            // (a port already taken, say) does not wait for, as the runtime would for a blocking task.
+            std::thread::Builder::new()
+                .name("safety-model".into())
+                .spawn(healthsync::intelligence::safety::model::warm)
+                .context("starting the safety model's training")?;
             let router =
                 host::serve::after_warmup(app.router, warmup, app.platform.config.db_acquire_timeout);
             host::serve::serve(router, port).await

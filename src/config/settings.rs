@@ -102,6 +102,12 @@ pub const DEV_PG_PORT: Setting = Setting::new(
 )
 .local_only();
 
+pub const CLOCK_START: Setting = Setting::new(
+    "CLOCK_START",
+    "local only: the app's clock starts at this RFC 3339 instant and runs on (demos and tests of the daily run)",
+)
+.local_only();
+
 /// Every setting of the platform.
 pub const SETTINGS: &[Setting] = &[
     DATABASE_URL,
@@ -130,6 +136,7 @@ pub const SETTINGS: &[Setting] = &[
     RUST_LOG,
     LOG_FORMAT,
     DEV_PG_PORT,
+    CLOCK_START,
 ];
 
 /// Which request header carries the caller's address.

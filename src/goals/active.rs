@@ -15,10 +15,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
+use crate::platform::time::{seoul_date, until_seoul_midnight};
+
 use super::{
     GoalsState,
     catalog::Missions,
-    clock::{seoul_date, until_seoul_midnight},
     model::MissionId,
     store,
 };

@@ -8,11 +8,9 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-pub use super::{
-    clock::{Clock, clock},
-    model::{AssessmentItem, Category, Difficulty, Mission, MissionId},
-};
-use super::{clock::seoul_date, stats, store};
+pub use super::model::{AssessmentItem, Category, Difficulty, Mission, MissionId};
+use super::{stats, store};
+use crate::platform::time::seoul_date;
 use crate::domain::Platform;
 
 /// A mission of the open goal not done yet today.
@@ -52,7 +50,7 @@ impl Progress {
 
 /// A user's progress now, by the app's clock.
 pub async fn progress(platform: &Platform, user: Uuid) -> anyhow::Result<Progress> {
-    progress_at(&platform.db, user, clock(platform)?.now()).await
+    progress_at(&platform.db, user, platform.clock.now()).await
 }
 
 /// A user's progress at `now`.

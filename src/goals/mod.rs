@@ -7,7 +7,6 @@ pub mod active;
 pub mod assessment;
 pub mod catalog;
 pub mod api;
-pub mod clock;
 pub mod events;
 pub mod insights;
 pub mod model;
@@ -20,7 +19,7 @@ pub mod store;
 use std::{ops::Deref, sync::Arc};
 
 use axum::extract::FromRef;
-pub use clock::Clock;
+use crate::platform::time::Clock;
 use utoipa::OpenApi as _;
 
 use crate::{
@@ -101,7 +100,7 @@ impl DomainModule for Domain {
         Ok(GoalsState(Arc::new(Inner {
             resets_per_hour: GOALS_RESET_RATE_LIMIT_PER_HOUR.number(src, "a whole number from 1 to 1000", 1..=1000)?,
             verifier: crate::users::verifier(platform)?,
-            clock: clock::clock(platform)?,
+            clock: platform.clock.clone(),
             catalog: catalog::CatalogCache::default(),
             recommender: api::RecommenderSlot::of(platform)?,
             platform: platform.clone(),

@@ -29,7 +29,7 @@ use crate::{
     platform::cache,
     users::{
         self,
-        model::{Sex, age_on, today_seoul},
+        model::{Sex, age_on},
     },
 };
 
@@ -99,7 +99,7 @@ pub async fn user_info(platform: &Platform, user: Uuid) -> anyhow::Result<UserIn
     let row = users::store::get(&platform.db, user).await.context("reading the profile")?;
     Ok(match row {
         Some(u) => UserInfo {
-            age: u.birth_date.map(|b| age_on(b, today_seoul())),
+            age: u.birth_date.map(|b| age_on(b, platform.clock.today())),
             gender: u.sex(),
             birth_date: u.birth_date,
             name: u.name,

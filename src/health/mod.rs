@@ -30,6 +30,7 @@ use crate::{
     users::{self, Verifier},
 };
 use provider::{CheckupProvider, NotConfigured, sample::Sample, tilko};
+use crate::platform::time::Clock;
 
 /// The health domain's state.
 #[derive(Clone)]
@@ -57,7 +58,7 @@ impl FromRef<HealthState> for Verifier {
 
 /// Tilko when a key is set; otherwise the sample locally, and nothing in Azure (people must never
 /// be shown sample data as theirs).
-fn provider(config: &settings::HealthConfig, env: Environment) -> Arc<dyn CheckupProvider> {
+fn provider(config: &settings::HealthConfig, env: Environment, clock: &Clock) -> Arc<dyn CheckupProvider> {
     match (&config.tilko_api_key, env) {
         (Some(key), _) => Arc::new(tilko::Tilko::new(
             tilko::TilkoConfig {
@@ -67,7 +68,7 @@ fn provider(config: &settings::HealthConfig, env: Environment) -> Arc<dyn Checku
             },
             LazyClient::default(),
         )),
-        (None, Environment::Local) => Arc::new(Sample { approval_delay: config.sample_delay }),
+        (None, Environment::Local) => Arc::new(Sample { approval_delay: config.sample_delay, clock: clock.clone() }),
         (None, Environment::Azure) => Arc::new(NotConfigured),
     }
 }
@@ -103,7 +104,7 @@ impl DomainModule for Domain {
         let config = settings::HealthConfig::from_source(platform.settings.as_ref())?;
         Ok(HealthState {
             verifier: users::verifier(platform)?,
-            provider: provider(&config, platform.config.environment),
+            provider: provider(&config, platform.config.environment, &platform.clock),
             job_ttl: config.job_ttl,
             withdrawn_retention: config.withdrawn_retention,
             platform: platform.clone(),

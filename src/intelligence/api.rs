@@ -68,9 +68,12 @@ fn segment_key(day: NaiveDate, b: &NudgeBrief<'_>) -> String {
     format!("intel:nudge:{day}:{hex}")
 }
 
-/// Serialises asks for one segment within the process.
-#[derive(Clone, Default)]
-struct Locks(Arc<std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>);
+/// Serialises asks for one segment within the process: one map per process, as the lock it
+/// stands for is (instances agree through the cache counter below).
+#[derive(Default)]
+struct Locks(std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+
+static LOCKS: std::sync::LazyLock<Locks> = std::sync::LazyLock::new(Locks::default);
 
 impl Locks {
     fn of(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -103,8 +106,7 @@ pub async fn nudge_wording(platform: &Platform, day: NaiveDate, brief: &NudgeBri
     if !platform.ai.is_configured() {
         return brief.fallback.clone();
     }
-    let Ok(locks) = platform.shared(|_| Ok(Locks::default())) else { return brief.fallback.clone() };
-    let lock = locks.of(&key);
+    let lock = LOCKS.of(&key);
     let _held = lock.lock().await;
     if let Some(e) = cache::get_json::<Entry>(cache, &key).await {
         return from_entry(e, brief);

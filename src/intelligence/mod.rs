@@ -32,7 +32,8 @@ use crate::{
     config::Setting,
     domain::{DataPart, DomainModule, Platform},
     functions::Function,
-    goals::api::{Clock, RecommenderSlot},
+    goals::api::RecommenderSlot,
+    platform::time::Clock,
     http::Routes,
     platform::ai,
     users::Verifier,
@@ -121,7 +122,7 @@ impl DomainModule for Domain {
         engine::check_fits(platform)?;
         let state = IntelState(Arc::new(Inner {
             verifier: crate::users::verifier(platform)?,
-            clock: crate::goals::api::clock(platform)?,
+            clock: platform.clock.clone(),
             daily_tokens: AI_DAILY_TOKEN_BUDGET.number(src, "a whole number of tokens", 0..=100_000_000)?,
             chat_per_minute: CHAT_RATE_LIMIT_PER_MINUTE.number(src, "a whole number from 1 to 1000", 1..=1000)?,
             platform: platform.clone(),

@@ -100,7 +100,7 @@ pub fn checkup(state: MotivatorState, req: InvocationRequest) -> InvokeFuture {
                 let flag = latest.assessment.flags.iter().find(|f| f.code == health::FlagCode::ConfirmatoryVisit);
                 if let Some(flag) = flag {
                     let deadline = flag.deadline.or_else(|| rules::confirmatory_deadline(latest.checkup_date));
-                    let today = crate::goals::clock::seoul_date(state.clock.now());
+                    let today = crate::platform::time::seoul_date(state.clock.now());
                     if let Some(deadline) = deadline.filter(|d| *d >= today) {
                         let mut n = note(user_id, Kind::ConfirmatoryVisit, wording::confirmatory_visit(deadline));
                         n.deadline = Some(deadline);

@@ -23,7 +23,7 @@ use crate::{
     config::Setting,
     domain::{DataPart, DomainModule, Platform},
     functions::Function,
-    goals::api::Clock,
+    platform::time::Clock,
     http::Routes,
     platform::bus::Event,
     users::Verifier,
@@ -44,14 +44,9 @@ pub const NOTIFICATION_HUB_CONNECTION: Setting = Setting::new(
 .secret();
 pub const NOTIFICATION_HUB_NAME: Setting =
     Setting::new("NOTIFICATION_HUB_NAME", "the notification hub's name (with NOTIFICATION_HUB_CONNECTION)");
-pub const MOTIVATOR_CLOCK_START: Setting = Setting::new(
-    "MOTIVATOR_CLOCK_START",
-    "local only: the motivator's clock starts at this RFC 3339 instant and runs on (tests of the daily run)",
-)
-.local_only();
 
 pub const SETTINGS: &[Setting] =
-    &[NUDGE_SCHEDULE, NUDGE_SLICE_SIZE, NOTIFICATION_HUB_CONNECTION, NOTIFICATION_HUB_NAME, MOTIVATOR_CLOCK_START];
+    &[NUDGE_SCHEDULE, NUDGE_SLICE_SIZE, NOTIFICATION_HUB_CONNECTION, NOTIFICATION_HUB_NAME];
 
 /// The motivator's state. Behind one `Arc`, as every request clones it.
 #[derive(Clone)]
@@ -94,17 +89,7 @@ impl MotivatorState {
     pub fn new(platform: &Platform, push: Option<Arc<dyn push::PushSender>>) -> anyhow::Result<Self> {
         let src = platform.settings.as_ref();
         let slice_size = NUDGE_SLICE_SIZE.number(src, "a whole number from 10 to 10000", 10..=10_000)?;
-        let base = crate::goals::api::clock(platform)?;
-        let clock = match MOTIVATOR_CLOCK_START.read(src) {
-            Some(start) if platform.config.environment != crate::config::Environment::Azure => {
-                let start = DateTime::parse_from_rfc3339(&start)
-                    .context("MOTIVATOR_CLOCK_START is not an RFC 3339 instant")?
-                    .with_timezone(&Utc);
-                let offset = start - base.now();
-                Clock::from_fn(move || base.now() + offset)
-            }
-            _ => base,
-        };
+        let clock = platform.clock.clone();
         Ok(MotivatorState(Arc::new(Inner {
             verifier: crate::users::verifier(platform)?,
             clock,

@@ -27,7 +27,8 @@ use super::{
 };
 use crate::{
     functions::{self, InvocationError, InvocationRequest, InvocationResponse, InvokeFuture, MESSAGE_IN, ServiceBusMessage},
-    goals::{api as goals, clock::seoul_date},
+    goals::api as goals,
+    platform::time::seoul_date,
     platform::bus::{self, Handled, NewEvent},
     users::{self, ConsentKind},
 };
@@ -234,7 +235,7 @@ pub async fn process(
         processed = report.processed,
         created = report.created,
         segments = report.segments,
-        hour = run_at.with_timezone(&crate::goals::clock::SEOUL).hour(),
+        hour = run_at.with_timezone(&crate::platform::time::SEOUL).hour(),
         "nudge slice done"
     );
     Ok((Handled::Applied, report))

@@ -20,10 +20,8 @@ use super::{
     wording,
 };
 use crate::{
-    goals::{
-        api::{self as goals, MissionId},
-        clock::SEOUL,
-    },
+    goals::api::{self as goals, MissionId},
+    platform::time::SEOUL,
     http::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, FieldError, Success, envelope::Envelope},
     users::ActiveUser,
 };

@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::goals::{api::Progress, clock::SEOUL};
+use crate::{goals::api::Progress, platform::time::SEOUL};
 
 /// Promotional quiet hours (정보통신망법 §50): from 21:00 to 08:00 Asia/Seoul.
 pub const QUIET_FROM_HOUR: u32 = 21;

@@ -10,3 +10,4 @@ pub mod http_client;
 pub mod ratelimit;
 pub mod resilience;
 pub mod telemetry;
+pub mod time;

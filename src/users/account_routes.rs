@@ -48,12 +48,13 @@ pub struct Profile {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<UserRow> for Profile {
-    fn from(u: UserRow) -> Self {
+impl Profile {
+    /// The profile as of `today` (the app clock's Seoul date: the age depends on it).
+    fn of(u: UserRow, today: chrono::NaiveDate) -> Self {
         Profile {
             user_id: u.id,
             status: u.status(),
-            age: u.birth_date.map(|b| model::age_on(b, model::today_seoul())),
+            age: u.birth_date.map(|b| model::age_on(b, today)),
             sex: u.sex(),
             email: u.email,
             name: u.name,
@@ -103,7 +104,7 @@ pub async fn register(
 ) -> ApiResult<Success<Profile>> {
     let mut errors = Vec::new();
     let name = collect(&mut errors, model::parse_name(&req.name));
-    let birth = collect(&mut errors, model::parse_birth_date(&req.birth_date));
+    let birth = collect(&mut errors, model::parse_birth_date(&req.birth_date, state.clock.today()));
     let sex = collect(&mut errors, parse_sex(&req.sex));
     let occupation = req.occupation.as_deref().and_then(|o| collect(&mut errors, model::parse_occupation(o)));
     let height = req.height_cm.and_then(|h| collect(&mut errors, model::parse_height(h)));
@@ -127,7 +128,7 @@ pub async fn register(
         });
     };
     cache::invalidate(state.cache.as_ref(), &status_cache_key(user.id)).await;
-    Ok(Success::created(Profile::from(row)).message("가입이 완료되었습니다."))
+    Ok(Success::created(Profile::of(row, state.clock.today())).message("가입이 완료되었습니다."))
 }
 
 /// The caller's profile.
@@ -137,7 +138,7 @@ pub async fn profile(State(state): State<UsersState>, user: AuthUser) -> ApiResu
     let row = store::get(&state.db, user.id)
         .await?
         .ok_or_else(|| ApiError::not_found("계정을 찾을 수 없습니다."))?;
-    Ok(Success::new(Profile::from(row)))
+    Ok(Success::new(Profile::of(row, state.clock.today())))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -178,7 +179,7 @@ pub async fn update_profile(
     let mut errors = Vec::new();
     let patch = ProfilePatch {
         name: req.name.as_deref().and_then(|n| collect(&mut errors, model::parse_name(n))),
-        birth_date: req.birth_date.as_deref().and_then(|b| collect(&mut errors, model::parse_birth_date(b))),
+        birth_date: req.birth_date.as_deref().and_then(|b| collect(&mut errors, model::parse_birth_date(b, state.clock.today()))),
         sex: req.sex.as_deref().and_then(|s| collect(&mut errors, parse_sex(s))),
         occupation: req.occupation.map(|o| {
             o.and_then(|o| collect(&mut errors, model::parse_occupation(&o))).filter(|o| !o.is_empty())
@@ -191,7 +192,7 @@ pub async fn update_profile(
     let row = store::update_profile(&state.db, user.id, &patch)
         .await?
         .ok_or_else(|| ApiError::not_found("계정을 찾을 수 없습니다."))?;
-    Ok(Success::new(Profile::from(row)).message("프로필을 수정했습니다."))
+    Ok(Success::new(Profile::of(row, state.clock.today())).message("프로필을 수정했습니다."))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -1,7 +1,7 @@
 //! Domain types of the user domain. Requests become these at the edge; nothing downstream sees a
 //! raw string where one of these belongs.
 
-use chrono::{Datelike, NaiveDate, Utc};
+use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -52,11 +52,6 @@ impl UserStatus {
     }
 }
 
-/// "Today" for users is the date in Asia/Seoul (UTC+9 all year; Korea has no daylight saving).
-pub fn today_seoul() -> NaiveDate {
-    (Utc::now() + chrono::Duration::hours(9)).date_naive()
-}
-
 /// Age in full years on `today`.
 pub fn age_on(birth: NaiveDate, today: NaiveDate) -> u32 {
     let mut age = today.year() - birth.year();
@@ -70,12 +65,12 @@ pub fn age_on(birth: NaiveDate, today: NaiveDate) -> u32 {
 pub const MIN_AGE: u32 = 14;
 
 /// A birth date (never a resident registration number): ISO `YYYY-MM-DD`, the person at least
-/// 14 and at most 120 years old today in Seoul.
-pub fn parse_birth_date(raw: &str) -> Result<NaiveDate, FieldError> {
+/// 14 and at most 120 years old on `today` (the app clock's Seoul date).
+pub fn parse_birth_date(raw: &str, today: NaiveDate) -> Result<NaiveDate, FieldError> {
     let date = text::iso_date(raw)
         .ok_or_else(|| FieldError::new("birthDate", "YYYY-MM-DD 형식의 날짜로 입력해 주세요."))?;
-    let age = age_on(date, today_seoul());
-    if date > today_seoul() || age > 120 {
+    let age = age_on(date, today);
+    if date > today || age > 120 {
         return Err(FieldError::new("birthDate", "생년월일을 다시 확인해 주세요."));
     }
     if age < MIN_AGE {
@@ -162,14 +157,14 @@ mod tests {
 
     #[test]
     fn birth_dates_are_checked_for_form_and_age() {
-        assert!(parse_birth_date("1990-05-10").is_ok());
+        let today = NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
+        assert!(parse_birth_date("1990-05-10", today).is_ok());
         for bad in
-            ["1990/05/10", "19900510", "2999-01-01", "1850-01-01", "", "1990-02-30", "+001990-05-10", "1990-5-10"]
+            ["1990/05/10", "19900510", "2026-12-08", "1850-01-01", "", "1990-02-30", "+001990-05-10", "1990-5-10"]
         {
-            assert!(parse_birth_date(bad).is_err(), "{bad}");
+            assert!(parse_birth_date(bad, today).is_err(), "{bad}");
         }
-        let young = (today_seoul() - chrono::Duration::days(365 * 10)).format("%Y-%m-%d").to_string();
-        assert_eq!(parse_birth_date(&young).unwrap_err().message, "만 14세 이상만 가입할 수 있습니다.");
+        assert_eq!(parse_birth_date("2016-12-07", today).unwrap_err().message, "만 14세 이상만 가입할 수 있습니다.");
     }
 
     #[test]

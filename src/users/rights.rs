@@ -29,7 +29,7 @@ pub async fn export(platform: &Platform, user: Uuid) -> anyhow::Result<Value> {
     }
     let files = platform.blob.list(&blob_prefix(user)).await.context("listing the user's files")?;
     Ok(json!({
-        "exportedAt": chrono::Utc::now(),
+        "exportedAt": platform.clock.now(),
         "userId": user,
         "data": data,
         "files": files,

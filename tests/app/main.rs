@@ -10,6 +10,7 @@ mod auth;
 mod authz;
 mod bus;
 mod catalog;
+mod clock;
 mod deployable;
 mod deployable_access;
 mod deployable_handover;

@@ -67,7 +67,7 @@ async fn a_days_nudges_reach_every_eligible_user_once_through_a_killed_slice() {
             ("NUDGE_SCHEDULE", NEVER),
             ("NUDGE_SLICE_SIZE", "250"),
             // 09:05 in Seoul on 1 December.
-            ("MOTIVATOR_CLOCK_START", "2026-12-01T00:05:00Z"),
+            ("CLOCK_START", "2026-12-01T00:05:00Z"),
             ("LOCAL_FUNCTION_KEY", KEY),
         ],
     )

@@ -11,11 +11,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{
+    platform::time::{SEOUL, seoul_instant},
     goals::{
         GoalsState,
         active::{self, Day},
         catalog::Missions,
-        clock::{SEOUL, seoul_instant},
         model::{Category, DailyTarget, Difficulty, Mission},
         stats::percent,
     },

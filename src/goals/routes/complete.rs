@@ -7,9 +7,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{
+    platform::time::seoul_date,
     goals::{
         GoalsState, active,
-        clock::seoul_date,
         model::MissionId,
         store::{self, Completion, Outcome},
     },

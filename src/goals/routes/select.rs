@@ -11,7 +11,8 @@ use uuid::Uuid;
 
 use super::{MissionView, check_known, parse_ids};
 use crate::{
-    goals::{GoalsState, active, api, assessment, clock::seoul_date, recommend, stats, store},
+    goals::{GoalsState, active, api, assessment, recommend, stats, store},
+    platform::time::seoul_date,
     http::{ApiError, ApiJson, ApiResult, FieldError, ResultExt, Success, envelope::Envelope},
     platform::ratelimit,
     users::ActiveUser,

@@ -12,11 +12,16 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::{CheckupProvider, Completion, ProviderError, StartOutcome, StartRequest, tilko::map};
-use crate::users::model::{Sex, age_on, today_seoul};
+use crate::{
+    platform::time::Clock,
+    users::model::{Sex, age_on},
+};
 
 pub struct Sample {
     /// How long the pretend user takes to approve.
     pub approval_delay: Duration,
+    /// The app's clock: approval times and the pretend records' dates follow it.
+    pub clock: Clock,
 }
 
 fn seed(name: &str, birth: NaiveDate) -> u64 {
@@ -106,7 +111,7 @@ impl CheckupProvider for Sample {
     }
 
     async fn start(&self, req: &StartRequest) -> Result<StartOutcome, ProviderError> {
-        let approve_at = Utc::now() + self.approval_delay;
+        let approve_at = self.clock.now() + self.approval_delay;
         Ok(StartOutcome::Waiting(json!({
             "name": req.name, "birthDate": req.birth_date, "sex": req.sex, "approveAt": approve_at,
         })))
@@ -115,13 +120,13 @@ impl CheckupProvider for Sample {
     async fn complete(&self, handle: &Value) -> Result<Completion, ProviderError> {
         let bad = || ProviderError::Unavailable(anyhow::anyhow!("a malformed sample handle"));
         let approve_at: DateTime<Utc> = serde_json::from_value(handle["approveAt"].clone()).map_err(|_| bad())?;
-        if Utc::now() < approve_at {
+        if self.clock.now() < approve_at {
             return Ok(Completion::Pending);
         }
         let name = handle["name"].as_str().ok_or_else(bad)?;
         let birth: NaiveDate = serde_json::from_value(handle["birthDate"].clone()).map_err(|_| bad())?;
         let sex: Sex = serde_json::from_value(handle["sex"].clone()).map_err(|_| bad())?;
-        Ok(Completion::Approved(map::map_list(&records(name, birth, sex, today_seoul()))))
+        Ok(Completion::Approved(map::map_list(&records(name, birth, sex, self.clock.today()))))
     }
 }
 

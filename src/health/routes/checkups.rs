@@ -20,7 +20,7 @@ use crate::{
     },
     http::{ApiError, ApiJson, ApiPath, ApiResult, Routes, Success, envelope::Envelope, error::violated_constraint},
     platform::bus::{self, NewEvent},
-    users::{ActiveUser, model::today_seoul},
+    users::ActiveUser,
 };
 
 pub fn routes() -> Routes<HealthState> {
@@ -48,7 +48,7 @@ pub async fn record_checkup(
 ) -> ApiResult<Success<CheckupRecord>> {
     require_consent(&state, user.id).await?;
     let (info, sex) = profile(&state, user.id).await?;
-    let new = validate::parse_manual(&entry, today_seoul(), info.birth_date).map_err(ApiError::Validation)?;
+    let new = validate::parse_manual(&entry, state.clock.today(), info.birth_date).map_err(ApiError::Validation)?;
     let file_missing = || ApiError::field("fileId", "업로드한 결과지를 찾을 수 없습니다.");
     if let Some(file) = entry.file_id
         && store::files::get(&state.db, user.id, file).await?.is_none()

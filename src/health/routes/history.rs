@@ -17,7 +17,7 @@ use crate::{
         ApiError, ApiQuery, ApiResult, Routes, Success,
         envelope::{Envelope, PreRendered},
     },
-    users::{ActiveUser, model::today_seoul},
+    users::ActiveUser,
 };
 
 pub fn routes() -> Routes<HealthState> {
@@ -76,7 +76,7 @@ pub async fn checkup_history(
     let records: Vec<CheckupRecord> = h.records.into_iter().take(max as usize).collect();
     let view = HistoryResponse {
         chart_data: trends::chart(&records),
-        normal_range_reference: views::normal_ranges(sex, today_seoul()),
+        normal_range_reference: views::normal_ranges(sex, state.clock.today()),
         user_info: h.user_info,
         checkup_records: records,
         total_records: h.total,

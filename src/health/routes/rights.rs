@@ -39,7 +39,7 @@ pub async fn export(platform: &Platform, user: Uuid) -> anyhow::Result<Value> {
 /// Blobs go first and rows after, so a run that fails half-way finds the user again next time.
 /// The account, the other consents and the other domains' data stay.
 pub async fn erase_withdrawn(platform: &Platform, retention: Duration) -> anyhow::Result<usize> {
-    let cutoff = chrono::Utc::now() - chrono::Duration::from_std(retention).context("retention period")?;
+    let cutoff = platform.clock.now() - chrono::Duration::from_std(retention).context("retention period")?;
     let (mut after, mut erased) = (0, 0);
     loop {
         let page = users::withdrawn_before(&platform.db, ConsentKind::HealthData, cutoff, after, 500).await?;

@@ -147,7 +147,7 @@ pub async fn start_sync(
         None => info.name.clone(),
     };
     let birth: Option<NaiveDate> = match req.birth_date.as_deref() {
-        Some(b) => model::parse_birth_date(b).map_err(|e| errors.push(e)).ok(),
+        Some(b) => model::parse_birth_date(b, state.clock.today()).map_err(|e| errors.push(e)).ok(),
         None => info.birth_date,
     };
     let telecom = match req.telecom.as_deref().map(|t| text::visible_text(t, 10, false)) {
@@ -175,7 +175,7 @@ pub async fn start_sync(
             provider: state.provider.name(),
             handle,
             failure_reason: reason.as_deref(),
-            expires_at: Utc::now() + state.job_ttl,
+            expires_at: state.clock.now() + state.job_ttl,
         },
     )
     .await?;
@@ -207,7 +207,7 @@ pub async fn complete_sync(
     if matches!(job.status.as_str(), "SUCCESS" | "FAILED") {
         return Ok(Success::new(answer(&state, user.id, &job).await?));
     }
-    if job.expires_at <= Utc::now() {
+    if job.expires_at <= state.clock.now() {
         let ended = store::jobs::fail(&state.db, job.id, "APPROVAL_EXPIRED").await?.unwrap_or(job);
         return Ok(Success::new(answer(&state, user.id, &ended).await?));
     }

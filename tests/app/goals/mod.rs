@@ -20,7 +20,7 @@ use axum::{
     http::{Method, Request, StatusCode},
 };
 use chrono::{DateTime, Utc};
-use healthsync::{DOMAINS, app::App, config::Config, domain::Platform, goals::Clock};
+use healthsync::{DOMAINS, app::App, config::Config, domain::Platform, platform::time::Clock};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -45,11 +45,11 @@ impl GoalsApp {
         all.extend_from_slice(extra);
         let settings = Arc::new(settings(&all));
         let config = Config::from_source(settings.as_ref()).unwrap();
-        let platform = App::platform(DOMAINS, config, settings, pool.clone()).unwrap();
+        let mut platform = App::platform(DOMAINS, config, settings, pool.clone()).unwrap();
         let time = Arc::new(Mutex::new(at(now)));
         let read = time.clone();
-        // The app's one clock: the goals domain takes it from the platform when it is mounted.
-        platform.shared(|_| Ok(Clock::from_fn(move || *read.lock().unwrap()))).unwrap();
+        // The app's one clock: every domain reads it from the platform.
+        platform.clock = Clock::from_fn(move || *read.lock().unwrap());
         let app = App::mount(DOMAINS, platform).unwrap();
         GoalsApp { router: app.router, platform: app.platform, pool, time }
     }

@@ -128,7 +128,7 @@ async fn recommendations_follow_the_latest_checkup_when_the_user_allows_it(pool:
     let c = app.call(Some(&u.token), Method::PUT, "/api/users/me/consents", Some(consent(true))).await;
     assert_eq!(c.status, StatusCode::OK, "{}", c.text);
     // Blood pressure and fasting glucose in 정상B(경계); everything else fine.
-    let checkup = json!({"checkupDate": "2026-10-01", "systolic": 132, "diastolic": 84,
+    let checkup = json!({"checkupDate": "2026-02-01", "systolic": 132, "diastolic": 84,
         "fastingGlucose": 112, "height": 175, "weight": 68, "waist": 80});
     let m = app.call(Some(&u.token), Method::POST, "/api/health/checkups", Some(checkup)).await;
     assert_eq!(m.status, StatusCode::CREATED, "{}", m.text);

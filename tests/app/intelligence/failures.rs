@@ -35,6 +35,8 @@ async fn a_429_waits_its_retry_after_ms_and_a_529_is_retried_after_a_backoff(poo
     let fake = fake_then([Reply::Error(429, "rate_limit_error", h)]).await;
     let app = IntelApp::with_fake(pool.clone(), &fake, &[]);
     let u = app.user("retry@example.com", &["AI_OVERSEAS_TRANSFER"]).await;
+    // The guard's model trains on first use (the app warms it at start-up): not part of the wait.
+    healthsync::intelligence::safety::model::warm();
     let started = Instant::now();
     let a = app.chat(&u, ask()).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
@@ -94,6 +96,8 @@ async fn persistent_500s_hangs_and_unusable_answers_end_with_the_offline_coach(p
         &[("ANTHROPIC_FIRST_TOKEN_MS", "300"), ("ANTHROPIC_MIN_TOKENS_PER_SEC", "1000000")],
     );
     let u = app.user("hang@example.com", &["AI_OVERSEAS_TRANSFER"]).await;
+    // The guard's model trains on first use (the app warms it at start-up): not part of the wait.
+    healthsync::intelligence::safety::model::warm();
     let started = Instant::now();
     let a = app.chat(&u, ask()).await;
     assert_eq!((a.status, a.body["data"]["engine"].clone()), (StatusCode::OK, json!("offline")));

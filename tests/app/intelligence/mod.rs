@@ -20,7 +20,7 @@ use axum::{
     http::{Method, Request, StatusCode},
 };
 use chrono::{DateTime, Utc};
-use healthsync::{DOMAINS, app::App, config::Config, domain::Platform, goals::Clock};
+use healthsync::{DOMAINS, app::App, config::Config, domain::Platform, platform::time::Clock};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -54,15 +54,17 @@ pub fn fake_settings(fake: &ClaudeFake) -> Vec<(&'static str, String)> {
 
 impl IntelApp {
     pub fn start(pool: PgPool, extra: &[(&str, String)]) -> IntelApp {
+        // As `serve` does: the safety guard's model trains while the test sets up.
+        std::thread::spawn(healthsync::intelligence::safety::model::warm);
         let mut all: Vec<(&str, &str)> =
             vec![("DEV_LOGIN_ENABLED", "true"), ("AUTH_RATE_LIMIT_PER_MINUTE", "10000")];
         all.extend(extra.iter().map(|(k, v)| (*k, v.as_str())));
         let settings = Arc::new(settings(&all));
         let config = Config::from_source(settings.as_ref()).unwrap();
-        let platform = App::platform(DOMAINS, config, settings, pool.clone()).unwrap();
+        let mut platform = App::platform(DOMAINS, config, settings, pool.clone()).unwrap();
         let time = Arc::new(Mutex::new(at(NOW)));
         let read = time.clone();
-        platform.shared(|_| Ok(Clock::from_fn(move || *read.lock().unwrap()))).unwrap();
+        platform.clock = Clock::from_fn(move || *read.lock().unwrap());
         let app = App::mount(DOMAINS, platform).unwrap();
         IntelApp { router: app.router, platform: app.platform, pool, time }
     }

@@ -1,13 +1,15 @@
-//! "Now" and "today" for the goals domain. Today is the Asia/Seoul date (UTC+9 all year: Korea
-//! has no daylight saving). The clock is one value of the app (`Platform::shared`): production
-//! reads the system clock; a test puts its own clock there before the domains are mounted, so the
-//! Seoul day boundary is tested through the same code the app runs.
+//! "Now" and "today" for the whole app. Today is the Asia/Seoul date (UTC+9 all year: Korea has
+//! no daylight saving). The clock is one explicit field of the platform (`Platform::clock`), read
+//! by every domain for every "now" it acts on (expiries, ages, checkup dates, the Seoul day of a
+//! mission, the daily run): production reads the system clock; locally `CLOCK_START` starts it at
+//! another instant; a test sets its own before the domains are mounted, so every domain's day
+//! boundary is tested through the same code the app runs.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
 
-use crate::domain::Platform;
+use crate::config::{Environment, Source};
 
 /// Asia/Seoul.
 pub const SEOUL: FixedOffset = match FixedOffset::east_opt(9 * 3600) {
@@ -22,6 +24,25 @@ pub struct Clock(Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>);
 impl Clock {
     pub fn system() -> Self {
         Clock(Arc::new(Utc::now))
+    }
+
+    /// The system clock moved to start at `start` and run on from there.
+    pub fn starting_at(start: DateTime<Utc>) -> Self {
+        let offset = start - Utc::now();
+        Clock(Arc::new(move || Utc::now() + offset))
+    }
+
+    /// The app's clock from its settings: the system clock, or, outside Azure, the one
+    /// `CLOCK_START` names.
+    pub fn from_source(src: &dyn Source, environment: Environment) -> anyhow::Result<Self> {
+        match crate::config::settings::CLOCK_START.read(src) {
+            Some(start) if environment != Environment::Azure => {
+                let start = DateTime::parse_from_rfc3339(start.trim())
+                    .map_err(|_| anyhow::anyhow!("CLOCK_START is not an RFC 3339 instant"))?;
+                Ok(Clock::starting_at(start.with_timezone(&Utc)))
+            }
+            _ => Ok(Clock::system()),
+        }
     }
 
     /// A clock reading `now` (tests move time with it).
@@ -43,11 +64,6 @@ impl std::fmt::Debug for Clock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("Clock").field(&self.now()).finish()
     }
-}
-
-/// The app's clock: the one a test put in the platform, else the system clock.
-pub fn clock(platform: &Platform) -> anyhow::Result<Clock> {
-    platform.shared(|_| Ok(Clock::system()))
 }
 
 /// The Seoul date of an instant.
