@@ -150,10 +150,31 @@ impl<'a> Catalog<'a> {
                         problems.push(format!("operationId {id} is used twice (again at {path})"))
                     }
                     None => problems.push(format!("an operation at {path} has no operationId")),
+                    Some(id) if !camel_case(id) => {
+                        problems.push(format!("operationId {id} at {path} is not camelCase"))
+                    }
                     Some(_) => {}
                 }
+            }
+            // Path parameters are named like every JSON field: `{jobId}`, never `{job_id}`.
+            for segment in path.split('/').filter_map(|s| s.strip_prefix('{')?.strip_suffix('}')) {
+                if !camel_case(segment) {
+                    problems.push(format!("path parameter {{{segment}}} of {path} is not camelCase"));
+                }
+            }
+        }
+        for name in doc.components.iter().flat_map(|c| c.schemas.keys()) {
+            if !name.starts_with(|c: char| c.is_ascii_uppercase())
+                || !name.chars().all(|c| c.is_ascii_alphanumeric())
+            {
+                problems.push(format!("schema name {name} is not PascalCase"));
             }
         }
         problems
     }
+}
+
+/// `jobId`, `getChatHistory`: a lower-case ASCII letter, then ASCII letters and digits.
+fn camel_case(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_lowercase()) && name.chars().all(|c| c.is_ascii_alphanumeric())
 }
