@@ -163,6 +163,37 @@ impl<'a> Catalog<'a> {
                 }
             }
         }
+        // Every link leads to an operation of the document and names only its parameters.
+        let mut parameters: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        let mut links = Vec::new();
+        for item in doc.paths.paths.values() {
+            let ops =
+                [&item.get, &item.put, &item.post, &item.delete, &item.options, &item.head, &item.patch];
+            for op in ops.into_iter().flatten() {
+                let id = op.operation_id.as_deref().unwrap_or_default();
+                parameters.insert(id, op.parameters.iter().flatten().map(|p| p.name.as_str()).collect());
+                for response in op.responses.responses.values() {
+                    if let utoipa::openapi::RefOr::T(response) = response {
+                        links.extend(response.links.iter().map(|(name, link)| (id, name, link)));
+                    }
+                }
+            }
+        }
+        for (from, name, link) in links {
+            let utoipa::openapi::RefOr::T(link) = link else { continue };
+            match parameters.get(link.operation_id.as_str()) {
+                None => problems
+                    .push(format!("link {name} of {from} leads to no operation ({})", link.operation_id)),
+                Some(known) => {
+                    for p in link.parameters.keys().filter(|p| !known.contains(&p.as_str())) {
+                        problems.push(format!(
+                            "link {name} of {from} sets {p}, which {} does not take",
+                            link.operation_id
+                        ));
+                    }
+                }
+            }
+        }
         for name in doc.components.iter().flat_map(|c| c.schemas.keys()) {
             if !name.starts_with(|c: char| c.is_ascii_uppercase())
                 || !name.chars().all(|c| c.is_ascii_alphanumeric())

@@ -9,6 +9,7 @@ mod architecture;
 mod auth;
 mod bus;
 mod catalog;
+mod contract;
 mod deployable;
 mod deployable_access;
 mod deployable_handover;
