@@ -178,10 +178,10 @@ pub fn breaking_changes(old: &Value, new: &Value) -> Vec<String> {
             if *required && !was.is_some_and(|w| w.0) {
                 changes.push(format!("new required request field: {name} {place}.{pname}"));
             }
-            if let Some((_, before)) = was {
-                if let (Some(f), Some(g)) = (before.get(""), schema.get("")) {
-                    removed_values(&mut changes, &format!("{name} {place}.{pname}"), f, g);
-                }
+            if let Some((_, before)) = was
+                && let (Some(f), Some(g)) = (before.get(""), schema.get(""))
+            {
+                removed_values(&mut changes, &format!("{name} {place}.{pname}"), f, g);
             }
         }
     }
