@@ -150,10 +150,62 @@ impl<'a> Catalog<'a> {
                         problems.push(format!("operationId {id} is used twice (again at {path})"))
                     }
                     None => problems.push(format!("an operation at {path} has no operationId")),
+                    Some(id) if !camel_case(id) => {
+                        problems.push(format!("operationId {id} at {path} is not camelCase"))
+                    }
                     Some(_) => {}
                 }
+            }
+            // Path parameters are named like every JSON field: `{jobId}`, never `{job_id}`.
+            for segment in path.split('/').filter_map(|s| s.strip_prefix('{')?.strip_suffix('}')) {
+                if !camel_case(segment) {
+                    problems.push(format!("path parameter {{{segment}}} of {path} is not camelCase"));
+                }
+            }
+        }
+        // Every link leads to an operation of the document and names only its parameters.
+        let mut parameters: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        let mut links = Vec::new();
+        for item in doc.paths.paths.values() {
+            let ops =
+                [&item.get, &item.put, &item.post, &item.delete, &item.options, &item.head, &item.patch];
+            for op in ops.into_iter().flatten() {
+                let id = op.operation_id.as_deref().unwrap_or_default();
+                parameters.insert(id, op.parameters.iter().flatten().map(|p| p.name.as_str()).collect());
+                for response in op.responses.responses.values() {
+                    if let utoipa::openapi::RefOr::T(response) = response {
+                        links.extend(response.links.iter().map(|(name, link)| (id, name, link)));
+                    }
+                }
+            }
+        }
+        for (from, name, link) in links {
+            let utoipa::openapi::RefOr::T(link) = link else { continue };
+            match parameters.get(link.operation_id.as_str()) {
+                None => problems
+                    .push(format!("link {name} of {from} leads to no operation ({})", link.operation_id)),
+                Some(known) => {
+                    for p in link.parameters.keys().filter(|p| !known.contains(&p.as_str())) {
+                        problems.push(format!(
+                            "link {name} of {from} sets {p}, which {} does not take",
+                            link.operation_id
+                        ));
+                    }
+                }
+            }
+        }
+        for name in doc.components.iter().flat_map(|c| c.schemas.keys()) {
+            if !name.starts_with(|c: char| c.is_ascii_uppercase())
+                || !name.chars().all(|c| c.is_ascii_alphanumeric())
+            {
+                problems.push(format!("schema name {name} is not PascalCase"));
             }
         }
         problems
     }
+}
+
+/// `jobId`, `getChatHistory`: a lower-case ASCII letter, then ASCII letters and digits.
+fn camel_case(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_lowercase()) && name.chars().all(|c| c.is_ascii_alphanumeric())
 }

@@ -90,6 +90,15 @@ pub struct Domain;
 )]
 struct Api;
 
+/// What a new goal leads to.
+const LINKS: &[crate::http::openapi::Link] = &[
+    crate::http::openapi::Link { from: "selectMissions", status: "201", name: "GetActiveMissions", to: "getActiveMissions",
+        parameters: &[], description: "today's missions of the goal just set up" },
+    crate::http::openapi::Link { from: "selectMissions", status: "201", name: "CompleteMission", to: "completeMission",
+        parameters: &[("missionId", "$response.body#/data/selectedMissions/0/missionId")],
+        description: "complete the goal's first mission today" },
+];
+
 impl DomainModule for Domain {
     type State = GoalsState;
     const NAME: &'static str = "goals";
@@ -112,7 +121,9 @@ impl DomainModule for Domain {
     }
 
     fn openapi() -> utoipa::openapi::OpenApi {
-        Api::openapi()
+        let mut doc = Api::openapi();
+        crate::http::openapi::add_links(&mut doc, LINKS);
+        doc
     }
 
     fn functions() -> Vec<Function<GoalsState>> {

@@ -9,10 +9,11 @@ use utoipa::ToSchema;
 
 /// Declares a closed set of codes stored as text: `as_str`, `parse` and a Korean label.
 macro_rules! codes {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident = $code:literal / $label:literal),+ $(,)? }) => {
+    ($(#[$doc:meta])* $name:ident $(as $schema:ident)? { $($variant:ident = $code:literal / $label:literal),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
         #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+        $(#[schema(as = $schema)])?
         pub enum $name { $($variant),+ }
 
         impl $name {
@@ -36,7 +37,7 @@ macro_rules! codes {
 
 codes!(
     /// What area of life a mission belongs to.
-    Category {
+    Category as MissionCategory {
         Exercise = "EXERCISE" / "운동",
         Diet = "DIET" / "식단",
         Sleep = "SLEEP" / "수면",

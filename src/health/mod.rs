@@ -95,6 +95,20 @@ pub struct Domain;
 )]
 struct Api;
 
+/// What a created checkup, sync job or result sheet leads to.
+const LINKS: &[crate::http::openapi::Link] = &[
+    crate::http::openapi::Link { from: "recordCheckup", status: "201", name: "GetCheckup", to: "getCheckup",
+        parameters: &[("checkupId", "$response.body#/data/id")], description: "the checkup just recorded, with its raw entry" },
+    crate::http::openapi::Link { from: "recordCheckup", status: "201", name: "DeleteCheckup", to: "deleteCheckup",
+        parameters: &[("checkupId", "$response.body#/data/id")], description: "delete the checkup just recorded" },
+    crate::http::openapi::Link { from: "startCheckupSync", status: "202", name: "CompleteCheckupSync", to: "completeCheckupSync",
+        parameters: &[("jobId", "$response.body#/data/jobId")], description: "complete the sync once the user approved it" },
+    crate::http::openapi::Link { from: "uploadCheckupFile", status: "201", name: "DownloadCheckupFile", to: "downloadCheckupFile",
+        parameters: &[("fileId", "$response.body#/data/id")], description: "the result sheet just uploaded" },
+    crate::http::openapi::Link { from: "uploadCheckupFile", status: "201", name: "DeleteCheckupFile", to: "deleteCheckupFile",
+        parameters: &[("fileId", "$response.body#/data/id")], description: "delete the result sheet just uploaded" },
+];
+
 impl DomainModule for Domain {
     type State = HealthState;
     const NAME: &'static str = "health";
@@ -116,7 +130,9 @@ impl DomainModule for Domain {
     }
 
     fn openapi() -> utoipa::openapi::OpenApi {
-        Api::openapi()
+        let mut doc = Api::openapi();
+        crate::http::openapi::add_links(&mut doc, LINKS);
+        doc
     }
 
     fn functions() -> Vec<Function<HealthState>> {

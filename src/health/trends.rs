@@ -26,6 +26,7 @@ pub struct TrendPoint {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = TrendSeries)]
 pub struct Series {
     pub item: GradedItem,
     pub name: String,
@@ -93,6 +94,7 @@ pub fn parse_items(raw: Option<&str>) -> Result<Vec<GradedItem>, String> {
 /// The old contract's chart: `{bmiTrend:[{year,bmi}], chartType:"line", title}`, plus series.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = CheckupChartData)]
 pub struct ChartData {
     pub bmi_trend: Vec<BmiPoint>,
     pub chart_type: String,

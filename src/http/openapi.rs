@@ -55,7 +55,41 @@ pub fn compose(fragments: &[fn() -> utoipa::openapi::OpenApi]) -> utoipa::openap
 pub fn to_json(doc: &utoipa::openapi::OpenApi) -> serde_json::Value {
     let mut json = serde_json::to_value(doc).unwrap_or_default();
     super::text::expand_patterns(&mut json);
+    link_field_names(&mut json);
     json
+}
+
+/// utoipa 5.5 writes a Link object's fields as Rust names (`operation_id`, `request_body`,
+/// `operation_ref`); the OpenAPI 3.1 Link Object names them `operationId`, `requestBody`,
+/// `operationRef` (https://spec.openapis.org/oas/v3.1.0#link-object).
+fn link_field_names(doc: &mut serde_json::Value) {
+    let responses =
+        doc["paths"].as_object_mut().into_iter().flat_map(|paths| paths.values_mut()).flat_map(|item| {
+            item.as_object_mut()
+                .into_iter()
+                .flat_map(|ops| ops.values_mut())
+                .filter_map(|op| op.get_mut("responses"))
+        });
+    for responses in responses {
+        let links = responses
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|r| r.values_mut())
+            .filter_map(|r| r.get_mut("links").and_then(|l| l.as_object_mut()));
+        for links in links {
+            for link in links.values_mut().filter_map(|l| l.as_object_mut()) {
+                for (from, to) in [
+                    ("operation_id", "operationId"),
+                    ("operation_ref", "operationRef"),
+                    ("request_body", "requestBody"),
+                ] {
+                    if let Some(v) = link.remove(from) {
+                        link.insert(to.to_string(), v);
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn error_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
@@ -112,6 +146,45 @@ fn add_common_errors(doc: &mut utoipa::openapi::OpenApi) {
                     .responses
                     .entry(status.to_string())
                     .or_insert_with(|| error_response(description));
+            }
+        }
+    }
+}
+
+/// An OpenAPI `link` from an operation's response to the operation a client calls next with a
+/// value the response carries (a generated client's and schemathesis' stateful phase's way from
+/// "created" to "read, change, delete").
+pub struct Link {
+    /// The operation whose response carries the value (its operationId).
+    pub from: &'static str,
+    /// The response status the link hangs on.
+    pub status: &'static str,
+    /// The link's name (the operation it leads to, as a noun phrase).
+    pub name: &'static str,
+    /// The operation it leads to.
+    pub to: &'static str,
+    /// Each parameter of `to` and where the value comes from (`$response.body#/data/id`).
+    pub parameters: &'static [(&'static str, &'static str)],
+    pub description: &'static str,
+}
+
+/// Adds `links` to a fragment's responses. A link whose operation or response the fragment does
+/// not have is left out; the catalog reports links that lead nowhere (`Catalog::problems`), and
+/// the document's test names every link the app relies on.
+pub fn add_links(doc: &mut utoipa::openapi::OpenApi, links: &[Link]) {
+    use utoipa::openapi::{RefOr, link::LinkBuilder};
+    for item in doc.paths.paths.values_mut() {
+        let ops =
+            [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch, &mut item.head];
+        for op in ops.into_iter().flatten() {
+            for link in links.iter().filter(|l| op.operation_id.as_deref() == Some(l.from)) {
+                if let Some(RefOr::T(response)) = op.responses.responses.get_mut(link.status) {
+                    let mut built = LinkBuilder::new().operation_id(link.to).description(link.description);
+                    for (name, value) in link.parameters {
+                        built = built.parameter(*name, *value);
+                    }
+                    response.links.insert(link.name.to_string(), RefOr::T(built.build()));
+                }
             }
         }
     }

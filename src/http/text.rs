@@ -82,6 +82,22 @@ pub fn visible_text(raw: &str, max_chars: usize, multiline: bool) -> Result<Stri
     Ok(core.to_string())
 }
 
+/// An identifier a client chose (a chat session's id): 1 to `max_chars` characters taken exactly as
+/// sent, with no hidden character anywhere and no whitespace at either end (`" a"` and `"a"`
+/// would otherwise look like one id and be two).
+pub fn identifier(raw: &str, max_chars: usize) -> Result<&str, TextError> {
+    if raw.chars().count() > max_chars {
+        return Err(TextError::TooLong);
+    }
+    if raw.trim().is_empty() {
+        return Err(TextError::Empty);
+    }
+    if raw.chars().any(is_hidden) || raw.trim() != raw {
+        return Err(TextError::Forbidden);
+    }
+    Ok(raw)
+}
+
 /// `local@domain.tld` as [`visible_text`] reads it: trimmed, one `@`, both sides non-empty, at
 /// least two dot-separated labels in the domain, no whitespace or hidden character inside.
 pub fn plausible_email(raw: &str, max_chars: usize) -> Option<String> {
@@ -139,7 +155,7 @@ fn range(lo: u32, hi: u32) -> String {
 /// The regular expression for a placeholder of `#[schema(pattern = "...")]`, if it is one:
 /// `@text` (a line of visible text), `@text-or-empty` (the same, or nothing visible at all),
 /// `@multiline` (visible text, lines separated by `\n`; `@multiline-or-empty` also nothing visible),
-/// `@email`, `@date` (`YYYY-MM-DD`).
+/// `@email`, `@date` (`YYYY-MM-DD`), `@identifier` (what [`identifier`] accepts).
 pub fn pattern(placeholder: &str) -> Option<String> {
     let (h, w) = (class(HIDDEN, &[]), class(WHITESPACE, &[]));
     let visible = |h: &str| format!("[^{h}]*[^{h}{w}][^{h}]*");
@@ -156,6 +172,7 @@ pub fn pattern(placeholder: &str) -> Option<String> {
         }
         "@email" => format!("^[{w}]*[^@{h}{w}]+@[^@.{h}{w}]+(\\.[^@.{h}{w}]+)+[{w}]*$"),
         "@date" => "^[0-9]{4}-[0-9]{2}-[0-9]{2}$".to_string(),
+        "@identifier" => format!("^[^{h}{w}]([^{h}]*[^{h}{w}])?$"),
         _ => return None,
     })
 }
@@ -207,6 +224,20 @@ mod tests {
         assert_eq!(visible_text("줄 하나\n줄 둘", 50, true), Ok("줄 하나\n줄 둘".into()));
         assert_eq!(visible_text("a\r\nb", 50, true), Err(TextError::Forbidden));
         assert_eq!(visible_text("a\u{202E}b", 50, true), Err(TextError::Forbidden));
+    }
+
+    #[test]
+    fn identifiers_are_taken_exactly_as_sent() {
+        for good in ["a", "chat-2026-12-07 저녁", "0192f0c4-7d3e-7a51-9c1e-1f0e8b7a6d5c", "😀"] {
+            assert_eq!(identifier(good, 100), Ok(good), "{good:?}");
+        }
+        assert_eq!(identifier("", 100), Err(TextError::Empty));
+        assert_eq!(identifier("  ", 100), Err(TextError::Empty));
+        for bad in [" a", "a ", "a\u{200B}b", "a\nb", "\u{202E}ab"] {
+            assert_eq!(identifier(bad, 100), Err(TextError::Forbidden), "{bad:?}");
+        }
+        assert_eq!(identifier(&"가".repeat(101), 100), Err(TextError::TooLong));
+        assert_eq!(identifier(&"가".repeat(100), 100).map(str::len), Ok(300));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `POST /api/intelligence/chat/consultation` and `GET /api/intelligence/chat/history`: a health
-//! chat in sessions the user owns (another user's session is 404), messages kept in order in
-//! PostgreSQL. Every message passes the red-flag check before any AI call (`safety`); Claude
+//! chat in sessions named by the app (any 1–100 printable characters, or a name the server chose)
+//! and scoped to their user (the same name from two users is two sessions), messages kept in order
+//! in PostgreSQL. Every message passes the red-flag check before any AI call (`safety`); Claude
 //! answers with the AI overseas-transfer consent (with the latest assessment and the open missions
 //! as context), else the offline coach. Three follow-up questions come with every answer.
 
@@ -23,7 +24,7 @@ use super::{
 use crate::{
     goals::api as goals,
     health::api as health,
-    http::{ApiError, ApiJson, ApiQuery, ApiResult, FieldError, Success, envelope::Envelope, text},
+    http::{ApiError, ApiJson, ApiQuery, ApiResult, FieldError, ResultExt, Success, envelope::Envelope, text},
     platform::{ai::Turn, ratelimit},
     users::{self, ActiveUser, ConsentKind},
 };
@@ -36,6 +37,8 @@ pub const MAX_CONTEXT: usize = 500;
 const HISTORY_TURNS: i64 = 10;
 pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 100;
+/// The longest session id, in characters.
+pub const MAX_SESSION_ID: usize = 100;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -43,8 +46,11 @@ pub struct ConsultationRequest {
     /// The question (1–1000 characters; lines separated by `\n`).
     #[schema(min_length = 1, max_length = 1000, pattern = "@multiline")]
     pub message: String,
-    /// A session of the caller's to continue; omitted: a new session.
-    pub session_id: Option<Uuid>,
+    /// The conversation: any 1–100 printable characters the app chose (no whitespace at either
+    /// end), or the id an earlier answer returned. Scoped to the caller: a name not used yet starts
+    /// a session with it. Omitted: a new session with an id the server chooses.
+    #[schema(min_length = 1, max_length = 100, pattern = "@identifier", example = "chat-2026-12-07-1")]
+    pub session_id: Option<String>,
     /// What the app is showing (up to 500 characters), read with the message.
     #[schema(max_length = 500, pattern = "@multiline-or-empty")]
     pub context: Option<String>,
@@ -76,7 +82,8 @@ impl ResponseType {
 #[serde(rename_all = "camelCase")]
 pub struct Consultation {
     pub response: String,
-    pub session_id: Uuid,
+    /// The session the exchange belongs to: the one sent, or the one the server started.
+    pub session_id: String,
     pub timestamp: DateTime<Utc>,
     #[schema(min_items = 3, max_items = 3)]
     pub suggested_questions: Vec<String>,
@@ -141,6 +148,24 @@ fn not_found() -> ApiError {
     ApiError::NotFound { code: "CHAT_SESSION_NOT_FOUND", message: "상담 세션을 찾을 수 없습니다.".into() }
 }
 
+/// The session id as sent, if it is one (the field's error otherwise).
+fn session_id(raw: &str) -> Result<&str, FieldError> {
+    text::identifier(raw, MAX_SESSION_ID).map_err(|e| {
+        let message = match e {
+            text::TextError::Empty => "세션 ID가 비었습니다.".to_string(),
+            text::TextError::TooLong => format!("세션 ID는 {MAX_SESSION_ID}자 이하로 보내 주세요."),
+            text::TextError::Forbidden => {
+                "세션 ID에는 보이지 않는 문자를 쓸 수 없고 앞뒤에 공백을 둘 수 없습니다.".to_string()
+            }
+        };
+        FieldError::new("sessionId", message)
+    })
+}
+
+fn account_gone() -> ApiError {
+    ApiError::Unauthorized { code: "ACCOUNT_NOT_FOUND", message: "계정을 찾을 수 없습니다. 다시 로그인해 주세요.".into() }
+}
+
 /// The context lines Claude gets beside the conversation (only with the consents).
 async fn context_lines(state: &IntelState, user: Uuid) -> anyhow::Result<(String, Vec<(String, health::Grade)>, Vec<String>)> {
     let subject = profile::subject(state.platform(), user).await?;
@@ -164,12 +189,12 @@ async fn context_lines(state: &IntelState, user: Uuid) -> anyhow::Result<(String
     Ok((lines.join("\n\n"), attention, open))
 }
 
-/// Answers a question in a session of the caller's (a new one when none is named).
-#[utoipa::path(post, path = "/api/intelligence/chat/consultation", tag = "intelligence",
+/// Answers a question in the caller's session named `sessionId` (started by its first message; a
+/// new one with a server-chosen id when none is named).
+#[utoipa::path(post, path = "/api/intelligence/chat/consultation", operation_id = "sendChatMessage", tag = "intelligence",
     request_body = ConsultationRequest, security(("bearer" = [])),
     responses((status = 200, description = "답변 (responseType: coaching, offline, emergency, medical_boundary)", body = inline(Envelope<Consultation>)),
-              (status = 404, description = "세션이 없거나 다른 사용자의 세션 (`CHAT_SESSION_NOT_FOUND`)", body = crate::http::error::ErrorBody),
-              (status = 422, description = "메시지가 비었거나 너무 길거나 숨은 문자를 포함함", body = crate::http::error::ErrorBody),
+              (status = 422, description = "메시지가 비었거나 너무 길거나 숨은 문자를 포함함, 또는 sessionId가 1–100자의 보이는 문자가 아님", body = crate::http::error::ErrorBody),
               (status = 429, description = "분당 메시지 수 초과 (`Retry-After`)", body = crate::http::error::ErrorBody)))]
 pub async fn consultation(
     State(state): State<IntelState>,
@@ -182,14 +207,20 @@ pub async fn consultation(
         None => None,
         Some(c) => text::visible_text(c, MAX_CONTEXT, true).map_err(|e| errors.push(invalid("context", e, MAX_CONTEXT))).ok(),
     };
-    let Some(message) = message.filter(|_| errors.is_empty()) else { return Err(ApiError::Validation(errors)) };
+    let key = match req.session_id.as_deref() {
+        Some(raw) => session_id(raw).map_err(|e| errors.push(e)).ok().map(str::to_string),
+        None => Some(Uuid::now_v7().to_string()),
+    };
+    let (Some(message), Some(key)) = (message, key) else { return Err(ApiError::Validation(errors)) };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
     ratelimit::check(state.cache.as_ref(), "chat", &user.id.to_string(), state.chat_per_minute, Duration::from_secs(60))
         .await
         .map_err(|r| ApiError::TooManyRequests { retry_after_secs: r.retry_after_secs })?;
-    let (session, new) = match req.session_id {
-        Some(id) if store::owns_session(&state.db, user.id, id).await? => (id, false),
-        Some(_) => return Err(not_found()),
-        None => (Uuid::now_v7(), true),
+    let session = match req.session_id {
+        Some(_) => store::find_session(&state.db, user.id, &key).await?,
+        None => None,
     };
     let asked_at = state.clock.now();
     let checked = match &context {
@@ -201,7 +232,7 @@ pub async fn consultation(
             engine::announce(state.platform(), Purpose::Chat, Engine::Offline, false, "red_flag").await;
             guarded(guard)
         }
-        None => answer(&state, user.id, session, new, &message, context.as_deref()).await?,
+        None => answer(&state, user.id, session, &message, context.as_deref()).await?,
     };
     let answered_at = state.clock.now().max(asked_at);
     let ex = store::Exchange {
@@ -215,12 +246,11 @@ pub async fn consultation(
         asked_at,
         answered_at,
     };
-    if !store::append(&state.db, user.id, session, new, &ex).await? {
-        return Err(not_found());
-    }
+    // An account erased while Claude answered takes its sessions with it: nothing is stored.
+    store::append(&state.db, user.id, &key, &ex).await.on_constraint("chat_sessions_user_fkey", account_gone)?;
     Ok(Success::new(Consultation {
         response,
-        session_id: session,
+        session_id: key,
         timestamp: answered_at,
         suggested_questions: questions.to_vec(),
         response_type,
@@ -237,8 +267,7 @@ fn guarded(guard: Guard) -> (String, [String; 3], ResponseType, Engine) {
 async fn answer(
     state: &IntelState,
     user: Uuid,
-    session: Uuid,
-    new: bool,
+    session: Option<Uuid>,
     message: &str,
     context: Option<&str>,
 ) -> anyhow::Result<(String, [String; 3], ResponseType, Engine)> {
@@ -246,7 +275,7 @@ async fn answer(
     let (lines, attention, open) = context_lines(state, user).await?;
     if allowed {
         let mut turns = Vec::new();
-        if !new {
+        if let Some(session) = session {
             let (earlier, _) = store::messages(&state.db, session, HISTORY_TURNS).await?;
             let skip = earlier.iter().position(|m| m.role == "user").unwrap_or(earlier.len());
             for m in &earlier[skip..] {
@@ -282,8 +311,10 @@ async fn answer(
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
-    /// A session of the caller's; omitted: the most recent one.
-    pub session_id: Option<Uuid>,
+    /// A session id of the caller's (as sent with its messages or answered by the server); one
+    /// without messages yet answers an empty history. Omitted: the most recent session.
+    #[param(min_length = 1, max_length = 100, pattern = "@identifier")]
+    pub session_id: Option<String>,
     /// The newest messages to return (1–100, default 20), oldest first.
     #[param(minimum = 1, maximum = 100)]
     pub message_limit: Option<i64>,
@@ -301,18 +332,19 @@ pub struct ChatMessage {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatHistory {
-    pub session_id: Uuid,
+    pub session_id: String,
     pub messages: Vec<ChatMessage>,
     pub total_message_count: i64,
 }
 
-/// The newest messages of a session of the caller's, oldest first.
-#[utoipa::path(get, path = "/api/intelligence/chat/history", tag = "intelligence", params(HistoryQuery),
+/// The newest messages of a session of the caller's, oldest first (none for a session id not used
+/// yet: the app may open a conversation before its first message).
+#[utoipa::path(get, path = "/api/intelligence/chat/history", operation_id = "getChatHistory", tag = "intelligence", params(HistoryQuery),
     security(("bearer" = [])),
     responses((status = 200, description = "대화 기록", body = inline(Envelope<ChatHistory>)),
-              (status = 400, description = "sessionId나 messageLimit 형식이 잘못됨", body = crate::http::error::ErrorBody),
-              (status = 404, description = "세션이 없거나 다른 사용자의 세션 (`CHAT_SESSION_NOT_FOUND`)", body = crate::http::error::ErrorBody),
-              (status = 422, description = "messageLimit이 1–100 밖", body = crate::http::error::ErrorBody)))]
+              (status = 400, description = "messageLimit 형식이 잘못됨", body = crate::http::error::ErrorBody),
+              (status = 404, description = "sessionId 없이 요청했는데 대화한 세션이 없음 (`CHAT_SESSION_NOT_FOUND`)", body = crate::http::error::ErrorBody),
+              (status = 422, description = "messageLimit이 1–100 밖이거나 sessionId가 1–100자의 보이는 문자가 아님", body = crate::http::error::ErrorBody)))]
 pub async fn history(
     State(state): State<IntelState>,
     ActiveUser(user): ActiveUser,
@@ -322,14 +354,22 @@ pub async fn history(
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::field("messageLimit", "1에서 100 사이로 요청해 주세요."));
     }
-    let session = match q.session_id {
-        Some(id) if store::owns_session(&state.db, user.id, id).await? => id,
-        Some(_) => return Err(not_found()),
-        None => store::latest_session(&state.db, user.id).await?.ok_or_else(not_found)?,
+    let (session, key) = match q.session_id.as_deref() {
+        Some(raw) => {
+            let key = session_id(raw).map_err(|e| ApiError::Validation(vec![e]))?;
+            (store::find_session(&state.db, user.id, key).await?, key.to_string())
+        }
+        None => {
+            let (id, key) = store::latest_session(&state.db, user.id).await?.ok_or_else(not_found)?;
+            (Some(id), key)
+        }
     };
-    let (messages, total) = store::messages(&state.db, session, limit).await?;
+    let (messages, total) = match session {
+        Some(id) => store::messages(&state.db, id, limit).await?,
+        None => (Vec::new(), 0),
+    };
     Ok(Success::new(ChatHistory {
-        session_id: session,
+        session_id: key,
         messages: messages
             .into_iter()
             .map(|m| ChatMessage { role: m.role, content: m.content, timestamp: m.created_at })

@@ -248,7 +248,7 @@ pub async fn diagnose(state: &IntelState, user: Uuid) -> ApiResult<Diagnosis> {
 }
 
 /// The caller's latest checkup explained: score and risk by rules, sentences by Claude or the coach.
-#[utoipa::path(get, path = "/api/intelligence/health/diagnosis", tag = "intelligence",
+#[utoipa::path(get, path = "/api/intelligence/health/diagnosis", operation_id = "getDiagnosis", tag = "intelligence",
     security(("bearer" = [])),
     responses((status = 200, description = "검진 결과 설명 (engine: claude 또는 offline)", body = inline(Envelope<Diagnosis>)),
               (status = 403, description = "건강정보 처리 동의가 없음 (`CONSENT_REQUIRED`)", body = crate::http::error::ErrorBody),

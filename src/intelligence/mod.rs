@@ -101,6 +101,12 @@ pub struct Domain;
 )]
 struct Api;
 
+/// What a chat answer leads to.
+const LINKS: &[crate::http::openapi::Link] = &[
+    crate::http::openapi::Link { from: "sendChatMessage", status: "200", name: "GetChatHistory", to: "getChatHistory",
+        parameters: &[("sessionId", "$response.body#/data/sessionId")], description: "the conversation the answer belongs to" },
+];
+
 impl DomainModule for Domain {
     type State = IntelState;
     const NAME: &'static str = "intelligence";
@@ -140,7 +146,9 @@ impl DomainModule for Domain {
     }
 
     fn openapi() -> utoipa::openapi::OpenApi {
-        Api::openapi()
+        let mut doc = Api::openapi();
+        crate::http::openapi::add_links(&mut doc, LINKS);
+        doc
     }
 
     fn functions() -> Vec<Function<IntelState>> {

@@ -291,7 +291,7 @@ pub async fn recommend(state: &IntelState, user: Uuid) -> ApiResult<Recommendati
 
 /// Missions for the caller from the goal catalogue: Claude's picks (ids checked against the
 /// catalogue) completed by the goal rules. No body needed.
-#[utoipa::path(post, path = "/api/intelligence/missions/recommend", tag = "intelligence",
+#[utoipa::path(post, path = "/api/intelligence/missions/recommend", operation_id = "recommendMissions", tag = "intelligence",
     security(("bearer" = [])),
     responses((status = 200, description = "추천 미션 (engine: claude 또는 offline)", body = inline(Envelope<Recommendations>))))]
 pub async fn recommend_missions(

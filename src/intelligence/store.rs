@@ -35,22 +35,22 @@ pub struct Message {
     pub created_at: DateTime<Utc>,
 }
 
-/// Whether `session` exists and belongs to `user` (another user's session is as good as absent).
-pub async fn owns_session(pool: &PgPool, user: Uuid, session: Uuid) -> anyhow::Result<bool> {
-    let found: Option<i32> =
-        sqlx::query_scalar("SELECT 1 FROM intelligence.chat_sessions WHERE id = $1 AND user_id = $2")
-            .bind(session)
-            .bind(user)
-            .fetch_optional(pool)
-            .await
-            .context("reading a chat session")?;
-    Ok(found.is_some())
+/// The internal id of the user's session named `key` (sessions are named per user: another
+/// user's session of the same name is theirs, not this one).
+pub async fn find_session(pool: &PgPool, user: Uuid, key: &str) -> anyhow::Result<Option<Uuid>> {
+    sqlx::query_scalar("SELECT id FROM intelligence.chat_sessions WHERE user_id = $1 AND session_key = $2")
+        .bind(user)
+        .bind(key)
+        .fetch_optional(pool)
+        .await
+        .context("reading a chat session")
 }
 
-/// The user's most recent session.
-pub async fn latest_session(pool: &PgPool, user: Uuid) -> anyhow::Result<Option<Uuid>> {
-    sqlx::query_scalar(
-        "SELECT id FROM intelligence.chat_sessions WHERE user_id = $1 ORDER BY updated_at DESC, id DESC LIMIT 1",
+/// The user's most recent session: its internal id and its name.
+pub async fn latest_session(pool: &PgPool, user: Uuid) -> anyhow::Result<Option<(Uuid, String)>> {
+    sqlx::query_as(
+        "SELECT id, session_key FROM intelligence.chat_sessions WHERE user_id = $1 \
+         ORDER BY updated_at DESC, id DESC LIMIT 1",
     )
     .bind(user)
     .fetch_optional(pool)
@@ -88,32 +88,25 @@ pub struct Exchange<'a> {
     pub answered_at: DateTime<Utc>,
 }
 
-/// Appends an exchange to `session` (created for `user` when `new`), in order. `false`: the
-/// session is not the user's (it was erased meanwhile, or never was).
-pub async fn append(pool: &PgPool, user: Uuid, session: Uuid, new: bool, ex: &Exchange<'_>) -> anyhow::Result<bool> {
+/// Appends an exchange to the user's session named `key`, creating it when it is new, in order.
+pub async fn append(pool: &PgPool, user: Uuid, key: &str, ex: &Exchange<'_>) -> anyhow::Result<()> {
     let mut tx = pool.begin().await.context("starting the chat transaction")?;
-    if new {
-        sqlx::query("INSERT INTO intelligence.chat_sessions (id, user_id, created_at, updated_at) VALUES ($1, $2, $3, $3)")
-            .bind(session)
-            .bind(user)
-            .bind(ex.asked_at)
-            .execute(&mut *tx)
-            .await
-            .context("creating a chat session")?;
-    }
-    // The session row is locked while the exchange is numbered: two messages at once take turns.
-    let owned: Option<i32> = sqlx::query_scalar(
-        "UPDATE intelligence.chat_sessions SET updated_at = $3 WHERE id = $1 AND user_id = $2 RETURNING 1",
+    // Created or touched in one statement, which locks the session's row while the exchange is
+    // numbered: two messages at once (even the first two of a new session) take turns.
+    let session: Uuid = sqlx::query_scalar(
+        "INSERT INTO intelligence.chat_sessions (id, user_id, session_key, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT ON CONSTRAINT chat_sessions_user_key DO UPDATE SET updated_at = EXCLUDED.updated_at \
+         RETURNING id",
     )
-    .bind(session)
+    .bind(Uuid::now_v7())
     .bind(user)
+    .bind(key)
+    .bind(ex.asked_at)
     .bind(ex.answered_at)
-    .fetch_optional(&mut *tx)
+    .fetch_one(&mut *tx)
     .await
-    .context("locking the chat session")?;
-    if owned.is_none() {
-        return Ok(false);
-    }
+    .context("creating or locking the chat session")?;
     let last: i32 =
         sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM intelligence.chat_messages WHERE session_id = $1")
             .bind(session)
@@ -143,14 +136,15 @@ pub async fn append(pool: &PgPool, user: Uuid, session: Uuid, new: bool, ex: &Ex
         .context("storing a chat message")?;
     }
     tx.commit().await.context("committing the chat exchange")?;
-    Ok(true)
+    Ok(())
 }
 
 type MessageRow = (Uuid, i32, String, String, Option<String>, Option<String>, DateTime<Utc>);
 
 pub async fn export(pool: &PgPool, user: Uuid) -> anyhow::Result<Value> {
-    let sessions: Vec<(Uuid, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT id, created_at, updated_at FROM intelligence.chat_sessions WHERE user_id = $1 ORDER BY created_at, id",
+    let sessions: Vec<(Uuid, String, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT id, session_key, created_at, updated_at FROM intelligence.chat_sessions WHERE user_id = $1 \
+         ORDER BY created_at, id",
     )
     .bind(user)
     .fetch_all(pool)
@@ -172,8 +166,8 @@ pub async fn export(pool: &PgPool, user: Uuid) -> anyhow::Result<Value> {
     .await
     .context("exporting AI usage")?;
     Ok(json!({
-        "chatSessions": sessions.iter().map(|(id, created, updated)| json!({
-            "sessionId": id,
+        "chatSessions": sessions.iter().map(|(id, key, created, updated)| json!({
+            "sessionId": key,
             "createdAt": created,
             "updatedAt": updated,
             "messages": messages.iter().filter(|m| m.0 == *id).map(|m| json!({

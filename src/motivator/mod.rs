@@ -149,6 +149,13 @@ impl utoipa::Modify for FunctionKey {
     }
 }
 
+/// What the inbox leads to (notifications are created by the server, on events and daily nudges).
+const LINKS: &[crate::http::openapi::Link] = &[
+    crate::http::openapi::Link { from: "listNotifications", status: "200", name: "MarkNotificationRead", to: "markNotificationRead",
+        parameters: &[("notificationId", "$response.body#/data/notifications/0/id")],
+        description: "mark the newest notification read" },
+];
+
 impl DomainModule for Domain {
     type State = MotivatorState;
     const NAME: &'static str = "motivator";
@@ -166,7 +173,9 @@ impl DomainModule for Domain {
     }
 
     fn openapi() -> utoipa::openapi::OpenApi {
-        Api::openapi()
+        let mut doc = Api::openapi();
+        crate::http::openapi::add_links(&mut doc, LINKS);
+        doc
     }
 
     fn functions() -> Vec<Function<MotivatorState>> {

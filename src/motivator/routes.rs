@@ -37,7 +37,7 @@ pub const TRIGGER_WINDOW_HOURS: i64 = 36;
 pub fn routes() -> crate::http::Routes<MotivatorState> {
     crate::http::Routes::new()
         .route("/api/notifications", get(inbox))
-        .route("/api/notifications/{id}/read", post(read))
+        .route("/api/notifications/{notificationId}/read", post(read))
         .route("/api/notifications/devices", put(register_device).delete(remove_device))
         .route("/api/motivator/notifications/encouragement", post(encouragement))
         .route("/api/motivator/batch/notifications", post(batch))
@@ -97,7 +97,7 @@ pub struct Inbox {
 }
 
 /// The caller's notifications, newest first, with the unread count.
-#[utoipa::path(get, path = "/api/notifications", tag = "motivator", params(InboxQuery),
+#[utoipa::path(get, path = "/api/notifications", operation_id = "listNotifications", tag = "motivator", params(InboxQuery),
     security(("bearer" = [])),
     responses((status = 200, description = "알림함", body = inline(Envelope<Inbox>)),
               (status = 403, description = "가입 절차를 마치지 않았습니다 (ONBOARDING_REQUIRED)", body = crate::http::error::ErrorBody),
@@ -133,8 +133,8 @@ pub struct ReadResult {
 }
 
 /// Marks one of the caller's notifications read (again: no change). Another user's is 404.
-#[utoipa::path(post, path = "/api/notifications/{id}/read", tag = "motivator",
-    params(("id" = Uuid, Path, description = "알림 ID")),
+#[utoipa::path(post, path = "/api/notifications/{notificationId}/read", operation_id = "markNotificationRead", tag = "motivator",
+    params(("notificationId" = Uuid, Path, description = "알림 ID")),
     security(("bearer" = [])),
     responses((status = 200, description = "읽음으로 표시됨", body = inline(Envelope<ReadResult>)),
               (status = 403, description = "가입 절차를 마치지 않았습니다 (ONBOARDING_REQUIRED)", body = crate::http::error::ErrorBody),
@@ -193,7 +193,7 @@ fn check_token(token: &str) -> ApiResult<()> {
 
 /// Registers the app's push token for the caller (a token registered by another account moves
 /// to the caller: it names this device).
-#[utoipa::path(put, path = "/api/notifications/devices", tag = "motivator", request_body = DeviceRequest,
+#[utoipa::path(put, path = "/api/notifications/devices", operation_id = "registerDevice", tag = "motivator", request_body = DeviceRequest,
     security(("bearer" = [])),
     responses((status = 200, description = "등록됨", body = inline(Envelope<store::Device>)),
               (status = 403, description = "가입 절차를 마치지 않았습니다 (ONBOARDING_REQUIRED)", body = crate::http::error::ErrorBody)))]
@@ -214,7 +214,7 @@ pub struct Removed {
 }
 
 /// Removes one of the caller's push tokens; a token the caller does not hold is 404.
-#[utoipa::path(delete, path = "/api/notifications/devices", tag = "motivator", request_body = DeviceRemoval,
+#[utoipa::path(delete, path = "/api/notifications/devices", operation_id = "removeDevice", tag = "motivator", request_body = DeviceRemoval,
     security(("bearer" = [])),
     responses((status = 200, description = "삭제됨", body = inline(Envelope<Removed>)),
               (status = 403, description = "가입 절차를 마치지 않았습니다 (ONBOARDING_REQUIRED)", body = crate::http::error::ErrorBody),
@@ -250,6 +250,7 @@ pub struct EncouragementRequest {
 /// When to act on the message.
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[schema(as = EncouragementTiming)]
 pub enum Timing {
     /// Missions are open and the day has time left.
     Now,
@@ -276,7 +277,7 @@ pub struct Encouragement {
 
 /// A message for the caller's real progress now (the server's progress, whatever the app sends).
 /// Without an open goal: 409 `NO_ACTIVE_GOAL`.
-#[utoipa::path(post, path = "/api/motivator/notifications/encouragement", tag = "motivator",
+#[utoipa::path(post, path = "/api/motivator/notifications/encouragement", operation_id = "getEncouragement", tag = "motivator",
     request_body(content = Option<EncouragementRequest>, description = "선택 (없어도 됩니다)", content_type = "application/json"),
     security(("bearer" = [])),
     responses((status = 200, description = "응원 메시지", body = inline(Envelope<Encouragement>)),
@@ -379,7 +380,7 @@ pub struct BatchStarted {
 
 /// Operators: starts the same fan-out as the daily timer, for everyone or the given users. Behind
 /// the host's function key (authLevel `function`), never a user token.
-#[utoipa::path(post, path = "/api/motivator/batch/notifications", tag = "motivator",
+#[utoipa::path(post, path = "/api/motivator/batch/notifications", operation_id = "runNotificationBatch", tag = "motivator",
     request_body(content = Option<BatchRequest>, description = "선택 (없어도 됩니다)", content_type = "application/json"),
     security(("functionKey" = [])),
     responses((status = 202, description = "시작됨", body = inline(Envelope<BatchStarted>)),

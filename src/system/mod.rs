@@ -53,6 +53,12 @@ pub struct Domain;
 )]
 struct Api;
 
+/// What a recorded heartbeat leads to.
+const LINKS: &[crate::http::openapi::Link] = &[
+    crate::http::openapi::Link { from: "recordHeartbeat", status: "201", name: "GetHeartbeat", to: "getHeartbeat",
+        parameters: &[("heartbeatId", "$response.body#/data/id")], description: "the heartbeat just recorded" },
+];
+
 impl DomainModule for Domain {
     type State = SystemState;
     const NAME: &'static str = "system";
@@ -67,7 +73,9 @@ impl DomainModule for Domain {
     }
 
     fn openapi() -> utoipa::openapi::OpenApi {
-        Api::openapi()
+        let mut doc = Api::openapi();
+        crate::http::openapi::add_links(&mut doc, LINKS);
+        doc
     }
 
     fn functions() -> Vec<Function<SystemState>> {

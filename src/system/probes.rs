@@ -33,7 +33,7 @@ pub struct Live {
 }
 
 /// The process is up. Touches nothing else.
-#[utoipa::path(get, path = "/api/system/live", tag = "system",
+#[utoipa::path(get, path = "/api/system/live", operation_id = "getLiveness", tag = "system",
     responses((status = 200, description = "살아 있음", body = inline(Envelope<Live>))))]
 pub async fn live() -> Success<Live> {
     Success::new(Live { status: "UP", version: env!("CARGO_PKG_VERSION") })
@@ -41,6 +41,7 @@ pub async fn live() -> Success<Live> {
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ReadinessCheck)]
 pub struct Check {
     pub name: &'static str,
     /// `UP` or `DOWN`; for `claude`, also `DEGRADED` (the model is retired or unknown, or the
@@ -107,7 +108,7 @@ async fn claude(state: &SystemState, timeout: Duration) -> Option<Check> {
 /// Whether every configured dependency answers in time: PostgreSQL always; Redis and Azure
 /// Blob when configured. 503 when one does not. Claude, when configured, is reported but never
 /// makes the app unready: a retired or unknown model (or an open breaker) is `DEGRADED`.
-#[utoipa::path(get, path = "/api/system/ready", tag = "system",
+#[utoipa::path(get, path = "/api/system/ready", operation_id = "getReadiness", tag = "system",
     responses((status = 200, description = "준비됨 (status UP, 또는 AI가 오프라인 코치로 답하는 DEGRADED)", body = inline(Envelope<Ready>)),
               (status = 503, description = "의존 서비스 응답 없음", body = inline(Envelope<Ready>))))]
 pub async fn ready(State(state): State<SystemState>) -> Response {

@@ -93,7 +93,7 @@ fn parse_sex(raw: &str) -> Result<Sex, FieldError> {
 }
 
 /// Finishes onboarding: PENDING → ACTIVE with the profile. Emits `user.registered`.
-#[utoipa::path(post, path = "/api/users/register", tag = "users", request_body = RegisterRequest,
+#[utoipa::path(post, path = "/api/users/register", operation_id = "register", tag = "users", request_body = RegisterRequest,
     security(("bearer" = [])),
     responses((status = 201, body = inline(Envelope<Profile>)), (status = 401, body = crate::http::error::ErrorBody),
               (status = 409, body = crate::http::error::ErrorBody), (status = 422, body = crate::http::error::ErrorBody)))]
@@ -132,7 +132,7 @@ pub async fn register(
 }
 
 /// The caller's profile.
-#[utoipa::path(get, path = "/api/users/profile", tag = "users", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/users/profile", operation_id = "getProfile", tag = "users", security(("bearer" = [])),
     responses((status = 200, body = inline(Envelope<Profile>)), (status = 401, body = crate::http::error::ErrorBody)))]
 pub async fn profile(State(state): State<UsersState>, user: AuthUser) -> ApiResult<Success<Profile>> {
     let row = store::get(&state.db, user.id)
@@ -169,7 +169,7 @@ where
 }
 
 /// Corrects the profile (개인정보보호법 §36). Only the fields sent change.
-#[utoipa::path(patch, path = "/api/users/profile", tag = "users", request_body = ProfileUpdate, security(("bearer" = [])),
+#[utoipa::path(patch, path = "/api/users/profile", operation_id = "updateProfile", tag = "users", request_body = ProfileUpdate, security(("bearer" = [])),
     responses((status = 200, body = inline(Envelope<Profile>)), (status = 422, body = crate::http::error::ErrorBody)))]
 pub async fn update_profile(
     State(state): State<UsersState>,
@@ -226,7 +226,7 @@ async fn consent_states(state: &UsersState, user: Uuid) -> anyhow::Result<Vec<Co
 }
 
 /// The caller's consents, one per kind.
-#[utoipa::path(get, path = "/api/users/me/consents", tag = "users", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/users/me/consents", operation_id = "getConsents", tag = "users", security(("bearer" = [])),
     responses((status = 200, body = inline(Envelope<Vec<ConsentState>>))))]
 pub async fn consents(
     State(state): State<UsersState>,
@@ -256,7 +256,7 @@ pub struct ConsentsUpdate {
 }
 
 /// Records consent answers (each a new, timestamped record). Withdrawal is `granted: false`.
-#[utoipa::path(put, path = "/api/users/me/consents", tag = "users", request_body = ConsentsUpdate, security(("bearer" = [])),
+#[utoipa::path(put, path = "/api/users/me/consents", operation_id = "updateConsents", tag = "users", request_body = ConsentsUpdate, security(("bearer" = [])),
     responses((status = 200, body = inline(Envelope<Vec<ConsentState>>)), (status = 422, body = crate::http::error::ErrorBody)))]
 pub async fn put_consents(
     State(state): State<UsersState>,
@@ -314,14 +314,14 @@ async fn forget_after_answers(state: &UsersState, user: Uuid, items: &[(ConsentK
 }
 
 /// Everything held about the caller, as JSON (개인정보보호법 §35, §35-2).
-#[utoipa::path(get, path = "/api/users/me/export", tag = "users", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/users/me/export", operation_id = "exportMyData", tag = "users", security(("bearer" = [])),
     responses((status = 200, body = inline(Envelope<Value>))))]
 pub async fn export(State(state): State<UsersState>, user: AuthUser) -> ApiResult<Success<Value>> {
     Ok(Success::new(rights::export(&state, user.id).await?))
 }
 
 /// Erases the caller's account and data in every domain and their files, unrecoverably (§36).
-#[utoipa::path(delete, path = "/api/users/me", tag = "users", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/users/me", operation_id = "deleteAccount", tag = "users", security(("bearer" = [])),
     responses((status = 200, body = inline(Envelope<Value>)), (status = 401, body = crate::http::error::ErrorBody)))]
 pub async fn delete_me(State(state): State<UsersState>, user: AuthUser) -> ApiResult<Success<Value>> {
     if !rights::erase(&state, user.id).await? {

@@ -110,7 +110,7 @@ pub struct LoginRequest {
 }
 
 /// Signs in with Google (or the configured second issuer) and returns our token pair.
-#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
+#[utoipa::path(post, path = "/api/auth/login", operation_id = "login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = inline(Envelope<TokenPair>)), (status = 401, body = crate::http::error::ErrorBody),
               (status = 422, body = crate::http::error::ErrorBody), (status = 429, body = crate::http::error::ErrorBody),
               (status = 503, body = crate::http::error::ErrorBody)))]
@@ -179,7 +179,7 @@ fn refresh_token_field(token: &str) -> Result<(), ApiError> {
 
 /// Trades a refresh token for a new pair. The old token stops working; presenting it again
 /// revokes every token of its family (theft detection).
-#[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body = RefreshRequest,
+#[utoipa::path(post, path = "/api/auth/refresh", operation_id = "refreshTokens", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = inline(Envelope<TokenPair>)), (status = 401, body = crate::http::error::ErrorBody),
               (status = 429, body = crate::http::error::ErrorBody)))]
 pub async fn refresh(
@@ -220,7 +220,7 @@ pub async fn refresh(
 
 /// Revokes the refresh token's whole family (the session): the refresh token and every access
 /// token issued in the session stop working at once. Answers the same whether or not it existed.
-#[utoipa::path(post, path = "/api/auth/logout", tag = "auth", request_body = RefreshRequest,
+#[utoipa::path(post, path = "/api/auth/logout", operation_id = "logout", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = inline(Envelope<serde_json::Value>))))]
 pub async fn logout(
     State(state): State<UsersState>,
@@ -244,7 +244,7 @@ pub struct DevLoginRequest {
 
 /// Local development only: signs in without Google. Refused (404) whenever the app runs in Azure
 /// or `DEV_LOGIN_ENABLED` is not `true`.
-#[utoipa::path(post, path = "/api/auth/dev-login", tag = "auth", request_body = DevLoginRequest,
+#[utoipa::path(post, path = "/api/auth/dev-login", operation_id = "devLogin", tag = "auth", request_body = DevLoginRequest,
     responses((status = 200, body = inline(Envelope<TokenPair>)), (status = 404, body = crate::http::error::ErrorBody)))]
 pub async fn dev_login(
     State(state): State<UsersState>,

@@ -56,7 +56,7 @@ fn the_declarations_are_consistent() {
 }
 
 #[test]
-fn duplicate_operation_ids_and_undeclared_schedules_are_problems() {
+fn duplicate_or_snake_case_operation_ids_and_undeclared_schedules_are_problems() {
     struct Twice;
     impl DomainModule for Twice {
         type State = ();
@@ -68,8 +68,11 @@ fn duplicate_operation_ids_and_undeclared_schedules_are_problems() {
             // Another domain's `live` handler at its own path: the same operation id.
             use utoipa::openapi::{HttpMethod, path::OperationBuilder};
             let mut doc = utoipa::openapi::OpenApi::default();
-            let op = OperationBuilder::new().operation_id(Some("live")).build();
+            let op = OperationBuilder::new().operation_id(Some("getLiveness")).build();
             doc.paths.add_path_operation("/api/twice/live", vec![HttpMethod::Get], op);
+            // Names in another style than the document's: snake_case id and path parameter.
+            let op = OperationBuilder::new().operation_id(Some("get_twice")).build();
+            doc.paths.add_path_operation("/api/twice/{twice_id}", vec![HttpMethod::Get], op);
             // And a schema named like one of the users domain, but another.
             let profile = utoipa::openapi::schema::ObjectBuilder::new()
                 .property("other", utoipa::openapi::schema::Object::new())
@@ -89,7 +92,17 @@ fn duplicate_operation_ids_and_undeclared_schedules_are_problems() {
     let twice = Module::<Twice>::new();
     let domains: Vec<&dyn AnyDomain> = DOMAINS.iter().copied().chain([&twice as &dyn AnyDomain]).collect();
     let problems = Catalog::new(&domains).problems();
-    assert!(problems.iter().any(|p| p.contains("operationId live")), "{problems:#?}");
+    assert!(problems.iter().any(|p| p.contains("operationId getLiveness is used twice")), "{problems:#?}");
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("operationId get_twice at /api/twice/{twice_id} is not camelCase")),
+        "{problems:#?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.contains("path parameter {twice_id} of /api/twice/{twice_id}")),
+        "{problems:#?}"
+    );
     assert!(problems.iter().any(|p| p.contains("NOBODY_DECLARES_THIS")), "{problems:#?}");
     assert!(
         problems.iter().any(|p| p.contains("schema RegisterRequest is defined differently")),
@@ -226,7 +239,7 @@ mod throwaway {
 
         fn openapi() -> utoipa::openapi::OpenApi {
             use utoipa::openapi::{HttpMethod, path::OperationBuilder};
-            let op = OperationBuilder::new().operation_id(Some("throwaway_ping")).build();
+            let op = OperationBuilder::new().operation_id(Some("throwawayPing")).build();
             let mut doc = utoipa::openapi::OpenApi::default();
             doc.paths.add_path_operation("/api/throwaway/ping", vec![HttpMethod::Get], op);
             doc

@@ -11,6 +11,7 @@ mod authz;
 mod bus;
 mod catalog;
 mod clock;
+mod contract;
 mod deployable;
 mod deployable_access;
 mod deployable_handover;

@@ -123,7 +123,7 @@ pub fn answer<'a>(day: &'a Day, missions: &'a Missions, now: DateTime<Utc>) -> a
 
 /// Today's missions (Asia/Seoul) with their completion and streaks. Without an open goal the list
 /// is empty.
-#[utoipa::path(get, path = "/api/goals/missions/active", tag = "goals", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/goals/missions/active", operation_id = "getActiveMissions", tag = "goals", security(("bearer" = [])),
     responses((status = 200, description = "오늘의 미션", body = inline(Envelope<ActiveMissions<'static>>))))]
 pub async fn active_missions(
     State(state): State<GoalsState>,

@@ -19,7 +19,7 @@ pub struct Catalog {
 }
 
 /// The mission catalogue: every mission offered now (retired ones are not), in catalogue order.
-#[utoipa::path(get, path = "/api/goals/missions/catalog", tag = "goals", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/goals/missions/catalog", operation_id = "getMissionCatalog", tag = "goals", security(("bearer" = [])),
     responses((status = 200, description = "미션 카탈로그", body = inline(Envelope<Catalog>))))]
 pub async fn mission_catalog(State(state): State<GoalsState>, _user: AuthUser) -> ApiResult<Success<Catalog>> {
     let missions: Vec<MissionView> = store::catalog(&state.db).await?.iter().map(MissionView::from).collect();

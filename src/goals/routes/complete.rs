@@ -126,7 +126,7 @@ fn achievement_message(days: i32) -> String {
 /// Records today's completion of a mission of the open goal (Asia/Seoul day). A repeat, or a
 /// request racing another, answers the existing completion and changes nothing. Emits
 /// `mission.completed`, and `goal.achieved` at 3, 7, 21 and 30 consecutive days.
-#[utoipa::path(put, path = "/api/goals/missions/{missionId}/complete", tag = "goals", request_body = CompleteRequest,
+#[utoipa::path(put, path = "/api/goals/missions/{missionId}/complete", operation_id = "completeMission", tag = "goals", request_body = CompleteRequest,
     params(("missionId" = String, Path, description = "카탈로그 미션 ID", example = "water-8-cups")),
     security(("bearer" = [])),
     responses((status = 200, description = "완료 (또는 이미 완료된 기록)", body = inline(Envelope<CompletionResult>)),

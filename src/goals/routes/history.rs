@@ -59,6 +59,7 @@ pub struct MissionStat {
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = GoalsSeriesPoint)]
 pub struct SeriesPoint {
     /// The day (daily) or the Monday of the week (weekly).
     pub date: NaiveDate,
@@ -70,6 +71,7 @@ pub struct SeriesPoint {
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = GoalsCategoryPoint)]
 pub struct CategoryPoint {
     pub category: Category,
     pub label: &'static str,
@@ -92,6 +94,7 @@ pub struct ChartData {
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = HistoryPeriod)]
 pub struct Period {
     pub start_date: NaiveDate,
     pub end_date: NaiveDate,
@@ -136,7 +139,7 @@ fn parse_date(field: &str, raw: Option<&str>, errors: &mut Vec<FieldError>) -> O
 
 /// The caller's record over a period: achievement rates (period and overall), streaks,
 /// per-mission figures, chart series and insights, all computed from their goals and completions.
-#[utoipa::path(get, path = "/api/goals/missions/history", tag = "goals", params(HistoryQuery),
+#[utoipa::path(get, path = "/api/goals/missions/history", operation_id = "getMissionHistory", tag = "goals", params(HistoryQuery),
     security(("bearer" = [])),
     responses((status = 200, description = "기록과 통계", body = inline(Envelope<History>)),
               (status = 422, description = "날짜 형식이 틀렸거나, 시작일이 종료일보다 늦거나, 기간이 1년을 넘거나, 모르는 미션 ID",

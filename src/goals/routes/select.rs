@@ -59,7 +59,7 @@ pub struct GoalSetup {
 
 /// Sets the caller's goal: replaces the open one (closed today) by the selected missions, starting
 /// today (Seoul). Emits `goal.set`.
-#[utoipa::path(post, path = "/api/goals/missions/select", tag = "goals", request_body = SelectRequest,
+#[utoipa::path(post, path = "/api/goals/missions/select", operation_id = "selectMissions", tag = "goals", request_body = SelectRequest,
     security(("bearer" = [])),
     responses((status = 201, description = "새 목표", body = inline(Envelope<GoalSetup>)),
               (status = 422, description = "선택 개수가 맞지 않거나, 형식이 틀리거나 중복되었거나, 카탈로그에 없거나 종료된 미션 (각각 이름과 함께)",
@@ -135,7 +135,7 @@ pub struct ResetResult {
 /// Closes the caller's goal (today) and recommends missions for a fresh start: the AI's picks when
 /// the intelligence domain answers (`api::Recommender`), completed by rules over the catalogue and
 /// the user's record. Emits `mission.reset` when a goal was closed.
-#[utoipa::path(post, path = "/api/goals/missions/reset", tag = "goals", request_body = ResetRequest,
+#[utoipa::path(post, path = "/api/goals/missions/reset", operation_id = "resetMissions", tag = "goals", request_body = ResetRequest,
     security(("bearer" = [])),
     responses((status = 200, description = "초기화와 새 추천", body = inline(Envelope<ResetResult>)),
               (status = 422, description = "사유가 없거나 너무 길거나, 현재 미션 ID가 잘못됨", body = crate::http::error::ErrorBody),

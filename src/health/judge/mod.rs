@@ -235,6 +235,7 @@ pub struct ItemAssessment {
 /// How much of the checkup the rules could grade.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = AssessmentCoverage)]
 pub struct Coverage {
     /// Items measured (of the 15 the rules grade).
     pub measured: u32,

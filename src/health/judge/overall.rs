@@ -14,6 +14,7 @@ use crate::{
 /// The overall categories of the national checkup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[schema(as = OverallCategory)]
 pub enum Overall {
     /// 고혈압·당뇨병·이상지질혈증 질환의심 (from 2026-01-07).
     SuspectedHtnDmDyslipidemia,
@@ -153,6 +154,7 @@ pub fn metabolic_syndrome(m: &Measurements, sex: Sex) -> MetabolicSyndrome {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[schema(as = ReferralFlagCode)]
 pub enum FlagCode {
     /// Hypertension or diabetes 질환의심: one free confirmatory visit until 31 January of the
     /// following year.
@@ -165,6 +167,7 @@ pub enum FlagCode {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[schema(as = ReferralKind)]
 pub enum Referral {
     ConfirmatoryTest,
     Clinician,
@@ -173,6 +176,7 @@ pub enum Referral {
 /// A finding that calls for a referral, not a mission.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ReferralFlag)]
 pub struct Flag {
     pub code: FlagCode,
     pub referral: Referral,

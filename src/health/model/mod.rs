@@ -15,6 +15,7 @@ pub use items::{ItemInfo, NUMERIC_ITEMS};
 /// Where a checkup came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = CheckupSource)]
 pub enum Source {
     /// Fetched from NHIS through an aggregator (two-step simple authentication).
     Nhis,
@@ -41,6 +42,7 @@ impl Source {
 /// A condition the person is already diagnosed with and treated for (유질환자).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[schema(as = TreatedCondition)]
 pub enum Condition {
     Hypertension,
     Diabetes,

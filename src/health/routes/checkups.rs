@@ -26,7 +26,7 @@ use crate::{
 pub fn routes() -> Routes<HealthState> {
     Routes::new()
         .route("/api/health/checkups", post(record_checkup))
-        .route("/api/health/checkups/{id}", get(checkup_detail).delete(delete_checkup))
+        .route("/api/health/checkups/{checkupId}", get(checkup_detail).delete(delete_checkup))
 }
 
 fn not_found() -> ApiError {
@@ -35,7 +35,7 @@ fn not_found() -> ApiError {
 
 /// Records a checkup typed from a paper result (or from an uploaded sheet, with `fileId`).
 /// Answers the stored checkup with its assessment. Emits `checkup.recorded`.
-#[utoipa::path(post, path = "/api/health/checkups", tag = "health", request_body = ManualEntry,
+#[utoipa::path(post, path = "/api/health/checkups", operation_id = "recordCheckup", tag = "health", request_body = ManualEntry,
     security(("bearer" = [])),
     responses((status = 201, body = inline(Envelope<CheckupRecord>)),
               (status = 403, description = "`CONSENT_REQUIRED`: no health-data consent", body = crate::http::error::ErrorBody),
@@ -91,8 +91,8 @@ pub struct CheckupDetail {
 }
 
 /// One of the caller's checkups with its assessment and raw payload; another user's is 404.
-#[utoipa::path(get, path = "/api/health/checkups/{id}", tag = "health", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "checkup id")),
+#[utoipa::path(get, path = "/api/health/checkups/{checkupId}", operation_id = "getCheckup", tag = "health", security(("bearer" = [])),
+    params(("checkupId" = Uuid, Path, description = "checkup id")),
     responses((status = 200, body = inline(Envelope<CheckupDetail>)), (status = 403, description = "`CONSENT_REQUIRED`: no health-data consent in force (withdrawn or never given)", body = crate::http::error::ErrorBody), (status = 404, body = crate::http::error::ErrorBody)))]
 pub async fn checkup_detail(
     State(state): State<HealthState>,
@@ -106,8 +106,8 @@ pub async fn checkup_detail(
 }
 
 /// Deletes one of the caller's checkups, unrecoverably (§36).
-#[utoipa::path(delete, path = "/api/health/checkups/{id}", tag = "health", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "checkup id")),
+#[utoipa::path(delete, path = "/api/health/checkups/{checkupId}", operation_id = "deleteCheckup", tag = "health", security(("bearer" = [])),
+    params(("checkupId" = Uuid, Path, description = "checkup id")),
     responses((status = 200, body = inline(Envelope<Value>)), (status = 404, body = crate::http::error::ErrorBody)))]
 pub async fn delete_checkup(
     State(state): State<HealthState>,

@@ -33,7 +33,7 @@ pub const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
 pub fn routes() -> Routes<HealthState> {
     Routes::new()
         .route_with_body_limit("/api/health/checkup/files", get(list_files).post(upload_file), MAX_FILE_BYTES)
-        .route("/api/health/checkup/files/{id}", get(download_file).delete(delete_file))
+        .route("/api/health/checkup/files/{fileId}", get(download_file).delete(delete_file))
 }
 
 /// The content type and extension the bytes say, if one we accept.
@@ -66,7 +66,7 @@ pub struct UploadQuery {
 }
 
 /// Stores a result sheet (the request body is the file itself).
-#[utoipa::path(post, path = "/api/health/checkup/files", tag = "health", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/health/checkup/files", operation_id = "uploadCheckupFile", tag = "health", security(("bearer" = [])),
     params(UploadQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "PDF, JPEG or PNG, at most 10 MB"),
     responses((status = 201, body = inline(Envelope<FileRow>)),
@@ -121,7 +121,7 @@ pub async fn upload_file(
 }
 
 /// The caller's result sheets, newest first.
-#[utoipa::path(get, path = "/api/health/checkup/files", tag = "health", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/health/checkup/files", operation_id = "listCheckupFiles", tag = "health", security(("bearer" = [])),
     responses((status = 200, body = inline(Envelope<Vec<FileRow>>)), (status = 403, description = "`CONSENT_REQUIRED`: no health-data consent in force (withdrawn or never given)", body = crate::http::error::ErrorBody)))]
 pub async fn list_files(State(state): State<HealthState>, ActiveUser(user): ActiveUser) -> ApiResult<Success<Vec<FileRow>>> {
     super::require_processing(&state, user.id).await?;
@@ -129,8 +129,8 @@ pub async fn list_files(State(state): State<HealthState>, ActiveUser(user): Acti
 }
 
 /// Downloads one of the caller's result sheets (its own content type); another user's is 404.
-#[utoipa::path(get, path = "/api/health/checkup/files/{id}", tag = "health", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "file id")),
+#[utoipa::path(get, path = "/api/health/checkup/files/{fileId}", operation_id = "downloadCheckupFile", tag = "health", security(("bearer" = [])),
+    params(("fileId" = Uuid, Path, description = "file id")),
     responses((status = 200, description = "the file's bytes, with its content type", body = Vec<u8>, content_type = "application/octet-stream"),
               (status = 403, description = "`CONSENT_REQUIRED`: no health-data consent in force (withdrawn or never given)", body = crate::http::error::ErrorBody),
               (status = 404, body = crate::http::error::ErrorBody),
@@ -155,8 +155,8 @@ pub async fn download_file(
 }
 
 /// Deletes one of the caller's result sheets, file and record.
-#[utoipa::path(delete, path = "/api/health/checkup/files/{id}", tag = "health", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "file id")),
+#[utoipa::path(delete, path = "/api/health/checkup/files/{fileId}", operation_id = "deleteCheckupFile", tag = "health", security(("bearer" = [])),
+    params(("fileId" = Uuid, Path, description = "file id")),
     responses((status = 200, body = inline(Envelope<Value>)), (status = 404, body = crate::http::error::ErrorBody),
               (status = 503, description = "storage unavailable; nothing was deleted", body = crate::http::error::ErrorBody)))]
 pub async fn delete_file(

@@ -50,7 +50,7 @@ pub struct HistoryResponse {
 
 /// The caller's checkups, newest first, each with its assessment; a chart and the reference ranges
 /// for the caller's sex.
-#[utoipa::path(get, path = "/api/health/checkup/history", tag = "health", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/health/checkup/history", operation_id = "getCheckupHistory", tag = "health", security(("bearer" = [])),
     params(HistoryQuery),
     responses((status = 200, body = inline(Envelope<HistoryResponse>)), (status = 403, description = "`CONSENT_REQUIRED`: no health-data consent in force (withdrawn or never given)", body = crate::http::error::ErrorBody), (status = 422, body = crate::http::error::ErrorBody)))]
 pub async fn checkup_history(
@@ -104,7 +104,7 @@ pub struct TrendsResponse {
 }
 
 /// A series per item over the caller's checkups, ready for a chart.
-#[utoipa::path(get, path = "/api/health/trends", tag = "health", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/health/trends", operation_id = "getHealthTrends", tag = "health", security(("bearer" = [])),
     params(TrendsQuery),
     responses((status = 200, body = inline(Envelope<TrendsResponse>)), (status = 403, description = "`CONSENT_REQUIRED`: no health-data consent in force (withdrawn or never given)", body = crate::http::error::ErrorBody), (status = 422, body = crate::http::error::ErrorBody)))]
 pub async fn health_trends(
@@ -121,7 +121,7 @@ pub async fn health_trends(
 
 /// Where each value of the caller's latest checkup stands among people of the same sex and
 /// 5-year age band in the NHIS open data (percentiles).
-#[utoipa::path(get, path = "/api/health/peers", tag = "health", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/health/peers", operation_id = "getHealthPeers", tag = "health", security(("bearer" = [])),
     responses((status = 200, body = inline(Envelope<Peers>)), (status = 403, description = "`CONSENT_REQUIRED`: no health-data consent in force (withdrawn or never given)", body = crate::http::error::ErrorBody)))]
 pub async fn health_peers(State(state): State<HealthState>, ActiveUser(user): ActiveUser) -> ApiResult<Success<Peers>> {
     super::require_processing(&state, user.id).await?;

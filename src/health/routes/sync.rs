@@ -36,7 +36,7 @@ use crate::{
 pub fn routes() -> Routes<HealthState> {
     Routes::new()
         .route("/api/health/checkup/sync", post(start_sync))
-        .route("/api/health/checkup/sync/{job_id}/complete", post(complete_sync))
+        .route("/api/health/checkup/sync/{jobId}/complete", post(complete_sync))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -127,7 +127,7 @@ fn provider_error(e: ProviderError) -> ApiError {
 }
 
 /// Starts the two-step simple authentication; the user then approves in their app.
-#[utoipa::path(post, path = "/api/health/checkup/sync", tag = "health", request_body = SyncStart,
+#[utoipa::path(post, path = "/api/health/checkup/sync", operation_id = "startCheckupSync", tag = "health", request_body = SyncStart,
     security(("bearer" = [])),
     responses((status = 202, description = "PENDING_APPROVAL, or FAILED when the aggregator refused", body = inline(Envelope<SyncAnswer>)),
               (status = 403, description = "`CONSENT_REQUIRED`", body = crate::http::error::ErrorBody),
@@ -186,9 +186,9 @@ pub async fn start_sync(
 /// Completes a sync once the user approved: fetches every checkup, stores the new ones, and
 /// answers SUCCESS (or PENDING_APPROVAL, or FAILED). Completing a finished job answers its
 /// outcome again. Emits `checkup.synced` when anything was new.
-#[utoipa::path(post, path = "/api/health/checkup/sync/{job_id}/complete", tag = "health",
+#[utoipa::path(post, path = "/api/health/checkup/sync/{jobId}/complete", operation_id = "completeCheckupSync", tag = "health",
     security(("bearer" = [])),
-    params(("job_id" = Uuid, Path, description = "the job id `POST /checkup/sync` answered")),
+    params(("jobId" = Uuid, Path, description = "the job id `POST /checkup/sync` answered")),
     responses((status = 200, body = inline(Envelope<SyncAnswer>)),
               (status = 403, description = "`CONSENT_REQUIRED`", body = crate::http::error::ErrorBody),
               (status = 404, description = "no such job of the caller", body = crate::http::error::ErrorBody),

@@ -15,11 +15,11 @@ use crate::{
 pub fn routes() -> Routes<SystemState> {
     Routes::new()
         .route("/api/system/heartbeats", post(record).get(summary))
-        .route("/api/system/heartbeats/{id}", get(one))
+        .route("/api/system/heartbeats/{heartbeatId}", get(one))
 }
 
 /// Records a heartbeat and announces it (`system.heartbeat`). Local only: 404 in Azure.
-#[utoipa::path(post, path = "/api/system/heartbeats", tag = "system",
+#[utoipa::path(post, path = "/api/system/heartbeats", operation_id = "recordHeartbeat", tag = "system",
     responses((status = 201, description = "기록됨", body = inline(crate::http::envelope::Envelope<Heartbeat>))))]
 pub async fn record(State(state): State<SystemState>) -> ApiResult<Success<Heartbeat>> {
     // An anonymous write is a demonstration for local work only; in Azure the timer writes them.
@@ -31,15 +31,15 @@ pub async fn record(State(state): State<SystemState>) -> ApiResult<Success<Heart
 }
 
 /// Heartbeats recorded and tallied, per source.
-#[utoipa::path(get, path = "/api/system/heartbeats", tag = "system",
+#[utoipa::path(get, path = "/api/system/heartbeats", operation_id = "getHeartbeatSummary", tag = "system",
     responses((status = 200, description = "요약", body = inline(crate::http::envelope::Envelope<Vec<SourceTally>>))))]
 pub async fn summary(State(state): State<SystemState>) -> ApiResult<Success<Vec<SourceTally>>> {
     Ok(Success::new(store::summary(&state.db).await?))
 }
 
 /// One heartbeat, with how often the consumer applied it.
-#[utoipa::path(get, path = "/api/system/heartbeats/{id}", tag = "system",
-    params(("id" = Uuid, Path, description = "하트비트 ID")),
+#[utoipa::path(get, path = "/api/system/heartbeats/{heartbeatId}", operation_id = "getHeartbeat", tag = "system",
+    params(("heartbeatId" = Uuid, Path, description = "하트비트 ID")),
     responses((status = 200, description = "하트비트", body = inline(crate::http::envelope::Envelope<Heartbeat>)),
               (status = 404, description = "없음", body = crate::http::error::ErrorBody)))]
 pub async fn one(State(state): State<SystemState>, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Success<Heartbeat>> {

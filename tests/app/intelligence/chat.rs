@@ -77,8 +77,14 @@ async fn a_conversation_keeps_its_order_carries_context_and_belongs_to_its_user(
     let latest = app.call(Some(&u.token), Method::GET, "/api/intelligence/chat/history", None).await;
     assert_eq!(latest.body["data"]["sessionId"], session.as_str());
 
-    // Another user can neither read nor continue it, and has no session of their own yet.
+    // Another user sending the same id has a session of their own: they neither read nor continue
+    // this one, and had none before.
     let other = app.user("other@example.com", &["AI_OVERSEAS_TRANSFER"]).await;
+    let none = app.call(Some(&other.token), Method::GET, "/api/intelligence/chat/history", None).await;
+    assert_eq!(
+        (none.status, none.body["code"].clone()),
+        (StatusCode::NOT_FOUND, json!("CHAT_SESSION_NOT_FOUND"))
+    );
     let h = app
         .call(
             Some(&other.token),
@@ -87,16 +93,145 @@ async fn a_conversation_keeps_its_order_carries_context_and_belongs_to_its_user(
             None,
         )
         .await;
-    assert_eq!((h.status, h.body["code"].clone()), (StatusCode::NOT_FOUND, json!("CHAT_SESSION_NOT_FOUND")));
+    assert_eq!(h.status, StatusCode::OK, "{}", h.text);
+    assert_eq!(
+        (h.body["data"]["totalMessageCount"].clone(), h.body["data"]["messages"].clone()),
+        (json!(0), json!([]))
+    );
     let c = app.chat(&other, json!({"message": "안녕하세요", "sessionId": session})).await;
-    assert_eq!(c.status, StatusCode::NOT_FOUND);
-    let none = app.call(Some(&other.token), Method::GET, "/api/intelligence/chat/history", None).await;
-    assert_eq!(none.status, StatusCode::NOT_FOUND);
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM intelligence.chat_messages")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!(count, 4, "the refused message was not stored");
+    assert_eq!(
+        (c.status, c.body["data"]["sessionId"].clone()),
+        (StatusCode::OK, json!(session)),
+        "{}",
+        c.text
+    );
+    let theirs = app
+        .call(
+            Some(&other.token),
+            Method::GET,
+            &format!("/api/intelligence/chat/history?sessionId={session}"),
+            None,
+        )
+        .await;
+    assert_eq!(theirs.body["data"]["totalMessageCount"], 2, "{}", theirs.text);
+    assert_eq!(theirs.body["data"]["messages"][0]["content"], "안녕하세요");
+    let mine = app
+        .call(
+            Some(&u.token),
+            Method::GET,
+            &format!("/api/intelligence/chat/history?sessionId={session}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        mine.body["data"]["totalMessageCount"], 4,
+        "the other user's message went to their own session"
+    );
+    let sessions: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM intelligence.chat_sessions WHERE session_key = $1")
+            .bind(&session)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(sessions, 2);
+}
+
+#[sqlx::test]
+async fn the_app_names_its_sessions(pool: PgPool) {
+    let fake = fake().await;
+    let app = IntelApp::with_fake(pool, &fake, &[("CHAT_RATE_LIMIT_PER_MINUTE", "100")]);
+    let u = app.user("named@example.com", &["AI_OVERSEAS_TRANSFER"]).await;
+    let history = |id: &str| format!("/api/intelligence/chat/history?sessionId={}", urlencoding(id));
+
+    // A name not used yet has an empty history, and its first message starts it.
+    for id in ["conv-1", "대화 2026-12-07 저녁", "0192f0c4-7d3e-7a51-9c1e-1f0e8b7a6d5c", &"x".repeat(100)]
+    {
+        let before = app.call(Some(&u.token), Method::GET, &history(id), None).await;
+        assert_eq!(before.status, StatusCode::OK, "{id}: {}", before.text);
+        assert_eq!(
+            (before.body["data"]["sessionId"].as_str(), before.body["data"]["totalMessageCount"].as_i64()),
+            (Some(id), Some(0))
+        );
+        let a = app.chat(&u, json!({"message": "물은 얼마나 마셔야 하나요?", "sessionId": id})).await;
+        assert_eq!(
+            (a.status, a.body["data"]["sessionId"].as_str()),
+            (StatusCode::OK, Some(id)),
+            "{}",
+            a.text
+        );
+        let b = app.chat(&u, json!({"message": "운동 전에도요?", "sessionId": id})).await;
+        assert_eq!(b.status, StatusCode::OK, "{}", b.text);
+        let after = app.call(Some(&u.token), Method::GET, &history(id), None).await;
+        assert_eq!(after.body["data"]["totalMessageCount"], 4, "{id}: {}", after.text);
+    }
+    // The second message continued the first: Claude saw the earlier turns.
+    let bodies = fake.received().await;
+    assert_eq!(bodies[1]["messages"].as_array().unwrap().len(), 3, "{}", bodies[1]["messages"]);
+    // Names are exact: another case or a longer name is another session.
+    let other = app.call(Some(&u.token), Method::GET, &history("CONV-1"), None).await;
+    assert_eq!(other.body["data"]["totalMessageCount"], 0);
+
+    // What is not a name is refused, naming the field, and nothing is stored.
+    let stored = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM intelligence.chat_messages")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap()
+    };
+    let count = stored().await;
+    for bad in [
+        json!(""),
+        json!("   "),
+        json!(" conv"),
+        json!("a\u{200B}b"),
+        json!("a\nb"),
+        json!("x".repeat(101)),
+        json!(5),
+    ] {
+        let a = app.chat(&u, json!({"message": "안녕하세요", "sessionId": bad})).await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {}", a.text);
+        if bad.is_string() {
+            assert_eq!(a.body["errors"][0]["field"], "sessionId", "{}", a.text);
+        }
+    }
+    assert_eq!(stored().await, count);
+    for bad in ["%20conv", "a%E2%80%8Bb", &"x".repeat(101)] {
+        let h = app
+            .call(
+                Some(&u.token),
+                Method::GET,
+                &format!("/api/intelligence/chat/history?sessionId={bad}"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (h.status, h.body["errors"][0]["field"].clone()),
+            (StatusCode::UNPROCESSABLE_ENTITY, json!("sessionId")),
+            "{bad}: {}",
+            h.text
+        );
+    }
+
+    // Omitted, the server names a new session; that name works like any other.
+    let fresh = app.chat(&u, json!({"message": "잠은 얼마나 자야 하나요?"})).await;
+    let issued = fresh.body["data"]["sessionId"].as_str().unwrap().to_string();
+    assert!(uuid::Uuid::parse_str(&issued).is_ok(), "{issued}");
+    let again = app.chat(&u, json!({"message": "낮잠은요?", "sessionId": issued})).await;
+    assert_eq!(again.body["data"]["sessionId"], issued.as_str());
+    let h = app.call(Some(&u.token), Method::GET, &history(&issued), None).await;
+    assert_eq!(h.body["data"]["totalMessageCount"], 4);
+    let latest = app.call(Some(&u.token), Method::GET, "/api/intelligence/chat/history", None).await;
+    assert_eq!(latest.body["data"]["sessionId"], issued.as_str());
+}
+
+/// Percent-encodes a query value (every byte that is not unreserved).
+fn urlencoding(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 #[sqlx::test]

@@ -14,13 +14,16 @@ async fn chats_and_usage_are_exported_and_erased(pool: PgPool) {
     let u = app.user("rights@example.com", &["AI_OVERSEAS_TRANSFER"]).await;
     let keep = app.user("keep@example.com", &["AI_OVERSEAS_TRANSFER"]).await;
     for who in [&u, &keep] {
-        let a = app.chat(who, json!({"message": "물은 얼마나 마셔야 하나요?"})).await;
+        // The same app-chosen session id from both: two sessions, each erased with its user only.
+        let a = app.chat(who, json!({"message": "물은 얼마나 마셔야 하나요?", "sessionId": "water"})).await;
         assert_eq!(a.status, StatusCode::OK);
     }
     let e = app.call(Some(&u.token), Method::GET, "/api/users/me/export", None).await;
     assert_eq!(e.status, StatusCode::OK, "{}", e.text);
     let part = &e.body["data"]["data"]["intelligence"];
     assert_eq!(part["chatSessions"][0]["messages"][0]["content"], "물은 얼마나 마셔야 하나요?", "{part}");
+    assert_eq!(part["chatSessions"][0]["sessionId"], "water", "the id the app knows the session by");
+    assert_eq!(part["chatSessions"].as_array().unwrap().len(), 1, "only the user's own session: {part}");
     assert!(part["aiUsage"][0]["inputTokens"].as_i64().unwrap() > 0, "{part}");
     // A hold of a call in flight (a crash can leave one until it expires) goes with the account.
     for who in [&u, &keep] {
