@@ -229,15 +229,16 @@ async fn an_answer_cut_at_max_tokens_is_retried_once_with_a_larger_limit_and_nev
 
 #[sqlx::test]
 async fn a_cut_answer_is_not_retried_when_the_time_left_cannot_hold_a_larger_one(pool: PgPool) {
-    // 400 tokens a second: the first answer takes ~3.8 s of an 8 s budget; a 2,457-token retry at
-    // that pace would need ~6 s more.
+    // 400 tokens a second: the first answer takes ~3.8 s of a 9 s budget (a 5 s attempt, well
+    // over the answer even on a loaded machine); a 2,457-token retry at that pace would need ~7 s
+    // more, and only an answer under ~3.1 s would leave room for one.
     let fake = ClaudeFake::with_pace(Duration::ZERO, 400.0).await;
     fake.answer("sentences", Reply::Json(diagnosis_input()));
     fake.then([Reply::ThinkThen(1500, diagnosis_input())]);
     let app = IntelApp::with_fake(
         pool,
         &fake,
-        &[("ANTHROPIC_FIRST_TOKEN_MS", "4000"), ("ANTHROPIC_MIN_TOKENS_PER_SEC", "1000000")],
+        &[("ANTHROPIC_FIRST_TOKEN_MS", "5000"), ("ANTHROPIC_MIN_TOKENS_PER_SEC", "1000000")],
     );
     let u = app.user("no-time@example.com", &["HEALTH_DATA", "AI_OVERSEAS_TRANSFER"]).await;
     app.checkup(&u, "2026-10-01").await;
