@@ -50,8 +50,19 @@ pub const MOTIVATOR_CLOCK_START: Setting = Setting::new(
 )
 .local_only();
 
-pub const SETTINGS: &[Setting] =
-    &[NUDGE_SCHEDULE, NUDGE_SLICE_SIZE, NOTIFICATION_HUB_CONNECTION, NOTIFICATION_HUB_NAME, MOTIVATOR_CLOCK_START];
+pub const NOTIFICATION_DEVICES_PER_USER: Setting = Setting::new(
+    "NOTIFICATION_DEVICES_PER_USER",
+    "push devices kept per user; registering one more forgets the one registered or refreshed longest ago",
+)
+.default("10");
+pub const SETTINGS: &[Setting] = &[
+    NUDGE_SCHEDULE,
+    NUDGE_SLICE_SIZE,
+    NOTIFICATION_HUB_CONNECTION,
+    NOTIFICATION_HUB_NAME,
+    MOTIVATOR_CLOCK_START,
+    NOTIFICATION_DEVICES_PER_USER,
+];
 
 /// The motivator's state. Behind one `Arc`, as every request clones it.
 #[derive(Clone)]
@@ -65,6 +76,8 @@ pub struct Inner {
     /// How many users' progress a slice reads at once (the pool's size).
     pub concurrency: usize,
     pub push: Option<Arc<dyn push::PushSender>>,
+    /// Push devices kept per user (the newest registration forgets the stalest).
+    pub devices_per_user: u32,
     schedule: Option<String>,
 }
 
@@ -111,6 +124,7 @@ impl MotivatorState {
             slice_size,
             concurrency: (platform.config.db_pool_max as usize).max(1),
             push,
+            devices_per_user: NOTIFICATION_DEVICES_PER_USER.number(src, "devices from 1 to 100", 1..=100)?,
             schedule: NUDGE_SCHEDULE.read(src),
             platform: platform.clone(),
         })))
