@@ -128,6 +128,7 @@ fn api_router(routes: Routes<()>, platform: &Platform, fast: Option<FastRelay>) 
     let limits = Arc::new(BodyLimits {
         default: platform.config.http_body_limit,
         per_route: routes.body_limits().iter().copied().collect(),
+        streamed: routes.streamed_routes().iter().copied().collect(),
     });
     let timeouts = Arc::new(http::context::Timeouts {
         default: platform.config.http_timeout,

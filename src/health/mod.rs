@@ -12,6 +12,7 @@ pub mod population;
 pub mod provider;
 pub mod routes;
 pub mod settings;
+pub mod sheets;
 pub mod store;
 pub mod trends;
 pub mod views;
@@ -40,6 +41,8 @@ pub struct HealthState {
     pub provider: Arc<dyn CheckupProvider>,
     pub job_ttl: Duration,
     pub withdrawn_retention: Duration,
+    pub uploads: store::uploads::UploadLimits,
+    pub sync_starts_per_hour: u32,
 }
 
 impl Deref for HealthState {
@@ -121,6 +124,8 @@ impl DomainModule for Domain {
             provider: provider(&config, platform.config.environment, &platform.clock),
             job_ttl: config.job_ttl,
             withdrawn_retention: config.withdrawn_retention,
+            uploads: config.uploads,
+            sync_starts_per_hour: config.sync_starts_per_hour,
             platform: platform.clone(),
         })
     }

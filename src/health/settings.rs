@@ -4,7 +4,10 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+use super::store::uploads::UploadLimits;
 use crate::config::{ConfigError, Setting, Source};
+
+const MIB: u64 = 1024 * 1024;
 
 pub const TILKO_API_KEY: Setting = Setting::new(
     "TILKO_API_KEY",
@@ -27,6 +30,26 @@ pub const HEALTH_DATA_WITHDRAWN_RETENTION_DAYS: Setting = Setting::new(
     "days a user's health data is kept, unread, after the health-data consent is withdrawn (time to export it or take the withdrawal back); then `HealthSyncSweep` destroys it (docs/privacy.md)",
 )
 .default("7");
+pub const HEALTH_FILES_PER_DAY: Setting = Setting::new(
+    "HEALTH_FILES_PER_DAY",
+    "result sheets one user may upload per Seoul day (429 with `Retry-After` past it; refused files count)",
+)
+.default("20");
+pub const HEALTH_FILE_MB_PER_DAY: Setting = Setting::new(
+    "HEALTH_FILE_MB_PER_DAY",
+    "MiB of result sheets one user may upload per Seoul day (429 with `Retry-After` past it)",
+)
+.default("100");
+pub const HEALTH_FILE_MB_HELD: Setting = Setting::new(
+    "HEALTH_FILE_MB_HELD",
+    "MiB of result sheets one user may hold in all (409 `STORAGE_QUOTA_EXCEEDED` past it: deleting a file makes room)",
+)
+.default("500");
+pub const HEALTH_SYNC_STARTS_PER_HOUR: Setting = Setting::new(
+    "HEALTH_SYNC_STARTS_PER_HOUR",
+    "NHIS sync starts one user may make per hour (each sends an approval request to a phone; 429 past it); one open at a time",
+)
+.default("5");
 pub const SAMPLE_APPROVAL_DELAY_SECS: Setting =
     Setting::new("SAMPLE_APPROVAL_DELAY_SECS", "how long the sample provider's pretend user takes to approve")
         .default("3")
@@ -39,6 +62,10 @@ pub const SETTINGS: &[Setting] = &[
     HEALTH_SYNC_JOB_TTL_SECS,
     HEALTH_SYNC_SWEEP_SCHEDULE,
     HEALTH_DATA_WITHDRAWN_RETENTION_DAYS,
+    HEALTH_FILES_PER_DAY,
+    HEALTH_FILE_MB_PER_DAY,
+    HEALTH_FILE_MB_HELD,
+    HEALTH_SYNC_STARTS_PER_HOUR,
     SAMPLE_APPROVAL_DELAY_SECS,
 ];
 
@@ -48,6 +75,8 @@ pub struct HealthConfig {
     pub tilko_timeout: Duration,
     pub job_ttl: Duration,
     pub withdrawn_retention: Duration,
+    pub uploads: UploadLimits,
+    pub sync_starts_per_hour: u32,
     pub sample_delay: Duration,
 }
 
@@ -71,6 +100,12 @@ impl HealthConfig {
             withdrawn_retention: Duration::from_secs(
                 86_400 * HEALTH_DATA_WITHDRAWN_RETENTION_DAYS.number(src, "days from 0 to 365", 0..=365)?,
             ),
+            uploads: UploadLimits {
+                per_day: HEALTH_FILES_PER_DAY.number(src, "uploads from 1 to 1000", 1..=1000)?,
+                bytes_per_day: MIB * HEALTH_FILE_MB_PER_DAY.number(src, "MiB from 10 to 100000", 10..=100_000)?,
+                bytes_held: MIB * HEALTH_FILE_MB_HELD.number(src, "MiB from 10 to 1000000", 10..=1_000_000)?,
+            },
+            sync_starts_per_hour: HEALTH_SYNC_STARTS_PER_HOUR.number(src, "starts from 1 to 100", 1..=100)?,
             sample_delay: Duration::from_secs(SAMPLE_APPROVAL_DELAY_SECS.number(src, "seconds from 0 to 600", 0..=600)?),
         })
     }

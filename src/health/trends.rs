@@ -80,9 +80,10 @@ fn num(i: &super::views::RecordItem) -> Option<f64> {
 
 /// `items=bloodPressure,fastingGlucose`: every name must be a graded item.
 pub fn parse_items(raw: Option<&str>) -> Result<Vec<GradedItem>, String> {
-    let Some(raw) = raw.filter(|r| !r.is_empty()) else { return Ok(GradedItem::ALL.to_vec()) };
+    let Some(raw) = raw else { return Ok(GradedItem::ALL.to_vec()) };
     let mut out = Vec::new();
-    for name in raw.split(',').filter(|s| !s.is_empty()) {
+    // `items=` or `items=a,,b` names an empty item: refused like any unknown name.
+    for name in raw.split(',') {
         let item = GradedItem::parse(name).ok_or_else(|| name.to_string())?;
         if !out.contains(&item) {
             out.push(item);

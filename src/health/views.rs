@@ -82,6 +82,28 @@ pub struct CheckupRecord {
     /// Every measured item with unit, LOINC code and grade.
     pub items: Vec<RecordItem>,
     pub assessment: Assessment,
+    /// Values that cannot all be right together, for the user to check against the sheet.
+    #[serde(default)]
+    pub warnings: Vec<RecordWarning>,
+}
+
+/// A flag on values that contradict each other (they are kept: the sheet may say so).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RecordWarning {
+    /// LDL + HDL above the total cholesterol, which holds them both (total = LDL + HDL + VLDL).
+    LdlHdlAboveTotal,
+}
+
+/// What in `m` contradicts itself.
+pub fn warnings(m: &Measurements) -> Vec<RecordWarning> {
+    let mut out = Vec::new();
+    if let (Some(ldl), Some(hdl), Some(total)) = (m.ldl, m.hdl, m.total_cholesterol)
+        && ldl + hdl > total
+    {
+        out.push(RecordWarning::LdlHdlAboveTotal);
+    }
+    out
 }
 
 fn pair(a: Option<f64>, b: Option<f64>, f: impl Fn(f64) -> String) -> Option<String> {
@@ -172,6 +194,7 @@ pub fn record(c: &StoredCheckup, sex: Sex) -> CheckupRecord {
         file_id: c.file_id,
         items: record_items(m, &assessment),
         assessment,
+        warnings: warnings(m),
     }
 }
 

@@ -115,6 +115,8 @@ pub async fn request_context(State(timeouts): State<Arc<Timeouts>>, req: Request
 pub struct BodyLimits {
     pub default: usize,
     pub per_route: HashMap<&'static str, usize>,
+    /// Routes whose handlers stream their bodies (`Routes::route_streaming`).
+    pub streamed: std::collections::HashSet<&'static str>,
 }
 
 impl BodyLimits {
@@ -125,11 +127,17 @@ impl BodyLimits {
             .copied()
             .unwrap_or(self.default)
     }
+
+    fn streams(&self, req: &Request) -> bool {
+        req.extensions().get::<MatchedPath>().is_some_and(|p| self.streamed.contains(p.as_str()))
+    }
 }
 
 /// Holds every request body to its route's limit, before any handler runs: a body announced
 /// larger is refused unread, and a body without a length (chunked) is read up to the limit and
-/// refused the same way when it goes past it. Either way a 413 in the API's error shape.
+/// refused the same way when it goes past it. Either way a 413 in the API's error shape. A route
+/// that streams its body gets it unread, wrapped so that reading past the limit fails
+/// (`http_body_util::LengthLimitError`), and answers the 413 itself.
 pub async fn limit_body(State(limits): State<Arc<BodyLimits>>, req: Request, next: Next) -> Response {
     let limit = limits.for_request(&req);
     let announced = req
@@ -141,6 +149,11 @@ pub async fn limit_body(State(limits): State<Arc<BodyLimits>>, req: Request, nex
         Some(n) if n > limit as u64 => return ApiError::PayloadTooLarge.into_response(),
         Some(_) => return next.run(req).await,
         None => {}
+    }
+    if limits.streams(&req) {
+        let (parts, body) = req.into_parts();
+        let limited = axum::body::Body::new(http_body_util::Limited::new(body, limit));
+        return next.run(Request::from_parts(parts, limited)).await;
     }
     let (parts, body) = req.into_parts();
     if body.size_hint().upper() == Some(0) {

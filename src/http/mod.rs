@@ -50,6 +50,9 @@ pub struct Routes<S> {
     paths: Vec<&'static str>,
     /// Routes whose request bodies may be larger (or must be smaller) than the default limit.
     body_limits: Vec<(&'static str, usize)>,
+    /// Routes whose handlers read their bodies as streams: held to their limit as they are read,
+    /// never buffered first.
+    streamed: Vec<&'static str>,
     /// Routes that may wait for a slow dependency (Claude): they get the long timeout.
     long: Vec<&'static str>,
 }
@@ -62,7 +65,13 @@ impl<S: Clone + Send + Sync + 'static> Default for Routes<S> {
 
 impl<S: Clone + Send + Sync + 'static> Routes<S> {
     pub fn new() -> Self {
-        Self { router: Router::new(), paths: Vec::new(), body_limits: Vec::new(), long: Vec::new() }
+        Self {
+            router: Router::new(),
+            paths: Vec::new(),
+            body_limits: Vec::new(),
+            streamed: Vec::new(),
+            long: Vec::new(),
+        }
     }
 
     pub fn route(mut self, path: &'static str, method_router: MethodRouter<S>) -> Self {
@@ -82,6 +91,18 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
         self.route(path, method_router)
     }
 
+    /// A route whose handler streams its body (an upload): held to `limit` bytes as it is read,
+    /// instead of being read whole before the handler runs.
+    pub fn route_streaming(
+        mut self,
+        path: &'static str,
+        method_router: MethodRouter<S>,
+        limit: usize,
+    ) -> Self {
+        self.streamed.push(path);
+        self.route_with_body_limit(path, method_router, limit)
+    }
+
     /// A route that may wait for Claude: it gets `HTTP_LONG_TIMEOUT_MS` instead of the default.
     pub fn route_long(mut self, path: &'static str, method_router: MethodRouter<S>) -> Self {
         self.long.push(path);
@@ -92,6 +113,7 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
         self.router = self.router.merge(other.router);
         self.paths.extend(other.paths);
         self.body_limits.extend(other.body_limits);
+        self.streamed.extend(other.streamed);
         self.long.extend(other.long);
         self
     }
@@ -108,6 +130,10 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
         &self.body_limits
     }
 
+    pub fn streamed_routes(&self) -> &[&'static str] {
+        &self.streamed
+    }
+
     pub fn into_router(self) -> Router<S> {
         self.router
     }
@@ -118,6 +144,7 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
             router: self.router.with_state(state),
             paths: self.paths,
             body_limits: self.body_limits,
+            streamed: self.streamed,
             long: self.long,
         }
     }

@@ -147,6 +147,9 @@ fn add_common_errors(doc: &mut utoipa::openapi::OpenApi) {
                     .entry(status.to_string())
                     .or_insert_with(|| error_response(description));
             }
+            if secured {
+                document_onboarding(op);
+            }
         }
     }
 }
@@ -187,6 +190,23 @@ pub fn add_links(doc: &mut utoipa::openapi::OpenApi, links: &[Link]) {
                 }
             }
         }
+    }
+}
+
+/// A secured operation may find its caller's account still PENDING (signed in, not registered):
+/// the `ActiveUser` extractor answers 403 `ONBOARDING_REQUIRED` before the handler runs, so the
+/// operation's 403 says so, beside whatever else it documents (a consent).
+fn document_onboarding(op: &mut utoipa::openapi::path::Operation) {
+    use utoipa::openapi::RefOr;
+    const ONBOARDING: &str = "`ONBOARDING_REQUIRED`: 가입 절차를 마치지 않은 계정";
+    match op.responses.responses.get_mut("403") {
+        None => {
+            op.responses.responses.insert("403".to_string(), error_response(ONBOARDING));
+        }
+        Some(RefOr::T(response)) if !response.description.contains("ONBOARDING_REQUIRED") => {
+            response.description = format!("{}; {ONBOARDING}", response.description);
+        }
+        Some(_) => {}
     }
 }
 

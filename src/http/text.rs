@@ -9,8 +9,11 @@ use chrono::NaiveDate;
 
 /// Characters nobody needs to type into a name, a note or a message, and which can hide or reorder
 /// what others see: controls, zero-width and joiner characters, bidirectional embeddings,
-/// overrides and isolates, line and paragraph separators, fillers, variation selectors,
-/// noncharacters at the end of the BMP.
+/// overrides and isolates, line and paragraph separators, fillers (Hangul fillers, the blank
+/// braille pattern), variation selectors, noncharacters at the end of the BMP, invisible format
+/// characters of the supplementary planes and the tag characters (U+E0000 block). In prose (chat,
+/// notes) the joiner, the variation selectors and the tag characters are allowed where they
+/// belong to an emoji (see [`EMOJI`]).
 const HIDDEN: &[(u32, u32)] = &[
     (0x0000, 0x001F),
     (0x007F, 0x009F),
@@ -23,11 +26,74 @@ const HIDDEN: &[(u32, u32)] = &[
     (0x200B, 0x200F),
     (0x2028, 0x202E),
     (0x2060, 0x206F),
+    (0x2800, 0x2800),
     (0x3164, 0x3164),
     (0xFE00, 0xFE0F),
     (0xFEFF, 0xFEFF),
     (0xFFA0, 0xFFA0),
     (0xFFF0, 0xFFFF),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE007F),
+    (0xE0100, 0xE01EF),
+];
+
+/// Characters that start or continue an emoji (Unicode `Emoji`, rounded to blocks, plus the keycap
+/// bases `#`, `*` and digits): a variation selector may follow one, a joiner may stand between two.
+const EMOJI: &[(u32, u32)] = &[
+    (0x0023, 0x0023),
+    (0x002A, 0x002A),
+    (0x0030, 0x0039),
+    (0x00A9, 0x00A9),
+    (0x00AE, 0x00AE),
+    (0x203C, 0x203C),
+    (0x2049, 0x2049),
+    (0x2122, 0x2122),
+    (0x2139, 0x2139),
+    (0x2194, 0x2199),
+    (0x21A9, 0x21AA),
+    (0x231A, 0x231B),
+    (0x2328, 0x2328),
+    (0x23CF, 0x23CF),
+    (0x23E9, 0x23F3),
+    (0x23F8, 0x23FA),
+    (0x24C2, 0x24C2),
+    (0x25AA, 0x25AB),
+    (0x25B6, 0x25B6),
+    (0x25C0, 0x25C0),
+    (0x25FB, 0x25FE),
+    (0x2600, 0x27BF),
+    (0x2934, 0x2935),
+    (0x2B05, 0x2B07),
+    (0x2B1B, 0x2B1C),
+    (0x2B50, 0x2B50),
+    (0x2B55, 0x2B55),
+    (0x3030, 0x3030),
+    (0x303D, 0x303D),
+    (0x3297, 0x3297),
+    (0x3299, 0x3299),
+    (0x1F000, 0x1FAFF),
+];
+
+/// The variation selectors that ask for text or emoji presentation.
+const PRESENTATION: &[(u32, u32)] = &[(0xFE0E, 0xFE0F)];
+const ZWJ: char = '\u{200D}';
+/// A black flag followed by tag letters and a cancel tag spells a subdivision flag (🏴󠁧󠁢󠁳󠁣󠁴󠁿).
+const BLACK_FLAG: char = '\u{1F3F4}';
+const TAGS: &[(u32, u32)] = &[(0xE0020, 0xE007E)];
+const CANCEL_TAG: char = '\u{E007F}';
+
+/// Characters a file name may not hold besides the hidden ones: path separators, and what
+/// Windows, shells or markup read as syntax.
+const FILE_NAME_SYNTAX: &[(u32, u32)] = &[
+    (0x0022, 0x0022),
+    (0x002A, 0x002A),
+    (0x002F, 0x002F),
+    (0x003A, 0x003A),
+    (0x003C, 0x003C),
+    (0x003E, 0x003F),
+    (0x005C, 0x005C),
+    (0x007C, 0x007C),
 ];
 
 /// Unicode `White_Space`, what `str::trim` removes.
@@ -48,10 +114,56 @@ fn within(table: &[(u32, u32)], c: char) -> bool {
     table.iter().any(|(lo, hi)| (*lo..=*hi).contains(&(c as u32)))
 }
 
-/// Whether `c` is one of the hidden characters. (Beyond the BMP nothing is refused: the tag
-/// characters there spell emoji flags.)
+/// Whether `c` is one of the hidden characters.
 pub fn is_hidden(c: char) -> bool {
     within(HIDDEN, c)
+}
+
+fn is_emoji(c: char) -> bool {
+    within(EMOJI, c)
+}
+
+/// Whether every hidden character of `text` belongs to an emoji, or is a `\n`: a variation
+/// selector right after an emoji character, a joiner between two emoji (the first possibly with its
+/// selector), tag letters between a black flag and a cancel tag. The same as the prose pattern.
+fn hidden_only_in_emoji(text: &str) -> bool {
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == BLACK_FLAG && chars.get(i + 1).is_some_and(|t| within(TAGS, *t)) {
+            let mut j = i + 1;
+            while chars.get(j).is_some_and(|t| within(TAGS, *t)) {
+                j += 1;
+            }
+            if chars.get(j) != Some(&CANCEL_TAG) {
+                return false;
+            }
+            i = j + 1;
+            continue;
+        }
+        if is_emoji(c) {
+            // One emoji cluster: E VS? (ZWJ E VS?)*
+            let mut j = i + 1;
+            loop {
+                if chars.get(j).is_some_and(|v| within(PRESENTATION, *v)) {
+                    j += 1;
+                }
+                if chars.get(j) == Some(&ZWJ) && chars.get(j + 1).is_some_and(|e| is_emoji(*e)) {
+                    j += 2;
+                } else {
+                    break;
+                }
+            }
+            i = j;
+            continue;
+        }
+        if is_hidden(c) && c != '\n' {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// Why a text was refused.
@@ -65,9 +177,10 @@ pub enum TextError {
     Forbidden,
 }
 
-/// A visible text of at most `max_chars` characters as sent, returned trimmed. With `multiline`,
-/// `\n` may separate lines; every other hidden character inside is refused (whitespace at either
-/// end is trimmed away, whatever it is).
+/// A visible text of at most `max_chars` characters as sent, returned trimmed. With `multiline`
+/// (prose: chat, notes), `\n` may separate lines and emoji keep their joiners, variation selectors
+/// and flag tags; every other hidden character inside is refused (whitespace at either end is
+/// trimmed away, whatever it is). Too long is said before anything else.
 pub fn visible_text(raw: &str, max_chars: usize, multiline: bool) -> Result<String, TextError> {
     if raw.chars().count() > max_chars {
         return Err(TextError::TooLong);
@@ -76,7 +189,8 @@ pub fn visible_text(raw: &str, max_chars: usize, multiline: bool) -> Result<Stri
     if core.is_empty() {
         return Err(TextError::Empty);
     }
-    if core.chars().any(|c| is_hidden(c) && !(multiline && c == '\n')) {
+    let clean = if multiline { hidden_only_in_emoji(core) } else { !core.chars().any(is_hidden) };
+    if !clean {
         return Err(TextError::Forbidden);
     }
     Ok(core.to_string())
@@ -96,6 +210,16 @@ pub fn identifier(raw: &str, max_chars: usize) -> Result<&str, TextError> {
         return Err(TextError::Forbidden);
     }
     Ok(raw)
+}
+
+/// A file name as the user knows it (shown back, never used as a path): a line of visible text
+/// without path separators or `"*:<>?|`, not starting with a dot.
+pub fn file_name(raw: &str, max_chars: usize) -> Result<String, TextError> {
+    let name = visible_text(raw, max_chars, false)?;
+    if name.starts_with('.') || name.chars().any(|c| within(FILE_NAME_SYNTAX, c)) {
+        return Err(TextError::Forbidden);
+    }
+    Ok(name)
 }
 
 /// `local@domain.tld` as [`visible_text`] reads it: trimmed, one `@`, both sides non-empty, at
@@ -148,27 +272,40 @@ fn class(table: &[(u32, u32)], except: &[u32]) -> String {
     out
 }
 
+/// `\uXXXX` in the BMP, `\UXXXXXXXX` beyond it (Python's `re` and Rust's `regex` read both).
+fn escape(c: u32) -> String {
+    if c <= 0xFFFF { format!("\\u{c:04X}") } else { format!("\\U{c:08X}") }
+}
+
 fn range(lo: u32, hi: u32) -> String {
-    if lo == hi { format!("\\u{lo:04X}") } else { format!("\\u{lo:04X}-\\u{hi:04X}") }
+    if lo == hi { escape(lo) } else { format!("{}-{}", escape(lo), escape(hi)) }
 }
 
 /// The regular expression for a placeholder of `#[schema(pattern = "...")]`, if it is one:
 /// `@text` (a line of visible text), `@text-or-empty` (the same, or nothing visible at all),
-/// `@multiline` (visible text, lines separated by `\n`; `@multiline-or-empty` also nothing visible),
-/// `@email`, `@date` (`YYYY-MM-DD`), `@identifier` (what [`identifier`] accepts).
+/// `@multiline` (prose: visible text, lines separated by `\n`, emoji with their joiners, variation
+/// selectors and flag tags; `@multiline-or-empty` also nothing visible), `@file-name`, `@email`,
+/// `@date` (`YYYY-MM-DD`), `@identifier` (what [`identifier`] accepts).
 pub fn pattern(placeholder: &str) -> Option<String> {
     let (h, w) = (class(HIDDEN, &[]), class(WHITESPACE, &[]));
     let visible = |h: &str| format!("[^{h}]*[^{h}{w}][^{h}]*");
+    let prose = || {
+        let (h, e) = (class(HIDDEN, &['\n' as u32]), class(EMOJI, &[]));
+        let (vs, tags) = (class(PRESENTATION, &[]), class(TAGS, &[]));
+        let cluster = format!("[{e}][{vs}]?(?:{}[{e}][{vs}]?)*", escape(ZWJ as u32));
+        let flag = format!("{}[{tags}]+{}", escape(BLACK_FLAG as u32), escape(CANCEL_TAG as u32));
+        let unit = format!("(?:{flag}|{cluster}|[^{h}{e}])");
+        let seen = format!("(?:{flag}|{cluster}|[^{h}{e}{w}])");
+        format!("{unit}*{seen}{unit}*")
+    };
     Some(match placeholder {
         "@text" => format!("^[{w}]*{}[{w}]*$", visible(&h)),
         "@text-or-empty" => format!("^[{w}]*({}[{w}]*)?$", visible(&h)),
-        "@multiline" => {
-            let h = class(HIDDEN, &['\n' as u32]);
-            format!("^[{w}]*{}[{w}]*$", visible(&h))
-        }
-        "@multiline-or-empty" => {
-            let h = class(HIDDEN, &['\n' as u32]);
-            format!("^[{w}]*({}[{w}]*)?$", visible(&h))
+        "@multiline" => format!("^[{w}]*{}[{w}]*$", prose()),
+        "@multiline-or-empty" => format!("^[{w}]*({}[{w}]*)?$", prose()),
+        "@file-name" => {
+            let f = class(FILE_NAME_SYNTAX, &[]);
+            format!("^[{w}]*[^{h}{w}{f}.][^{h}{f}]*[{w}]*$")
         }
         "@email" => format!("^[{w}]*[^@{h}{w}]+@[^@.{h}{w}]+(\\.[^@.{h}{w}]+)+[{w}]*$"),
         "@date" => "^[0-9]{4}-[0-9]{2}-[0-9]{2}$".to_string(),
@@ -270,6 +407,7 @@ mod tests {
     fn the_patterns_are_built_from_the_same_tables() {
         let text = pattern("@text").unwrap();
         assert!(text.starts_with("^[\\u0009-\\u000D\\u0020"), "{text}");
+        assert!(text.contains("\\U000E0000-\\U000E007F"), "tag characters refused: {text}");
         assert!(text.contains("\\u202A") || text.contains("\\u2028-\\u202E"), "{text}");
         let multi = pattern("@multiline").unwrap();
         assert!(
@@ -282,5 +420,96 @@ mod tests {
         assert_eq!(doc["a"]["pattern"], "^[0-9]{4}-[0-9]{2}-[0-9]{2}$");
         assert!(doc["a"]["b"][0]["pattern"].as_str().unwrap().contains('@'));
         assert_eq!(doc["a"]["b"][1]["pattern"], "^x$");
+    }
+
+    /// Hostile and ordinary strings every rule is tried on.
+    const SAMPLES: &[&str] = &[
+        "김건강",
+        "  김건강 ",
+        "a\u{0}b",
+        "\u{0}",
+        "invoice\u{202E}gnp.exe",
+        "\u{200B}\u{200B}",
+        "a\u{200B}b",
+        "\u{3164}",
+        "\u{115F}\u{1160}",
+        "\u{2800}",
+        "a\u{E0041}b",
+        "\u{E0001}",
+        "abc\u{E0100}",
+        "a\u{1D173}b",
+        "줄 하나\n줄 둘",
+        "a\r\nb",
+        "❤\u{FE0F}",
+        "오늘도 ❤\u{FE0F} 화이팅",
+        "👨\u{200D}👩\u{200D}👧\u{200D}👦",
+        "🏳\u{FE0F}\u{200D}🌈",
+        "🧑🏽\u{200D}💻",
+        "1\u{FE0F}\u{20E3}",
+        "🏴\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}",
+        "🏴\u{E0067}\u{E0062}",
+        "\u{E0067}\u{E007F}",
+        "a\u{FE0F}",
+        "❤\u{FE0F}\u{FE0F}",
+        "👨\u{200D}",
+        "\u{200D}👨",
+        "👨\u{200D}\u{200D}👩",
+        "a\u{200D}b",
+        "👨\u{200D}a",
+        "report.pdf",
+        ".hidden",
+        "a/b.pdf",
+        "..\\x.pdf",
+        "<script>.pdf",
+        "결과지 2025.pdf",
+        "a:b",
+        "   ",
+        "",
+        "\u{2028}a\u{2029}",
+    ];
+
+    #[test]
+    fn emoji_keep_their_joiners_and_selectors_in_prose_only() {
+        for ok in [
+            "❤\u{FE0F}",
+            "👨\u{200D}👩\u{200D}👧",
+            "🏴\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}",
+        ] {
+            assert!(visible_text(ok, 50, true).is_ok(), "{ok:?} in prose");
+            assert_eq!(visible_text(ok, 50, false), Err(TextError::Forbidden), "{ok:?} in a name");
+        }
+        for bad in ["a\u{200D}b", "\u{FE0F}", "a\u{E0041}", "👨\u{200D}", "🏴\u{E0067}"] {
+            assert_eq!(visible_text(bad, 50, true), Err(TextError::Forbidden), "{bad:?}");
+        }
+        // Too long is said as too long, whatever else is wrong.
+        assert_eq!(visible_text(&"\u{0}".repeat(51), 50, true), Err(TextError::TooLong));
+    }
+
+    #[test]
+    fn file_names_are_visible_text_without_path_or_markup() {
+        assert_eq!(file_name(" 결과지 2025.pdf ", 200), Ok("결과지 2025.pdf".into()));
+        for bad in
+            ["invoice\u{202E}gnp.exe", "\u{200B}.pdf", "a/b", "..\\x", ".env", "<b>x</b>", "x\u{E0041}"]
+        {
+            assert!(file_name(bad, 200).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn each_pattern_accepts_exactly_what_its_reader_accepts() {
+        type Reader = fn(&str) -> bool;
+        let rules: [(&str, Reader); 5] = [
+            ("@text", |s| visible_text(s, 10_000, false).is_ok()),
+            ("@text-or-empty", |s| !matches!(visible_text(s, 10_000, false), Err(TextError::Forbidden))),
+            ("@multiline", |s| visible_text(s, 10_000, true).is_ok()),
+            ("@multiline-or-empty", |s| !matches!(visible_text(s, 10_000, true), Err(TextError::Forbidden))),
+            ("@file-name", |s| file_name(s, 10_000).is_ok()),
+        ];
+        for (placeholder, reader) in rules {
+            let re = regex::Regex::new(&pattern(placeholder).unwrap()).unwrap();
+            for s in SAMPLES {
+                assert_eq!(re.is_match(s), reader(s), "{placeholder} on {s:?}");
+            }
+        }
     }
 }

@@ -45,8 +45,18 @@ pub const NOTIFICATION_HUB_CONNECTION: Setting = Setting::new(
 pub const NOTIFICATION_HUB_NAME: Setting =
     Setting::new("NOTIFICATION_HUB_NAME", "the notification hub's name (with NOTIFICATION_HUB_CONNECTION)");
 
-pub const SETTINGS: &[Setting] =
-    &[NUDGE_SCHEDULE, NUDGE_SLICE_SIZE, NOTIFICATION_HUB_CONNECTION, NOTIFICATION_HUB_NAME];
+pub const NOTIFICATION_DEVICES_PER_USER: Setting = Setting::new(
+    "NOTIFICATION_DEVICES_PER_USER",
+    "push devices kept per user; registering one more forgets the one registered or refreshed longest ago",
+)
+.default("10");
+pub const SETTINGS: &[Setting] = &[
+    NUDGE_SCHEDULE,
+    NUDGE_SLICE_SIZE,
+    NOTIFICATION_HUB_CONNECTION,
+    NOTIFICATION_HUB_NAME,
+    NOTIFICATION_DEVICES_PER_USER,
+];
 
 /// The motivator's state. Behind one `Arc`, as every request clones it.
 #[derive(Clone)]
@@ -60,6 +70,8 @@ pub struct Inner {
     /// How many users' progress a slice reads at once (the pool's size).
     pub concurrency: usize,
     pub push: Option<Arc<dyn push::PushSender>>,
+    /// Push devices kept per user (the newest registration forgets the stalest).
+    pub devices_per_user: u32,
     schedule: Option<String>,
 }
 
@@ -96,6 +108,7 @@ impl MotivatorState {
             slice_size,
             concurrency: (platform.config.db_pool_max as usize).max(1),
             push,
+            devices_per_user: NOTIFICATION_DEVICES_PER_USER.number(src, "devices from 1 to 100", 1..=100)?,
             schedule: NUDGE_SCHEDULE.read(src),
             platform: platform.clone(),
         })))

@@ -192,7 +192,8 @@ fn check_token(token: &str) -> ApiResult<()> {
 }
 
 /// Registers the app's push token for the caller (a token registered by another account moves
-/// to the caller: it names this device).
+/// to the caller: it names this device). A user keeps `NOTIFICATION_DEVICES_PER_USER` devices (10):
+/// one more forgets the device registered or refreshed longest ago.
 #[utoipa::path(put, path = "/api/notifications/devices", operation_id = "registerDevice", tag = "motivator", request_body = DeviceRequest,
     security(("bearer" = [])),
     responses((status = 200, description = "등록됨", body = inline(Envelope<store::Device>)),
@@ -203,7 +204,8 @@ pub async fn register_device(
     ApiJson(req): ApiJson<DeviceRequest>,
 ) -> ApiResult<Success<store::Device>> {
     check_token(&req.token)?;
-    let device = store::upsert_device(&state.db, user.id, req.platform.as_str(), &req.token).await?;
+    let device =
+        store::upsert_device(&state.db, user.id, req.platform.as_str(), &req.token, state.devices_per_user).await?;
     Ok(Success::new(device).message("푸시 알림 기기를 등록했습니다."))
 }
 

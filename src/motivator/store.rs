@@ -232,9 +232,17 @@ pub struct Device {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Registers (or moves to `user`) a device token.
-pub async fn upsert_device(pool: &PgPool, user: Uuid, platform: &str, token: &str) -> anyhow::Result<Device> {
-    sqlx::query_as(
+/// Registers (or moves to `user`) a device token, and keeps the user's `cap` devices registered
+/// or refreshed most recently: a new phone replaces the one unused longest (an app refreshes its
+/// token on every start). Under a per-user lock, so concurrent registrations cannot overshoot.
+pub async fn upsert_device(pool: &PgPool, user: Uuid, platform: &str, token: &str, cap: u32) -> anyhow::Result<Device> {
+    let mut tx = pool.begin().await.context("starting a device registration")?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('motivator.devices:' || $1::text, 0))")
+        .bind(user)
+        .execute(&mut *tx)
+        .await
+        .context("locking the user's devices")?;
+    let device: Device = sqlx::query_as(
         "INSERT INTO motivator.devices (token, platform, user_id) VALUES ($1, $2, $3) \
          ON CONFLICT ON CONSTRAINT devices_pkey DO UPDATE \
            SET platform = EXCLUDED.platform, user_id = EXCLUDED.user_id, updated_at = now() \
@@ -243,9 +251,22 @@ pub async fn upsert_device(pool: &PgPool, user: Uuid, platform: &str, token: &st
     .bind(token)
     .bind(platform)
     .bind(user)
-    .fetch_one(pool)
+    .fetch_one(&mut *tx)
     .await
-    .context("registering a device")
+    .context("registering a device")?;
+    sqlx::query(
+        "DELETE FROM motivator.devices WHERE user_id = $1 AND token NOT IN \
+           (SELECT token FROM motivator.devices WHERE user_id = $1 \
+             ORDER BY token = $2 DESC, updated_at DESC, created_at DESC LIMIT $3)",
+    )
+    .bind(user)
+    .bind(token)
+    .bind(i64::from(cap))
+    .execute(&mut *tx)
+    .await
+    .context("forgetting the user's stalest devices")?;
+    tx.commit().await.context("committing a device registration")?;
+    Ok(device)
 }
 
 /// Removes the user's device token; `false` when the user has no such token.

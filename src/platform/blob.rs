@@ -14,6 +14,9 @@ pub use folder::FolderBlobStore;
 pub trait BlobStore: Send + Sync {
     /// Writes (or replaces) a blob.
     async fn put(&self, name: &BlobName, data: Bytes, content_type: &str) -> anyhow::Result<()>;
+    /// Starts a blob written part by part (an upload streamed as it arrives): nothing is visible
+    /// under `name` until [`BlobWriter::commit`]; a writer dropped or aborted leaves nothing.
+    async fn writer(&self, name: &BlobName) -> anyhow::Result<Box<dyn BlobWriter>>;
     /// `None` when there is no such blob.
     async fn get(&self, name: &BlobName) -> anyhow::Result<Option<Bytes>>;
     /// `false` when there was nothing to delete.
@@ -23,6 +26,16 @@ pub trait BlobStore: Send + Sync {
     /// For readiness checks.
     async fn ping(&self) -> anyhow::Result<()>;
     fn kind(&self) -> &'static str;
+}
+
+/// A blob being written. At most one block is held in memory, whatever the blob's size.
+#[async_trait]
+pub trait BlobWriter: Send {
+    async fn write(&mut self, chunk: Bytes) -> anyhow::Result<()>;
+    /// Makes the blob visible, whole, with its content type.
+    async fn commit(self: Box<Self>, content_type: &str) -> anyhow::Result<()>;
+    /// Drops what was written (best effort: a failure leaves only unreachable parts).
+    async fn abort(self: Box<Self>);
 }
 
 /// Deletes every blob under a prefix and returns how many went.

@@ -243,9 +243,12 @@ pub struct DevLoginRequest {
 }
 
 /// Local development only: signs in without Google. Refused (404) whenever the app runs in Azure
-/// or `DEV_LOGIN_ENABLED` is not `true`.
+/// or `DEV_LOGIN_ENABLED` is not `true`; held to `AUTH_RATE_LIMIT_PER_MINUTE` per address like
+/// every sign-in.
 #[utoipa::path(post, path = "/api/auth/dev-login", operation_id = "devLogin", tag = "auth", request_body = DevLoginRequest,
-    responses((status = 200, body = inline(Envelope<TokenPair>)), (status = 404, body = crate::http::error::ErrorBody)))]
+    responses((status = 200, body = inline(Envelope<TokenPair>)), (status = 404, body = crate::http::error::ErrorBody),
+              (status = 422, description = "not an e-mail address", body = crate::http::error::ErrorBody),
+              (status = 429, description = "`AUTH_RATE_LIMIT_PER_MINUTE` sign-ins from this address (`Retry-After`)", body = crate::http::error::ErrorBody)))]
 pub async fn dev_login(
     State(state): State<UsersState>,
     headers: HeaderMap,

@@ -20,6 +20,7 @@ mod entra;
 mod fast_publish;
 mod goals;
 mod health;
+mod hostile;
 mod http_server;
 mod infra;
 mod intelligence;

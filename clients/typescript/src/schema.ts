@@ -15,7 +15,8 @@ export interface paths {
         put?: never;
         /**
          * Local development only: signs in without Google. Refused (404) whenever the app runs in Azure
-         *     or `DEV_LOGIN_ENABLED` is not `true`.
+         *     or `DEV_LOGIN_ENABLED` is not `true`; held to `AUTH_RATE_LIMIT_PER_MINUTE` per address like
+         *     every sign-in.
          */
         post: operations["devLogin"];
         delete?: never;
@@ -513,7 +514,8 @@ export interface paths {
         get?: never;
         /**
          * Registers the app's push token for the caller (a token registered by another account moves
-         *     to the caller: it names this device).
+         *     to the caller: it names this device). A user keeps `NOTIFICATION_DEVICES_PER_USER` devices (10):
+         *     one more forgets the device registered or refreshed longest ago.
          */
         put: operations["registerDevice"];
         post?: never;
@@ -551,7 +553,11 @@ export interface paths {
         /** Heartbeats recorded and tallied, per source. */
         get: operations["getHeartbeatSummary"];
         put?: never;
-        /** Records a heartbeat and announces it (`system.heartbeat`). Local only: 404 in Azure. */
+        /**
+         * Records a heartbeat and announces it (`system.heartbeat`). Local only (the demonstration of
+         *     the backbone): in Azure it answers 404 and writes nothing; the `HeartbeatTimer` writes them
+         *     there (docs/decisions.md).
+         */
         post: operations["recordHeartbeat"];
         delete?: never;
         options?: never;
@@ -848,6 +854,8 @@ export interface components {
             vision?: string | null;
             /** Format: double */
             waist?: number | null;
+            /** @description Values that cannot all be right together, for the user to check against the sheet. */
+            warnings?: components["schemas"]["RecordWarning"][];
             /** Format: double */
             weight?: number | null;
             /** Format: int32 */
@@ -1085,11 +1093,11 @@ export interface components {
             alt?: number | null;
             /** Format: double */
             ast?: number | null;
-            /** @description The checkup centre, as printed. */
+            /** @description The checkup centre, as printed (up to 100 visible characters; empty means none). */
             centre?: string | null;
             /**
              * Format: date
-             * @description The checkup date, `YYYY-MM-DD`; not in the future.
+             * @description The checkup date, exactly `YYYY-MM-DD`; not in the future.
              * @example 2025-10-14
              */
             checkupDate: string;
@@ -1133,8 +1141,7 @@ export interface components {
             systolic?: number | null;
             /** Format: double */
             totalCholesterol?: number | null;
-            /** @description Conditions already diagnosed and treated (유질환자). */
-            treatedFor?: components["schemas"]["TreatedCondition"][] | null;
+            treatedFor?: ("HYPERTENSION" | "DIABETES" | "DYSLIPIDEMIA")[] | null;
             /** Format: double */
             triglycerides?: number | null;
             /**
@@ -1359,6 +1366,11 @@ export interface components {
             unit: string;
             value: components["schemas"]["ItemValue"];
         };
+        /**
+         * @description A flag on values that contradict each other (they are kept: the sheet may say so).
+         * @enum {string}
+         */
+        RecordWarning: "LDL_HDL_ABOVE_TOTAL";
         /** @description A finding that calls for a referral, not a mission. */
         ReferralFlag: {
             code: components["schemas"]["ReferralFlagCode"];
@@ -1398,7 +1410,10 @@ export interface components {
              *     recommended again.
              */
             currentMissionIds?: string[] | null;
-            /** @description Why the user starts over, in their words (kept with the closed goal). */
+            /**
+             * @description Why the user starts over, in their words (kept with the closed goal): up to 500
+             *     characters, lines separated by `\n`.
+             */
             reason: string;
         };
         /**
@@ -1582,8 +1597,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description 입력값이 올바르지 않습니다; errors 에 항목별 사유 */
+            /** @description not an e-mail address */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `AUTH_RATE_LIMIT_PER_MINUTE` sign-ins from this address (`Retry-After`) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1974,6 +1998,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `ONBOARDING_REQUIRED`: 가입 절차를 마치지 않은 계정 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description 요청을 처리하지 못했습니다 (INTERNAL_ERROR) */
             500: {
                 headers: {
@@ -2025,6 +2058,15 @@ export interface operations {
             };
             /** @description 로그인이 필요하거나 토큰이 올바르지 않습니다 */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `ONBOARDING_REQUIRED`: 가입 절차를 마치지 않은 계정 */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2134,6 +2176,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `ONBOARDING_REQUIRED`: 가입 절차를 마치지 않은 계정 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description 날짜 형식이 틀렸거나, 시작일이 종료일보다 늦거나, 기간이 1년을 넘거나, 모르는 미션 ID */
             422: {
                 headers: {
@@ -2214,6 +2265,15 @@ export interface operations {
             };
             /** @description 로그인이 필요하거나 토큰이 올바르지 않습니다 */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `ONBOARDING_REQUIRED`: 가입 절차를 마치지 않은 계정 */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2330,6 +2390,15 @@ export interface operations {
             };
             /** @description 로그인이 필요하거나 토큰이 올바르지 않습니다 */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `ONBOARDING_REQUIRED`: 가입 절차를 마치지 않은 계정 */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2471,6 +2540,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `ONBOARDING_REQUIRED`: 가입 절차를 마치지 않은 계정 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description 진행 중인 목표에 없는 미션 */
             404: {
                 headers: {
@@ -2498,7 +2576,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description completed가 false이거나, completedAt이 오늘이 아니거나, 메모가 너무 김 */
+            /** @description completed가 false이거나, completedAt이 오늘이 아니거나 목표를 정하기 전이거나, 메모가 너무 김 */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2573,7 +2651,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `CONSENT_REQUIRED`: no health-data consent in force (withdrawn or never given) */
+            /** @description `CONSENT_REQUIRED`: no health-data consent in force (withdrawn or never given); `ONBOARDING_REQUIRED`: 가입 절차를 마치지 않은 계정 */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2605,14 +2683,17 @@ export interface operations {
     uploadCheckupFile: {
         parameters: {
             query?: {
-                /** @description The name the user knows the file by (shown back, never used as a path). */
+                /**
+                 * @description The name the user knows the file by (shown back, never used as a path): up to 200 visible
+                 *     characters, no path separators or `"*:<>?|`, not starting with a dot.
+                 */
                 fileName?: string;
             };
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** @description PDF, JPEG or PNG, at most 10 MB */
+        /** @description PDF, JPEG or PNG, at most 10 MB, whole (PDF header to `%%EOF`, PNG `IHDR` to `IEND`, JPEG SOI to EOI) */
         requestBody: {
             content: {
                 "application/octet-stream": number[];
@@ -2665,8 +2746,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `CONSENT_REQUIRED` */
+            /** @description `CONSENT_REQUIRED`; `ONBOARDING_REQUIRED`: 가입 절차를 마치지 않은 계정 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `STORAGE_QUOTA_EXCEEDED`: the user holds `HEALTH_FILE_MB_HELD` already; deleting a file makes room */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2691,8 +2781,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description empty, or not a PDF, JPEG or PNG */
+            /** @description empty, not a whole PDF, JPEG or PNG, or a file name with hidden or path characters */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `HEALTH_FILES_PER_DAY` uploads or `HEALTH_FILE_MB_PER_DAY` MiB today; `Retry-After` says when the next Seoul day starts */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2732,7 +2831,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description the file's bytes, with its content type */
+            /** @description the file's bytes, with its content type, `X-Content-Type-Options: nosniff` and `Content-Disposition: attachment` (the name as `filename*`, RFC 6266) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2759,7 +2858,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `CONSENT_REQUIRED`: no health-data consent in force (withdrawn or never given) */
+            /** @description `CONSENT_REQUIRED`: no health-data consent in force (withdrawn or never given); `ONBOARDING_REQUIRED`: 가입 절차를 마치지 않은 계정 */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2834,6 +2933,15 @@ export interface operations {
             };
             /** @description 로그인이 필요하거나 토큰이 올바르지 않습니다 */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `ONBOARDING_REQUIRED`: 가입 절차를 마치지 않은 계정 */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2926,7 +3034,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `CONSENT_REQUIRED`: no health-data consent in force (withdrawn or never given) */
+            /** @description `CONSENT_REQUIRED`: no health-data consent in force (withdrawn or never given); `ONBOARDING_REQUIRED`: 가입 절차를 마치지 않은 계정 */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3034,8 +3142,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `CONSENT_REQUIRED` */
+            /** @description `CONSENT_REQUIRED`, or `ONBOARDING_REQUIRED` */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `SYNC_ALREADY_PENDING`: the user's previous start is still open (one at a time) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3069,6 +3186,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `HEALTH_SYNC_STARTS_PER_HOUR` starts this hour (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description 요청을 처리하지 못했습니다 (INTERNAL_ERROR) */
             500: {
                 headers: {
@@ -3078,7 +3204,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description the aggregator is unavailable */
+            /** @description the aggregator is unavailable; nothing was started */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3158,7 +3284,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `CONSENT_REQUIRED` */
+            /** @description `CONSENT_REQUIRED`; `ONBOARDING_REQUIRED`: 가입 절차를 마치지 않은 계정 */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3262,6 +3388,8 @@ export interface operations {
                             vision?: string | null;
                             /** Format: double */
                             waist?: number | null;
+                            /** @description Values that cannot all be right together, for the user to check against the sheet. */
+                            warnings?: components["schemas"]["RecordWarning"][];
                             /** Format: double */
                             weight?: number | null;
                             /** Format: int32 */
@@ -3294,7 +3422,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `CONSENT_REQUIRED`: no health-data consent */
+            /** @description `CONSENT_REQUIRED`: no health-data consent; `ONBOARDING_REQUIRED`: 가입 절차를 마치지 않은 계정 */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3407,7 +3535,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `CONSENT_REQUIRED`: no health-data consent in force (withdrawn or never given) */
+            /** @description `CONSENT_REQUIRED`: no health-data consent in force (withdrawn or never given); `ONBOARDING_REQUIRED`: 가입 절차를 마치지 않은 계정 */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3490,6 +3618,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `ONBOARDING_REQUIRED`: 가입 절차를 마치지 않은 계정 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3563,7 +3700,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `CONSENT_REQUIRED`: no health-data consent in force (withdrawn or never given) */
+            /** @description `CONSENT_REQUIRED`: no health-data consent in force (withdrawn or never given); `ONBOARDING_REQUIRED`: 가입 절차를 마치지 않은 계정 */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3595,7 +3732,10 @@ export interface operations {
     getHealthTrends: {
         parameters: {
             query?: {
-                /** @description Comma-separated assessment item names (`bloodPressure,fastingGlucose`); all when omitted. */
+                /**
+                 * @description Comma-separated assessment item names (`bloodPressure,fastingGlucose`), at least one; all
+                 *     when omitted (an empty value is refused).
+                 */
                 items?: components["schemas"]["GradedItem"][];
             };
             header?: never;
@@ -3641,7 +3781,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `CONSENT_REQUIRED`: no health-data consent in force (withdrawn or never given) */
+            /** @description `CONSENT_REQUIRED`: no health-data consent in force (withdrawn or never given); `ONBOARDING_REQUIRED`: 가입 절차를 마치지 않은 계정 */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3728,6 +3868,15 @@ export interface operations {
             };
             /** @description 로그인이 필요하거나 토큰이 올바르지 않습니다 */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `ONBOARDING_REQUIRED`: 가입 절차를 마치지 않은 계정 */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3848,6 +3997,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `ONBOARDING_REQUIRED`: 가입 절차를 마치지 않은 계정 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description sessionId 없이 요청했는데 대화한 세션이 없음 (`CHAT_SESSION_NOT_FOUND`) */
             404: {
                 headers: {
@@ -3952,7 +4110,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description 건강정보 처리 동의가 없음 (`CONSENT_REQUIRED`) */
+            /** @description 건강정보 처리 동의가 없음 (`CONSENT_REQUIRED`); `ONBOARDING_REQUIRED`: 가입 절차를 마치지 않은 계정 */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4024,6 +4182,15 @@ export interface operations {
             };
             /** @description 로그인이 필요하거나 토큰이 올바르지 않습니다 */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `ONBOARDING_REQUIRED`: 가입 절차를 마치지 않은 계정 */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4114,6 +4281,15 @@ export interface operations {
             };
             /** @description 함수 키가 없거나 틀렸습니다 (호스트가 답합니다) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `ONBOARDING_REQUIRED`: 가입 절차를 마치지 않은 계정 */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4804,6 +4980,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description Azure: 타이머만 기록합니다 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description 요청을 처리하지 못했습니다 (INTERNAL_ERROR) */
             500: {
                 headers: {
@@ -5048,6 +5233,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `ONBOARDING_REQUIRED`: 가입 절차를 마치지 않은 계정 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description 요청을 처리하지 못했습니다 (INTERNAL_ERROR) */
             500: {
                 headers: {
@@ -5104,6 +5298,15 @@ export interface operations {
             };
             /** @description 로그인이 필요하거나 토큰이 올바르지 않습니다 */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `ONBOARDING_REQUIRED`: 가입 절차를 마치지 않은 계정 */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5180,6 +5383,15 @@ export interface operations {
             };
             /** @description 로그인이 필요하거나 토큰이 올바르지 않습니다 */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `ONBOARDING_REQUIRED`: 가입 절차를 마치지 않은 계정 */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5267,6 +5479,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `ONBOARDING_REQUIRED`: 가입 절차를 마치지 않은 계정 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description 요청을 처리하지 못했습니다 (INTERNAL_ERROR) */
             500: {
                 headers: {
@@ -5332,6 +5553,15 @@ export interface operations {
                 };
             };
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `ONBOARDING_REQUIRED`: 가입 절차를 마치지 않은 계정 */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5418,6 +5648,15 @@ export interface operations {
             };
             /** @description 로그인이 필요하거나 토큰이 올바르지 않습니다 */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `ONBOARDING_REQUIRED`: 가입 절차를 마치지 않은 계정 */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5529,6 +5768,15 @@ export interface operations {
                 };
             };
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `ONBOARDING_REQUIRED`: 가입 절차를 마치지 않은 계정 */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

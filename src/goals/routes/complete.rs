@@ -131,7 +131,7 @@ fn achievement_message(days: i32) -> String {
     security(("bearer" = [])),
     responses((status = 200, description = "완료 (또는 이미 완료된 기록)", body = inline(Envelope<CompletionResult>)),
               (status = 404, description = "진행 중인 목표에 없는 미션", body = crate::http::error::ErrorBody),
-              (status = 422, description = "completed가 false이거나, completedAt이 오늘이 아니거나, 메모가 너무 김", body = crate::http::error::ErrorBody)))]
+              (status = 422, description = "completed가 false이거나, completedAt이 오늘이 아니거나 목표를 정하기 전이거나, 메모가 너무 김", body = crate::http::error::ErrorBody)))]
 pub async fn complete_mission(
     State(state): State<GoalsState>,
     ActiveUser(user): ActiveUser,
@@ -147,6 +147,9 @@ pub async fn complete_mission(
         .on_constraint("completions_goal_fkey", not_in_goal)?;
     let (c, status, achieved): (Completion, _, _) = match outcome {
         Outcome::NotInGoal => return Err(not_in_goal()),
+        Outcome::BeforeGoal => {
+            return Err(ApiError::field("completedAt", "목표를 정하기 전의 완료는 기록할 수 없습니다."));
+        }
         Outcome::Existing(c) => (c, CompletionStatus::AlreadyCompleted, None),
         Outcome::Recorded { completion, achieved } => {
             active::invalidate(&state, user.id).await;

@@ -12,8 +12,12 @@ use uuid::Uuid;
 use super::{MissionView, check_known, parse_ids};
 use crate::{
     goals::{GoalsState, active, api, assessment, recommend, stats, store},
+    http::{
+        ApiError, ApiJson, ApiResult, FieldError, ResultExt, Success,
+        envelope::Envelope,
+        text::{self, TextError},
+    },
     platform::time::seoul_date,
-    http::{ApiError, ApiJson, ApiResult, FieldError, ResultExt, Success, envelope::Envelope},
     platform::ratelimit,
     users::ActiveUser,
 };
@@ -104,8 +108,9 @@ pub async fn select_missions(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ResetRequest {
-    /// Why the user starts over, in their words (kept with the closed goal).
-    #[schema(min_length = 1, max_length = 500)]
+    /// Why the user starts over, in their words (kept with the closed goal): up to 500
+    /// characters, lines separated by `\n`.
+    #[schema(min_length = 1, max_length = 500, pattern = "@multiline")]
     pub reason: String,
     /// The missions the app shows as current; the server's own goal wins, these are only not
     /// recommended again.
@@ -146,10 +151,19 @@ pub async fn reset_missions(
     ApiJson(req): ApiJson<ResetRequest>,
 ) -> ApiResult<Success<ResetResult>> {
     let mut errors = Vec::new();
-    let reason = req.reason.trim();
-    if reason.is_empty() || reason.chars().count() > MAX_REASON {
-        errors.push(FieldError::new("reason", "초기화 사유를 1자 이상 500자 이하로 적어 주세요."));
-    }
+    let reason = match text::visible_text(&req.reason, MAX_REASON, true) {
+        Ok(r) => r,
+        Err(e) => {
+            errors.push(FieldError::new(
+                "reason",
+                match e {
+                    TextError::Forbidden => "초기화 사유에 쓸 수 없는 문자가 있습니다.",
+                    TextError::Empty | TextError::TooLong => "초기화 사유를 1자 이상 500자 이하로 적어 주세요.",
+                },
+            ));
+            String::new()
+        }
+    };
     let current = req.current_mission_ids.unwrap_or_default();
     let mut current_ids = Vec::new();
     if current.len() > MAX_MISSIONS {
@@ -168,7 +182,7 @@ pub async fn reset_missions(
         .await
         .map_err(|r| ApiError::TooManyRequests { retry_after_secs: r.retry_after_secs })?;
     let now = state.clock.now();
-    let closed = store::close_open(&state.db, user.id, seoul_date(now), now, reason).await?;
+    let closed = store::close_open(&state.db, user.id, seoul_date(now), now, &reason).await?;
     active::invalidate(&state, user.id).await;
     let mut exclude: BTreeSet<_> = current_ids.into_iter().collect();
     let mut last_rate = None;

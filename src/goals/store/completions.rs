@@ -33,6 +33,8 @@ pub struct Completion {
 pub enum Outcome {
     /// The mission is not part of the user's open goal.
     NotInGoal,
+    /// The completion's time is before the open goal was created: it cannot count for it.
+    BeforeGoal,
     /// Recorded now; with the milestone reached for the first time in this goal, if any.
     Recorded { completion: Completion, achieved: Option<i32> },
     /// Already completed that day: the existing completion, nothing changed.
@@ -42,6 +44,8 @@ pub enum Outcome {
 #[derive(sqlx::FromRow)]
 struct Recorded {
     goal_id: Uuid,
+    /// The completion's time is before the goal was created (nothing was written).
+    before_goal: bool,
     /// Completions of this mission before this one.
     total: i64,
     /// Set when this statement wrote the row; NULL when the day's row already existed.
@@ -64,7 +68,7 @@ pub async fn complete(
     let mut tx = pool.begin().await.context("starting a completion")?;
     let recorded: Option<Recorded> = sqlx::query_as(
         "WITH ctx AS ( \
-           SELECT g.id AS goal_id, \
+           SELECT g.id AS goal_id, $4 < g.created_at AS before_goal, \
                   coalesce((SELECT c.streak_days FROM goals.completions c \
                              WHERE c.user_id = $1 AND c.mission_id = $2 AND c.day = $3::date - 1), 0) + 1 AS streak, \
                   (SELECT count(*) FROM goals.completions c WHERE c.user_id = $1 AND c.mission_id = $2) AS total \
@@ -73,9 +77,10 @@ pub async fn complete(
          ins AS ( \
            INSERT INTO goals.completions (user_id, mission_id, day, goal_id, completed_at, notes, streak_days, points) \
            SELECT $1, $2, $3, goal_id, $4, $5, streak, ($6::int[])[least(streak, cardinality($6::int[]))] FROM ctx \
+           WHERE NOT before_goal \
            ON CONFLICT ON CONSTRAINT completions_pkey DO NOTHING \
            RETURNING streak_days, points) \
-         SELECT goal_id, ctx.total, ins.streak_days, ins.points FROM ctx LEFT JOIN ins ON true",
+         SELECT goal_id, before_goal, ctx.total, ins.streak_days, ins.points FROM ctx LEFT JOIN ins ON true",
     )
     .bind(user)
     .bind(mission.as_str())
@@ -86,9 +91,10 @@ pub async fn complete(
     .fetch_optional(&mut *tx)
     .await
     .context("recording a completion")?;
-    let Some(Recorded { goal_id, total, streak_days: Some(streak_days), points: Some(points) }) = recorded else {
+    let Some(Recorded { goal_id, total, streak_days: Some(streak_days), points: Some(points), .. }) = recorded else {
         let outcome = match recorded {
             None => Outcome::NotInGoal,
+            Some(r) if r.before_goal => Outcome::BeforeGoal,
             // Another request (or an earlier one) completed it first; it has committed by now.
             Some(_) => Outcome::Existing(existing(&mut tx, user, mission, day).await?),
         };

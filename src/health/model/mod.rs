@@ -131,6 +131,15 @@ impl Measurements {
         self == &Measurements::default()
     }
 
+    /// Whether anything was measured (the questionnaire's smoking and drinking answers are not
+    /// measurements: a checkup of answers alone is no checkup).
+    pub fn has_measurement(&self) -> bool {
+        items::NUMERIC_ITEMS.iter().any(|i| (i.get)(self).is_some())
+            || self.urine_protein.is_some()
+            || self.hearing_left.is_some()
+            || self.hearing_right.is_some()
+    }
+
     /// No lipid item was measured (normal outside the lipid years: men 24+, women 40+, every 4 years).
     pub fn lipid_panel_missing(&self) -> bool {
         self.total_cholesterol.is_none()

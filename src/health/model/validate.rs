@@ -7,7 +7,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Condition, Measurements, NewCheckup, Source, items, round_to};
-use crate::http::FieldError;
+use crate::http::{
+    FieldError,
+    text::{self, TextError},
+};
 
 /// The oldest checkup date accepted.
 pub fn earliest_checkup_date() -> NaiveDate {
@@ -21,8 +24,8 @@ const BLIND: f64 = 9.9;
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ManualEntry {
-    /// The checkup date, `YYYY-MM-DD`; not in the future.
-    #[schema(format = Date, example = "2025-10-14")]
+    /// The checkup date, exactly `YYYY-MM-DD`; not in the future.
+    #[schema(format = Date, example = "2025-10-14", pattern = "@date")]
     pub checkup_date: String,
     #[schema(minimum = 100, maximum = 250)]
     pub height: Option<f64>,
@@ -71,13 +74,24 @@ pub struct ManualEntry {
     #[schema(minimum = 1, maximum = 3)]
     pub smoking: Option<i64>,
     pub drinking: Option<bool>,
-    /// The checkup centre, as printed.
-    #[schema(max_length = 100)]
+    /// The checkup centre, as printed (up to 100 visible characters; empty means none).
+    #[schema(max_length = 100, pattern = "@text-or-empty")]
     pub centre: Option<String>,
-    /// Conditions already diagnosed and treated (유질환자).
+    /// Conditions already diagnosed and treated (유질환자), each once.
+    #[schema(schema_with = conditions_once)]
     pub treated_for: Option<Vec<Condition>>,
     /// An uploaded result sheet these values were typed from (`POST /api/health/checkup/files`).
     pub file_id: Option<Uuid>,
+}
+
+/// `treatedFor`'s schema: conditions, each at most once (`uniqueItems`), or null.
+fn conditions_once() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, SchemaType, Type};
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(<Condition as utoipa::PartialSchema>::schema())
+        .unique_items(true)
+        .build()
 }
 
 fn code(errors: &mut Vec<FieldError>, field: &str, v: Option<i64>, max: i64, msg: &str) -> Option<u8> {
@@ -98,8 +112,8 @@ pub fn parse_checkup_date(
     birth: Option<NaiveDate>,
 ) -> Result<NaiveDate, FieldError> {
     let field = "checkupDate";
-    let date = NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
-        .map_err(|_| FieldError::new(field, "검진일은 YYYY-MM-DD 형식으로 입력해 주세요."))?;
+    let date =
+        text::iso_date(raw).ok_or_else(|| FieldError::new(field, "검진일은 YYYY-MM-DD 형식으로 입력해 주세요."))?;
     if date > today {
         return Err(FieldError::new(field, "검진일이 미래일 수는 없습니다."));
     }
@@ -174,20 +188,30 @@ pub fn parse_manual(
     m.hearing_left = code(&mut errors, "hearingLeft", e.hearing_left, 2, hearing);
     m.hearing_right = code(&mut errors, "hearingRight", e.hearing_right, 2, hearing);
     m.smoking = code(&mut errors, "smoking", e.smoking, 3, "흡연은 1(비흡연)~3(현재 흡연) 코드로 입력해 주세요.");
-    let centre = e.centre.as_deref().map(str::trim).filter(|c| !c.is_empty());
-    if centre.is_some_and(|c| c.chars().count() > 100 || c.chars().any(char::is_control)) {
-        errors.push(FieldError::new("centre", "검진기관 이름은 100자 이내로 입력해 주세요."));
-    }
-    if m.is_empty() && errors.is_empty() {
+    let centre = match e.centre.as_deref().map(|c| text::visible_text(c, 100, false)) {
+        None | Some(Err(TextError::Empty)) => None,
+        Some(Ok(c)) => Some(c),
+        Some(Err(TextError::TooLong)) => {
+            errors.push(FieldError::new("centre", "검진기관 이름은 100자 이내로 입력해 주세요."));
+            None
+        }
+        Some(Err(TextError::Forbidden)) => {
+            errors.push(FieldError::new("centre", "검진기관 이름에 쓸 수 없는 문자가 있습니다."));
+            None
+        }
+    };
+    if !m.has_measurement() && errors.is_empty() {
         errors.push(FieldError::new("body", "검사 값을 하나 이상 입력해 주세요."));
     }
-    let mut treated_for = e.treated_for.clone().unwrap_or_default();
-    treated_for.dedup();
+    let treated_for = e.treated_for.clone().unwrap_or_default();
+    if treated_for.iter().enumerate().any(|(i, c)| treated_for[..i].contains(c)) {
+        errors.push(FieldError::new("treatedFor", "같은 질환을 두 번 보낼 수 없습니다."));
+    }
     match (date, errors.is_empty()) {
         (Some(checkup_date), true) => Ok(NewCheckup {
             checkup_date,
             source: if e.file_id.is_some() { Source::Upload } else { Source::Manual },
-            centre: centre.map(str::to_string),
+            centre,
             centre_judgement: None,
             centre_opinion: None,
             treated_for,
@@ -261,7 +285,9 @@ mod tests {
     fn dates_are_checked_against_today_the_birth_date_and_1980() {
         let today = d("2026-03-01");
         assert!(parse_checkup_date("2026-03-01", today, None).is_ok());
-        for bad in ["2026-03-02", "1979-12-31", "2026/03/01", "", "2025-02-30"] {
+        for bad in
+            ["2026-03-02", "1979-12-31", "2026/03/01", "", "2025-02-30", "+002024-03-01", "2024-3-2", " 2024-03-03 "]
+        {
             assert!(parse_checkup_date(bad, today, None).is_err(), "{bad}");
         }
         assert!(parse_checkup_date("1990-01-01", today, Some(d("1991-01-01"))).is_err());
@@ -292,6 +318,30 @@ mod tests {
         assert_eq!(c.source, Source::Upload);
         let empty = ManualEntry { checkup_date: "2025-10-01".into(), ..Default::default() };
         assert_eq!(fields(parse_manual(&empty, today, None)), ["body"]);
+        let answers_only = ManualEntry {
+            checkup_date: "2025-10-01".into(),
+            drinking: Some(false),
+            smoking: Some(1),
+            ..Default::default()
+        };
+        assert_eq!(fields(parse_manual(&answers_only, today, None)), ["body"], "answers are no measurement");
+    }
+
+    #[test]
+    fn the_centre_follows_the_text_rules_and_conditions_come_once() {
+        let today = d("2026-03-01");
+        let base = ManualEntry { checkup_date: "2025-10-01".into(), weight: Some(70.0), ..Default::default() };
+        for bad in ["invoice\u{202E}gnp", "\u{200B}\u{200B}", "a\u{0}b", "센터\u{E0041}"] {
+            let e = ManualEntry { centre: Some(bad.into()), ..base.clone() };
+            assert_eq!(fields(parse_manual(&e, today, None)), ["centre"], "{bad:?}");
+        }
+        let e = ManualEntry { centre: Some(" 서울검진센터 ".into()), ..base.clone() };
+        assert_eq!(parse_manual(&e, today, None).unwrap().centre.as_deref(), Some("서울검진센터"));
+        let twice = ManualEntry {
+            treated_for: Some(vec![Condition::Hypertension, Condition::Diabetes, Condition::Hypertension]),
+            ..base.clone()
+        };
+        assert_eq!(fields(parse_manual(&twice, today, None)), ["treatedFor"]);
     }
 
     #[test]

@@ -91,8 +91,9 @@ pub async fn checkup_history(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TrendsQuery {
-    /// Comma-separated assessment item names (`bloodPressure,fastingGlucose`); all when omitted.
-    #[param(value_type = Option<Vec<crate::health::judge::GradedItem>>, style = Form, explode = false)]
+    /// Comma-separated assessment item names (`bloodPressure,fastingGlucose`), at least one; all
+    /// when omitted (an empty value is refused).
+    #[param(value_type = Option<Vec<crate::health::judge::GradedItem>>, style = Form, explode = false, min_items = 1)]
     pub items: Option<String>,
 }
 
@@ -114,7 +115,10 @@ pub async fn health_trends(
 ) -> ApiResult<Success<TrendsResponse>> {
     super::require_processing(&state, user.id).await?;
     let items = trends::parse_items(q.items.as_deref())
-        .map_err(|name| ApiError::field("items", format!("알 수 없는 항목입니다: {}", name.chars().take(40).collect::<String>())))?;
+        .map_err(|name| match name.is_empty() {
+            true => ApiError::field("items", "항목 이름이 비어 있습니다. 빼려면 items를 보내지 마세요."),
+            false => ApiError::field("items", format!("알 수 없는 항목입니다: {}", name.chars().take(40).collect::<String>())),
+        })?;
     let h = api::history(&state, user.id).await?.ok_or_else(super::consent_required)?;
     Ok(Success::new(TrendsResponse { items: trends::series(&h.records, &items) }))
 }

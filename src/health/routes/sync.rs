@@ -19,19 +19,21 @@ use crate::{
         events::CheckupSynced,
         judge,
         provider::{Completion, LoginType, ProviderError, StartOutcome, StartRequest},
-        store::{
-            self,
-            jobs::{JobRow, NewJob},
-        },
+        store::{self, jobs::JobRow},
     },
     http::{
         ApiError, ApiJson, ApiPath, ApiResult, FieldError, Routes, Success,
         envelope::Envelope,
         text::{self, TextError},
     },
-    platform::bus::{self, NewEvent},
+    platform::{
+        bus::{self, NewEvent},
+        ratelimit,
+    },
     users::{ActiveUser, model},
 };
+
+const HOUR: std::time::Duration = std::time::Duration::from_secs(3600);
 
 pub fn routes() -> Routes<HealthState> {
     Routes::new()
@@ -53,7 +55,7 @@ pub struct SyncStart {
     /// The app the user approves in.
     pub login_type: LoginType,
     /// Mobile number, digits with or without hyphens or spaces (`010-1234-5678`).
-    #[schema(example = "01012345678", pattern = "^[ -]*0[ -]*1([ -]*[0-9]){8,9}[ -]*$")]
+    #[schema(example = "01012345678", pattern = "^[ -]*0[ -]*1[ -]*0([ -]*[0-9]){8}[ -]*$")]
     pub phone_number: String,
     /// The real name registered with NHIS; the profile's name when omitted.
     #[schema(max_length = 50, pattern = "@text")]
@@ -86,7 +88,8 @@ pub struct SyncAnswer {
 
 fn phone(raw: &str) -> Result<String, FieldError> {
     let digits: String = raw.chars().filter(|c| *c != '-' && *c != ' ').collect();
-    let ok = digits.starts_with("01") && (10..=11).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
+    // Mobile numbers are 010 and eight digits since the 01X prefixes were retired (2021).
+    let ok = digits.starts_with("010") && digits.len() == 11 && digits.bytes().all(|b| b.is_ascii_digit());
     ok.then_some(digits).ok_or_else(|| FieldError::new("phoneNumber", "휴대폰 번호를 01012345678 형식으로 입력해 주세요."))
 }
 
@@ -130,9 +133,11 @@ fn provider_error(e: ProviderError) -> ApiError {
 #[utoipa::path(post, path = "/api/health/checkup/sync", operation_id = "startCheckupSync", tag = "health", request_body = SyncStart,
     security(("bearer" = [])),
     responses((status = 202, description = "PENDING_APPROVAL, or FAILED when the aggregator refused", body = inline(Envelope<SyncAnswer>)),
-              (status = 403, description = "`CONSENT_REQUIRED`", body = crate::http::error::ErrorBody),
+              (status = 403, description = "`CONSENT_REQUIRED`, or `ONBOARDING_REQUIRED`", body = crate::http::error::ErrorBody),
+              (status = 409, description = "`SYNC_ALREADY_PENDING`: the user's previous start is still open (one at a time)", body = crate::http::error::ErrorBody),
               (status = 422, body = crate::http::error::ErrorBody),
-              (status = 503, description = "the aggregator is unavailable", body = crate::http::error::ErrorBody)))]
+              (status = 429, description = "`HEALTH_SYNC_STARTS_PER_HOUR` starts this hour (`Retry-After`)", body = crate::http::error::ErrorBody),
+              (status = 503, description = "the aggregator is unavailable; nothing was started", body = crate::http::error::ErrorBody)))]
 pub async fn start_sync(
     State(state): State<HealthState>,
     ActiveUser(user): ActiveUser,
@@ -153,8 +158,12 @@ pub async fn start_sync(
     let telecom = match req.telecom.as_deref().map(|t| text::visible_text(t, 10, false)) {
         None | Some(Err(TextError::Empty)) => None,
         Some(Ok(t)) => Some(t),
-        Some(Err(_)) => {
+        Some(Err(TextError::TooLong)) => {
             errors.push(FieldError::new("telecom", "통신사는 10자 이내로 입력해 주세요."));
+            None
+        }
+        Some(Err(TextError::Forbidden)) => {
+            errors.push(FieldError::new("telecom", "통신사 이름에 쓸 수 없는 문자가 있습니다."));
             None
         }
     };
@@ -162,23 +171,37 @@ pub async fn start_sync(
         return Err(ApiError::Validation(errors));
     };
     let start = StartRequest { name, birth_date, phone, login_type: req.login_type, telecom, sex };
-    let outcome = state.provider.start(&start).await.map_err(provider_error)?;
+    // One open job per user: the slot is taken before the aggregator sends anything to a phone.
+    let id = Uuid::now_v7();
+    if let Err(open_until) = store::jobs::take_slot(&state.db, id, user.id, state.provider.name()).await? {
+        let minutes = (open_until - state.clock.now()).num_minutes().max(0) + 1;
+        return Err(ApiError::Conflict {
+            code: "SYNC_ALREADY_PENDING",
+            message: format!(
+                "이미 진행 중인 인증 요청이 있습니다. 인증 앱에서 승인한 뒤 완료를 누르거나, {minutes}분 뒤 다시 시작해 주세요."
+            ),
+        });
+    }
+    // Each start sends an approval request to someone's phone: a per-user rate on top.
+    let per_hour = state.sync_starts_per_hour;
+    if let Err(limited) =
+        ratelimit::check(state.cache.as_ref(), "health-sync-start", &user.id.to_string(), per_hour, HOUR).await
+    {
+        store::jobs::drop_slot(&state.db, id).await?;
+        return Err(limited.into());
+    }
+    let outcome = match state.provider.start(&start).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            store::jobs::drop_slot(&state.db, id).await?;
+            return Err(provider_error(e));
+        }
+    };
     let (handle, reason) = match outcome {
         StartOutcome::Waiting(h) => (Some(h), None),
         StartOutcome::Rejected(r) => (None, Some(r)),
     };
-    let job = store::jobs::insert(
-        &state.db,
-        &NewJob {
-            id: Uuid::now_v7(),
-            user: user.id,
-            provider: state.provider.name(),
-            handle,
-            failure_reason: reason.as_deref(),
-            expires_at: state.clock.now() + state.job_ttl,
-        },
-    )
-    .await?;
+    let job = store::jobs::started(&state.db, id, handle, reason.as_deref(), state.clock.now() + state.job_ttl).await?;
     let body = answer(&state, user.id, &job).await?;
     Ok(Success(StatusCode::ACCEPTED, "인증 요청을 보냈습니다.", body))
 }

@@ -52,7 +52,16 @@ pub struct NewFile<'a> {
     pub file_name: Option<&'a str>,
 }
 
-pub async fn insert(pool: &PgPool, f: &NewFile<'_>) -> anyhow::Result<FileRow> {
+/// Records an uploaded file and settles its upload reservation as STORED, together.
+pub async fn insert_settled(pool: &PgPool, f: &NewFile<'_>) -> anyhow::Result<FileRow> {
+    let mut tx = pool.begin().await.context("starting to record an upload")?;
+    let row = insert(&mut tx, f).await?;
+    super::uploads::settle(&mut tx, f.id, f.size as u64, true).await?;
+    tx.commit().await.context("committing an upload")?;
+    Ok(row)
+}
+
+pub async fn insert(conn: &mut sqlx::PgConnection, f: &NewFile<'_>) -> anyhow::Result<FileRow> {
     let row: Row = sqlx::query_as(&format!(
         "INSERT INTO health.checkup_files (id, user_id, blob_name, content_type, size_bytes, sha256, file_name) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
@@ -64,7 +73,7 @@ pub async fn insert(pool: &PgPool, f: &NewFile<'_>) -> anyhow::Result<FileRow> {
     .bind(f.size)
     .bind(f.sha256)
     .bind(f.file_name)
-    .fetch_one(pool)
+    .fetch_one(conn)
     .await
     .context("recording an uploaded file")?;
     Ok(row.into())

@@ -1,6 +1,8 @@
-//! NHIS sync jobs: PENDING (waiting for the user's approval) → FETCHING (one request is fetching)
-//! → SUCCESS or FAILED. The handle (what step two needs, personal fields included) lives only
-//! while the job is open.
+//! NHIS sync jobs: STARTING (the user's one open slot, taken before the aggregator is asked) →
+//! PENDING (waiting for the user's approval) → FETCHING (one request is fetching) → SUCCESS or
+//! FAILED. The handle (what step two needs: the third party's name, birth date and phone) lives
+//! only while the job is open; every end clears it. A user has at most one open job (a partial
+//! unique index).
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -29,32 +31,85 @@ pub struct JobRow {
 const COLUMNS: &str =
     "id, provider, status, handle, failure_reason, received, new_checkups, expires_at, completed_at, created_at";
 
-pub struct NewJob<'a> {
-    pub id: Uuid,
-    pub user: Uuid,
-    pub provider: &'a str,
-    /// `None`: the job failed at once (the aggregator refused the start).
-    pub handle: Option<Value>,
-    pub failure_reason: Option<&'a str>,
-    pub expires_at: DateTime<Utc>,
+/// How long a start may hold the slot before the aggregator answers (a process that died then
+/// frees it after this).
+const STARTING_SECS: f64 = 60.0;
+
+/// Takes the user's one open slot for a start (STARTING), after ending their open jobs that
+/// expired. `None`: another job is open (its expiry, to say when to retry).
+pub async fn take_slot(pool: &PgPool, id: Uuid, user: Uuid, provider: &str) -> anyhow::Result<Result<(), DateTime<Utc>>> {
+    let mut tx = pool.begin().await.context("starting a sync start")?;
+    sqlx::query(
+        "UPDATE health.sync_jobs SET status = 'FAILED', failure_reason = 'APPROVAL_EXPIRED', handle = NULL, \
+         completed_at = now(), updated_at = now() \
+         WHERE user_id = $1 AND status IN ('STARTING', 'PENDING', 'FETCHING') AND expires_at <= now()",
+    )
+    .bind(user)
+    .execute(&mut *tx)
+    .await
+    .context("ending the user's expired sync jobs")?;
+    let taken = sqlx::query(
+        "INSERT INTO health.sync_jobs (id, user_id, provider, status, expires_at) \
+         VALUES ($1, $2, $3, 'STARTING', now() + make_interval(secs => $4)) \
+         ON CONFLICT (user_id) WHERE status IN ('STARTING', 'PENDING', 'FETCHING') DO NOTHING",
+    )
+    .bind(id)
+    .bind(user)
+    .bind(provider)
+    .bind(STARTING_SECS)
+    .execute(&mut *tx)
+    .await
+    .context("taking the user's sync slot")?
+    .rows_affected()
+        == 1;
+    if !taken {
+        let open: DateTime<Utc> = sqlx::query_scalar(
+            "SELECT expires_at FROM health.sync_jobs WHERE user_id = $1 AND status IN ('STARTING', 'PENDING', 'FETCHING')",
+        )
+        .bind(user)
+        .fetch_optional(&mut *tx)
+        .await
+        .context("reading the user's open sync job")?
+        .unwrap_or_else(Utc::now);
+        return Ok(Err(open));
+    }
+    tx.commit().await.context("committing a sync start")?;
+    Ok(Ok(()))
 }
 
-pub async fn insert(pool: &PgPool, j: &NewJob<'_>) -> anyhow::Result<JobRow> {
-    let status = if j.handle.is_some() { "PENDING" } else { "FAILED" };
+/// Gives the slot back: the start did not reach the aggregator (a limit, or the aggregator down).
+pub async fn drop_slot(pool: &PgPool, id: Uuid) -> anyhow::Result<()> {
+    sqlx::query("DELETE FROM health.sync_jobs WHERE id = $1 AND status = 'STARTING'")
+        .bind(id)
+        .execute(pool)
+        .await
+        .context("freeing a sync slot")?;
+    Ok(())
+}
+
+/// The aggregator's answer to a start: waiting for the approval (PENDING with its handle until
+/// `expires_at`), or refused (FAILED with the reason, nothing personal kept).
+pub async fn started(
+    pool: &PgPool,
+    id: Uuid,
+    handle: Option<Value>,
+    failure_reason: Option<&str>,
+    expires_at: DateTime<Utc>,
+) -> anyhow::Result<JobRow> {
+    let status = if handle.is_some() { "PENDING" } else { "FAILED" };
     sqlx::query_as(&format!(
-        "INSERT INTO health.sync_jobs (id, user_id, provider, status, handle, failure_reason, expires_at, completed_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $4 = 'FAILED' THEN now() END) RETURNING {COLUMNS}"
+        "UPDATE health.sync_jobs SET status = $2, handle = $3, failure_reason = $4, expires_at = $5, \
+         completed_at = CASE WHEN $2 = 'FAILED' THEN now() END, updated_at = now() \
+         WHERE id = $1 AND status = 'STARTING' RETURNING {COLUMNS}"
     ))
-    .bind(j.id)
-    .bind(j.user)
-    .bind(j.provider)
+    .bind(id)
     .bind(status)
-    .bind(&j.handle)
-    .bind(j.failure_reason)
-    .bind(j.expires_at)
+    .bind(&handle)
+    .bind(failure_reason)
+    .bind(expires_at)
     .fetch_one(pool)
     .await
-    .context("recording a sync job")
+    .context("recording a started sync job")
 }
 
 /// The user's job; `None` when it is not theirs or not there.
@@ -98,7 +153,7 @@ pub async fn release(pool: &PgPool, id: Uuid) -> anyhow::Result<()> {
 pub async fn fail(pool: &PgPool, id: Uuid, reason: &str) -> anyhow::Result<Option<JobRow>> {
     sqlx::query_as(&format!(
         "UPDATE health.sync_jobs SET status = 'FAILED', failure_reason = $2, handle = NULL, completed_at = now(), \
-         updated_at = now() WHERE id = $1 AND status IN ('PENDING', 'FETCHING') RETURNING {COLUMNS}"
+         updated_at = now() WHERE id = $1 AND status IN ('STARTING', 'PENDING', 'FETCHING') RETURNING {COLUMNS}"
     ))
     .bind(id)
     .bind(reason)
@@ -126,7 +181,7 @@ pub async fn succeed(conn: &mut PgConnection, id: Uuid, received: i32, new: i32)
 pub async fn sweep(pool: &PgPool) -> anyhow::Result<u64> {
     let expired = sqlx::query(
         "UPDATE health.sync_jobs SET status = 'FAILED', failure_reason = 'APPROVAL_EXPIRED', handle = NULL, \
-         completed_at = now(), updated_at = now() WHERE status IN ('PENDING', 'FETCHING') AND expires_at <= now()",
+         completed_at = now(), updated_at = now() WHERE status IN ('STARTING', 'PENDING', 'FETCHING') AND expires_at <= now()",
     )
     .execute(pool)
     .await

@@ -4,6 +4,7 @@
 pub mod checkups;
 pub mod files;
 pub mod jobs;
+pub mod uploads;
 
 use anyhow::Context;
 use sqlx::PgConnection;
@@ -11,7 +12,7 @@ use uuid::Uuid;
 
 /// Erases the user's rows in this schema (the blobs go with the user's prefix).
 pub async fn erase(conn: &mut PgConnection, user: Uuid) -> anyhow::Result<()> {
-    for table in ["checkups", "checkup_files", "sync_jobs"] {
+    for table in ["checkups", "checkup_files", "sync_jobs", "file_uploads"] {
         sqlx::query(&format!("DELETE FROM health.{table} WHERE user_id = $1"))
             .bind(user)
             .execute(&mut *conn)

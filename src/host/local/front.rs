@@ -140,10 +140,25 @@ pub fn route_for(
     Err(allowed)
 }
 
+/// The `Allow` value for a function's methods, written as the handler's router writes it (axum):
+/// upper case, comma-separated without spaces, `HEAD` right after `GET`, each once.
+pub fn allow_value(allowed: &[&str]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    for m in allowed {
+        let m = m.to_ascii_uppercase();
+        let implied = (m == "GET").then(|| "HEAD".to_string());
+        for m in std::iter::once(m).chain(implied) {
+            if !out.contains(&m) {
+                out.push(m);
+            }
+        }
+    }
+    out.join(",")
+}
+
 fn method_not_allowed(allowed: &[&str]) -> Response {
     let mut res = ApiError::MethodNotAllowed.into_response();
-    let allow = allowed.iter().map(|m| m.to_ascii_uppercase()).collect::<Vec<_>>().join(", ");
-    if let Ok(v) = HeaderValue::from_str(&allow) {
+    if let Ok(v) = HeaderValue::from_str(&allow_value(allowed)) {
         res.headers_mut().insert(header::ALLOW, v);
     }
     res

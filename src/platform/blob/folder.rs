@@ -6,7 +6,9 @@ use anyhow::Context;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::{BlobName, BlobStore};
+use tokio::io::AsyncWriteExt;
+
+use super::{BlobName, BlobStore, BlobWriter};
 
 pub struct FolderBlobStore {
     root: PathBuf,
@@ -38,6 +40,16 @@ impl BlobStore for FolderBlobStore {
         tokio::fs::write(&tmp, &data).await.context("writing a blob file")?;
         tokio::fs::rename(&tmp, &path).await.context("moving a blob file into place")?;
         Ok(())
+    }
+
+    async fn writer(&self, name: &BlobName) -> anyhow::Result<Box<dyn BlobWriter>> {
+        let path = self.path(name);
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir).await.context("creating the blob folder")?;
+        }
+        let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
+        let file = tokio::fs::File::create(&tmp).await.context("creating a blob file")?;
+        Ok(Box::new(FolderWriter { file: Some(file), tmp, path }))
     }
 
     async fn get(&self, name: &BlobName) -> anyhow::Result<Option<Bytes>> {
@@ -76,6 +88,42 @@ impl BlobStore for FolderBlobStore {
 
     fn kind(&self) -> &'static str {
         "folder"
+    }
+}
+
+/// Writes to a temporary file beside the blob and renames it into place on commit.
+struct FolderWriter {
+    file: Option<tokio::fs::File>,
+    tmp: PathBuf,
+    path: PathBuf,
+}
+
+#[async_trait]
+impl BlobWriter for FolderWriter {
+    async fn write(&mut self, chunk: Bytes) -> anyhow::Result<()> {
+        let file = self.file.as_mut().context("writing to a closed blob file")?;
+        file.write_all(&chunk).await.context("writing a blob file")
+    }
+
+    async fn commit(mut self: Box<Self>, _content_type: &str) -> anyhow::Result<()> {
+        let mut file = self.file.take().context("committing a closed blob file")?;
+        file.flush().await.context("flushing a blob file")?;
+        drop(file);
+        tokio::fs::rename(&self.tmp, &self.path).await.context("moving a blob file into place")
+    }
+
+    async fn abort(mut self: Box<Self>) {
+        self.file.take();
+        let _ = tokio::fs::remove_file(&self.tmp).await;
+    }
+}
+
+impl Drop for FolderWriter {
+    fn drop(&mut self) {
+        // Neither committed nor aborted (the request was dropped): leave no temporary file.
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
     }
 }
 

@@ -18,9 +18,12 @@ pub fn routes() -> Routes<SystemState> {
         .route("/api/system/heartbeats/{heartbeatId}", get(one))
 }
 
-/// Records a heartbeat and announces it (`system.heartbeat`). Local only: 404 in Azure.
+/// Records a heartbeat and announces it (`system.heartbeat`). Local only (the demonstration of
+/// the backbone): in Azure it answers 404 and writes nothing; the `HeartbeatTimer` writes them
+/// there (docs/decisions.md).
 #[utoipa::path(post, path = "/api/system/heartbeats", operation_id = "recordHeartbeat", tag = "system",
-    responses((status = 201, description = "기록됨", body = inline(crate::http::envelope::Envelope<Heartbeat>))))]
+    responses((status = 201, description = "기록됨", body = inline(crate::http::envelope::Envelope<Heartbeat>)),
+              (status = 404, description = "Azure: 타이머만 기록합니다", body = crate::http::error::ErrorBody)))]
 pub async fn record(State(state): State<SystemState>) -> ApiResult<Success<Heartbeat>> {
     // An anonymous write is a demonstration for local work only; in Azure the timer writes them.
     if state.config.environment == crate::config::Environment::Azure {

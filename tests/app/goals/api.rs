@@ -41,9 +41,10 @@ async fn progress_tells_today_the_last_week_streaks_last_activity_and_open_missi
     assert_eq!(via_platform, p);
 
     // Many users at once (the daily nudges' read) give each one's progress, in the order asked.
+    // (The other user's goal is set on day 5, before its completion: one timed before its goal is refused.)
+    app.set_time(&noon(5));
     let other = app.user("other@example.com").await;
     app.select(&other, &["walk-7000-steps"]).await;
-    app.set_time(&noon(5));
     app.done(&other, "walk-7000-steps").await;
     let idle = app.user("idle@example.com").await;
     let ids = [other.uuid(), u.uuid(), idle.uuid(), Uuid::nil()];

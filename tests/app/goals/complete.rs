@@ -187,15 +187,18 @@ async fn a_mission_outside_the_open_goal_is_not_found(pool: PgPool) {
 
 #[sqlx::test]
 async fn what_a_completion_says_is_checked(pool: PgPool) {
-    let app = GoalsApp::new(pool.clone(), "2026-03-10T06:00:00Z");
+    // The goal is set 30 s after midnight in Seoul; the checks run at 15:00 in Seoul.
+    let app = GoalsApp::new(pool.clone(), "2026-03-09T15:00:30Z");
     let u = app.user("checked@example.com").await;
     app.select(&u, &["water-8-cups"]).await;
+    app.set_time("2026-03-10T06:00:00Z");
     let long = "가".repeat(501);
     let cases = [
         (json!({"completed": false}), vec!["completed"]),
         (json!({"completedAt": "2026-03-09T14:00:00Z"}), vec!["completedAt"]),
         (json!({"completedAt": "2026-03-10T07:00:00Z"}), vec!["completedAt"]),
         (json!({"completedAt": "어제"}), vec!["completedAt"]),
+        (json!({"completedAt": "2026-03-10T00:00:10+09:00"}), vec!["completedAt"]),
         (json!({"notes": long}), vec!["notes"]),
         (
             json!({"completed": false, "completedAt": "x", "notes": long}),

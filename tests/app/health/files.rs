@@ -38,7 +38,7 @@ async fn the_file_lifecycle(app: &Router, pool: &PgPool) {
         sqlx::query_scalar("SELECT blob_name FROM health.checkup_files").fetch_one(pool).await.unwrap();
     assert!(blob.starts_with(&format!("users/{}/", u.id)), "{blob}");
 
-    let png = upload(app, &u.token, b"\x89PNG\r\n\x1a\n rest".to_vec(), "sheet.png").await;
+    let png = upload(app, &u.token, super::limits::png(), "sheet.png").await;
     assert_eq!(png.body["data"]["contentType"], "image/png");
     for (bad, why) in [(b"GIF89a....".to_vec(), "not a sheet"), (Vec::new(), "empty")] {
         let r = upload(app, &u.token, bad, "x.gif").await;

@@ -85,6 +85,44 @@ async fn implausible_values_name_every_failing_field(pool: PgPool) {
 }
 
 #[sqlx::test]
+async fn careless_entries_are_refused_by_field_and_odd_lipids_are_flagged(pool: PgPool) {
+    let app = spawn_with(pool.clone(), LOCAL).router;
+    let u = user(&app, "slips@example.com").await;
+    let cases = [
+        (json!({"checkupDate": "+002024-03-01", "weight": 60}), "checkupDate"),
+        (json!({"checkupDate": "2024-3-2", "weight": 60}), "checkupDate"),
+        (json!({"checkupDate": " 2024-03-03 ", "weight": 60}), "checkupDate"),
+        (json!({"checkupDate": "2024-03-03", "drinking": false}), "body"),
+        (json!({"checkupDate": "2024-03-03", "smoking": 1, "drinking": true}), "body"),
+        (
+            json!({"checkupDate": "2024-03-03", "weight": 60, "treatedFor": ["DIABETES", "HYPERTENSION", "DIABETES"]}),
+            "treatedFor",
+        ),
+        (json!({"checkupDate": "2024-03-03", "weight": 60, "centre": "invoice\u{202E}gnp.exe"}), "centre"),
+        (json!({"checkupDate": "2024-03-03", "weight": 60, "centre": "\u{200B}\u{200B}"}), "centre"),
+        (json!({"checkupDate": "2024-03-03", "weight": 60, "centre": "검진\u{0}센터"}), "centre"),
+    ];
+    for (body, field) in cases {
+        let a = authed(&app, &u.token, Method::POST, "/api/health/checkups", Some(body.clone())).await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {}", a.text);
+        assert_eq!(a.body["errors"][0]["field"], field, "{body}");
+    }
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM health.checkups").await,
+        0,
+        "no answers-only checkup is the latest"
+    );
+    // LDL + HDL above the total: kept (the sheet may say so) and flagged for the user to check.
+    let odd = json!({"checkupDate": "2024-03-03", "totalCholesterol": 180, "hdl": 60, "ldl": 150, "centre": " 서울센터 "});
+    let a = authed(&app, &u.token, Method::POST, "/api/health/checkups", Some(odd)).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    assert_eq!(a.body["data"]["warnings"], json!(["LDL_HDL_ABOVE_TOTAL"]));
+    assert_eq!(a.body["data"]["centre"], "서울센터");
+    let fine = authed(&app, &u.token, Method::POST, "/api/health/checkups", Some(entry("2025-03-03"))).await;
+    assert_eq!(fine.body["data"]["warnings"], json!([]));
+}
+
+#[sqlx::test]
 async fn history_is_newest_first_with_the_contract_fields_and_a_second_user_sees_none(pool: PgPool) {
     let app = spawn_with(pool.clone(), LOCAL).router;
     let u = user(&app, "h@example.com").await;
@@ -224,7 +262,7 @@ async fn export_holds_checkups_assessments_files_and_jobs_and_erasure_leaves_not
         .method(Method::POST)
         .uri("/api/health/checkup/files")
         .header("authorization", format!("Bearer {}", u.token))
-        .body(axum::body::Body::from(&b"%PDF-1.4 sheet"[..]))
+        .body(axum::body::Body::from(&b"%PDF-1.4 sheet\n%%EOF\n"[..]))
         .unwrap();
     assert_eq!(crate::support::send(&app, req).await.status, StatusCode::CREATED);
     let other = user_with(&app, "keep@example.com", "FEMALE", "1982-02-02", true).await;

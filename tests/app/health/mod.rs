@@ -4,8 +4,10 @@
 //! first one's data.
 
 mod files;
+mod limits;
 mod manual;
 mod population;
+mod sheets;
 mod sync;
 mod tilko;
 mod withdrawal;

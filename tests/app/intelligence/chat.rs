@@ -359,3 +359,43 @@ async fn without_the_ai_distress_gets_a_check_in_and_red_flags_the_guard(pool: P
         }
     }
 }
+
+#[sqlx::test]
+async fn emoji_are_welcome_in_chat_and_notes_and_hidden_characters_are_not(pool: PgPool) {
+    let app = IntelApp::start(pool, &[]);
+    let u = app.user("emoji@example.com", &[]).await;
+    for ok in [
+        "오늘도 화이팅 ❤\u{FE0F}",
+        "가족 👨\u{200D}👩\u{200D}👧\u{200D}👦 과 산책",
+        "1\u{FE0F}\u{20E3} 번 질문이요 🏳\u{FE0F}\u{200D}🌈",
+    ] {
+        let a = app.chat(&u, json!({"message": ok})).await;
+        assert_eq!(a.status, StatusCode::OK, "{ok:?}: {}", a.text);
+    }
+    for bad in ["a\u{200D}b", "숨은\u{FE0F}선택자", "태그\u{E0041}문자", "안녕\u{0}"] {
+        let a = app.chat(&u, json!({"message": bad})).await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}: {}", a.text);
+    }
+    // Too long is said as too long, even when it also holds a forbidden character.
+    let long = app.chat(&u, json!({"message": format!("{}\u{0}", "가".repeat(1000))})).await;
+    assert!(long.body["errors"][0]["message"].as_str().unwrap().contains("1000자"), "{}", long.text);
+    // The same rule for a completion's notes.
+    let s = app
+        .call(
+            Some(&u.token),
+            Method::POST,
+            "/api/goals/missions/select",
+            Some(json!({"selectedMissionIds": ["water-8-cups"]})),
+        )
+        .await;
+    assert_eq!(s.status, StatusCode::CREATED, "{}", s.text);
+    let done = app
+        .call(
+            Some(&u.token),
+            Method::PUT,
+            "/api/goals/missions/water-8-cups/complete",
+            Some(json!({"notes": "물 다 마심 💧👍🏽 ❤\u{FE0F}"})),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+}

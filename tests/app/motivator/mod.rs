@@ -418,6 +418,81 @@ async fn devices_register_move_and_are_removed_only_by_their_holder(pool: PgPool
 }
 
 #[sqlx::test]
+async fn a_user_keeps_ten_devices_and_a_new_one_replaces_the_stalest(pool: PgPool) {
+    let app = GoalsApp::new(pool, MORNING);
+    let u = app.user("many@example.com").await;
+    let other = app.user("other@example.com").await;
+    let put = async |u: &User, token: String| {
+        app.call(
+            Some(&u.token),
+            Method::PUT,
+            "/api/notifications/devices",
+            Some(json!({"platform": "FCM", "token": token})),
+        )
+        .await
+    };
+    let token = |i: usize| format!("fcm-token-{i:04}-0123456789");
+    assert_eq!(put(&other, "fcm-token-of-someone-else".into()).await.status, StatusCode::OK);
+    for i in 0..10 {
+        assert_eq!(put(&u, token(i)).await.status, StatusCode::OK);
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    // Device 0 starts the app again (its token refreshed): device 1 is now the stalest.
+    assert_eq!(put(&u, token(0)).await.status, StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    // Two hundred more, some at once: the user still has ten, the newest, and the other user one.
+    for i in 10..200 {
+        assert_eq!(put(&u, token(i)).await.status, StatusCode::OK);
+    }
+    let burst = futures::future::join_all((200..230).map(|i| put(&u, token(i)))).await;
+    assert!(burst.iter().all(|a| a.status == StatusCode::OK));
+    let kept: Vec<String> =
+        sqlx::query_scalar("SELECT token FROM motivator.devices WHERE user_id = $1::uuid")
+            .bind(&u.id)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    let newest: Vec<String> = (200..230).map(token).collect();
+    assert_eq!(kept.len(), 10, "{kept:?}");
+    assert!(kept.iter().all(|t| newest.contains(t)), "only the newest stay: {kept:?}");
+    assert_eq!(
+        count(&app.pool, "SELECT count(*) FROM motivator.devices WHERE token = 'fcm-token-of-someone-else'")
+            .await,
+        1,
+        "another user's devices are not touched"
+    );
+}
+
+#[sqlx::test]
+async fn a_few_devices_show_the_eviction_order(pool: PgPool) {
+    let app = GoalsApp::start(pool, MORNING, &[("NOTIFICATION_DEVICES_PER_USER", "2")]);
+    let u = app.user("order@example.com").await;
+    let put = async |token: &str| {
+        app.call(
+            Some(&u.token),
+            Method::PUT,
+            "/api/notifications/devices",
+            Some(json!({"platform": "APNS", "token": token})),
+        )
+        .await
+    };
+    for t in [
+        "apns-token-aaaaaaaaaaaa",
+        "apns-token-bbbbbbbbbbbb",
+        "apns-token-aaaaaaaaaaaa",
+        "apns-token-cccccccccccc",
+    ] {
+        assert_eq!(put(t).await.status, StatusCode::OK);
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    let kept: Vec<String> = sqlx::query_scalar("SELECT token FROM motivator.devices ORDER BY token")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(kept, ["apns-token-aaaaaaaaaaaa", "apns-token-cccccccccccc"], "b was the stalest when c came");
+}
+
+#[sqlx::test]
 async fn notifications_and_devices_are_exported_and_erased(pool: PgPool) {
     let app = GoalsApp::new(pool, MORNING);
     let u = app.user("r@example.com").await;
