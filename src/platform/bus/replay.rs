@@ -56,16 +56,18 @@ pub struct Recorded {
     pub created_at: DateTime<Utc>,
 }
 
-/// The recorded dead letters not replayed yet that `filter` selects, oldest first.
+/// The recorded dead letters not replayed yet that `filter` selects, oldest first. Events the
+/// relay could never publish (too large) are not among them: sending them again cannot succeed.
 pub async fn recorded(pool: &PgPool, filter: &Filter) -> anyhow::Result<Vec<Recorded>> {
     sqlx::query_as(
         "SELECT id, consumer, message_id, subject, body, created_at FROM events.dead_letters \
-         WHERE replayed_at IS NULL AND ($1::text IS NULL OR lower(consumer) = lower($1)) \
+         WHERE replayed_at IS NULL AND consumer <> $3 AND ($1::text IS NULL OR lower(consumer) = lower($1)) \
            AND ($2::timestamptz IS NULL OR created_at >= $2) \
          ORDER BY created_at, id",
     )
     .bind(&filter.function)
     .bind(filter.since)
+    .bind(super::RELAY_DEAD_LETTER)
     .fetch_all(pool)
     .await
     .context("reading dead letters")

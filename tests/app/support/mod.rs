@@ -3,6 +3,7 @@
 //! for Azurite.
 #![allow(dead_code)]
 
+pub mod broker;
 pub mod claude;
 pub mod issuer;
 
