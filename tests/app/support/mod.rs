@@ -5,6 +5,7 @@
 
 pub mod broker;
 pub mod claude;
+pub mod hubs;
 pub mod issuer;
 
 use std::{collections::HashMap, sync::Arc};
