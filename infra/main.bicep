@@ -659,6 +659,7 @@ module functionApp 'modules/functionapp.bicep' = {
     keyVaultUri: keyVault.outputs.uri
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
     serviceBusNamespaceFqdn: serviceBus.outputs.fqdn
+    serviceBusSku: effectiveServiceBusSku
     eventHubNamespaceFqdn: eventHubs.outputs.fqdn
     eventHubName: eventHubs.outputs.hubName
     notificationHubName: notificationHubs.outputs.hubName

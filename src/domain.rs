@@ -147,8 +147,10 @@ impl Platform {
         if let Some((base, hub)) = &config.event_hub {
             let credential =
                 crate::platform::entra::managed_identity(config.managed_identity_client_id.as_deref())?;
-            events =
-                Arc::new(EventHubSink::new(base, hub, credential, events).context("configuring Event Hubs")?);
+            events = Arc::new(
+                EventHubSink::with_limit(base, hub, credential, events, config.event_hub_max_batch_bytes)
+                    .context("configuring Event Hubs")?,
+            );
         }
         let ai = Arc::new(Claude::new(ClaudeConfig::from_source(settings.as_ref())?));
         let clock = Clock::from_source(settings.as_ref(), config.environment)?;

@@ -235,8 +235,10 @@ async fn replay_dlq(function: Option<String>, since: Option<String>) -> anyhow::
                 None => url::Url::parse(&format!("https://{}/", ns.trim_end_matches('/')))
                     .context("ServiceBusConnection__fullyQualifiedNamespace is not a host name")?,
             };
-            let credential =
-                healthsync::platform::entra::managed_identity(config.managed_identity_client_id.as_deref())?;
+            // In Azure the managed identity; on an operator's machine their `az login`.
+            let credential = healthsync::platform::entra::operator_credential(
+                config.managed_identity_client_id.as_deref(),
+            )?;
             let sb = replay::ServiceBusReplay::new(base, EVENTS_TOPIC, credential);
             bar.set_message("(recorded)");
             let r = replay::replay_recorded_to_topic(&pool, &sb, &rows, now, &tick).await?;
@@ -250,6 +252,7 @@ async fn replay_dlq(function: Option<String>, since: Option<String>) -> anyhow::
                 let r = replay::replay_queue(&sb, name, subscription, &filter, now, &tick).await?;
                 total.replayed += r.replayed;
                 total.left += r.left;
+                total.stopped += r.stopped;
             }
         }
     }
@@ -258,5 +261,12 @@ async fn replay_dlq(function: Option<String>, since: Option<String>) -> anyhow::
         "replayed {} dead-lettered message(s); {} left (too recent for the topic's duplicate detection, or no body)",
         total.replayed, total.left
     );
+    if total.stopped > 0 {
+        println!(
+            "{} dead-letter queue pass(es) ended at a message left in place (older than --since, too recent or without an id): \
+             what is behind it was not reached; run again later, or without --since",
+            total.stopped
+        );
+    }
     Ok(())
 }

@@ -153,6 +153,43 @@ resource claudeRefused 'Microsoft.Insights/scheduledQueryRules@2023-03-15-previe
   }
 }
 
+// Notification Hubs refusing our configuration (401 a bad SAS key, 404 a wrong or recreated hub,
+// 410 a deleted hub): every push waits and goes to the dead letters after its redeliveries; no
+// device data is touched. Each instance logs the line once until the hub works again
+// (src/motivator/push/mod.rs). Runbook: "Push notifications (Notification Hubs)".
+resource notificationHubsMisconfigured 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
+  name: 'healthsync-notification-hubs-misconfigured'
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'HealthSync: Notification Hubs refuses the configured hub or key'
+    severity: 1
+    enabled: true
+    scopes: [
+      applicationInsightsId
+    ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT15M'
+    criteria: {
+      allOf: [
+        {
+          query: 'traces | where message has "notification_hubs_misconfigured"'
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: {
+      actionGroups: actionGroupIds
+    }
+  }
+}
+
 // Any message dead-lettered in the topic subscriptions or the nudge queue: see the runbook's
 // "Replay dead letters".
 resource deadLetters 'Microsoft.Insights/metricAlerts@2018-03-01' = {

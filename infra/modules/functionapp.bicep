@@ -24,6 +24,8 @@ param checkupContainerUrl string
 param keyVaultUri string
 param applicationInsightsConnectionString string
 param serviceBusNamespaceFqdn string
+@description('The Service Bus tier: it sets the largest batch the relay sends (SERVICE_BUS_SKU).')
+param serviceBusSku string
 param eventHubNamespaceFqdn string
 param eventHubName string
 param notificationHubName string
@@ -75,9 +77,12 @@ var deploymentSettings = {
   ServiceBusConnection__fullyQualifiedNamespace: serviceBusNamespaceFqdn
   ServiceBusConnection__credential: 'managedidentity'
   ServiceBusConnection__clientId: identityClientId
+  // The relay cuts its batches under the tier's limit (256 KB Standard, 1 MB Premium).
+  SERVICE_BUS_SKU: serviceBusSku
   // Analytics events.
   EVENT_HUB_NAMESPACE: eventHubNamespaceFqdn
   EVENT_HUB_NAME: eventHubName
+  EVENT_HUB_SKU: 'Standard' // modules/eventhubs.bicep: 1 MB batches
   // Data: PostgreSQL and Redis as the managed identity with Entra tokens (no password, no key).
   DATABASE_URL: '${kv}/database-url/)'
   DATABASE_AUTH: 'entra'

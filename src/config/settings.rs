@@ -88,6 +88,16 @@ pub const EVENT_HUB_ENDPOINT: Setting = Setting::new(
     "the Event Hubs endpoint for tests (a local fake); unset: `https://{EVENT_HUB_NAMESPACE}/`",
 )
 .local_only();
+pub const SERVICE_BUS_SKU: Setting = Setting::new(
+    "SERVICE_BUS_SKU",
+    "`Standard` or `Premium`: the namespace's tier, which sets the largest Send Message Batch the relay sends (256 KB; Premium 1 MB)",
+)
+.default("Standard");
+pub const EVENT_HUB_SKU: Setting = Setting::new(
+    "EVENT_HUB_SKU",
+    "`Basic`, `Standard`, `Premium` or `Dedicated`: the Event Hubs tier, which sets the largest batch the relay sends (Basic 256 KB, else 1 MB)",
+)
+.default("Standard");
 pub const AZURE_CLIENT_ID: Setting =
     Setting::new("AZURE_CLIENT_ID", "the app's user-assigned managed identity (Azure)");
 pub const RUST_LOG: Setting = Setting::new("RUST_LOG", "log filter; logs are JSON on stdout").default("info");
@@ -129,9 +139,11 @@ pub const SETTINGS: &[Setting] = &[
     SERVICE_BUS_NAMESPACE,
     OUTBOX_PUBLISH_BUDGET_MS,
     SERVICE_BUS_ENDPOINT,
+    SERVICE_BUS_SKU,
     EVENT_HUB_NAMESPACE,
     EVENT_HUB_NAME,
     EVENT_HUB_ENDPOINT,
+    EVENT_HUB_SKU,
     AZURE_CLIENT_ID,
     RUST_LOG,
     LOG_FORMAT,
@@ -205,6 +217,10 @@ pub struct Config {
     /// Where analytics events go: `https://{namespace}/{hub}/messages` (or the fake's endpoint);
     /// `None`: the outbox, like every event.
     pub event_hub: Option<(Url, String)>,
+    /// The largest Send Message Batch body the Service Bus namespace takes (its tier's limit).
+    pub service_bus_max_batch_bytes: usize,
+    /// The largest Send Batch body the Event Hubs namespace takes (its tier's limit).
+    pub event_hub_max_batch_bytes: usize,
     /// How long a request waits to publish what it committed (zero: never; the sweep does).
     pub outbox_publish_budget: Duration,
     /// The client id of the app's user-assigned managed identity (Azure); `None`: system-assigned.
@@ -255,6 +271,23 @@ impl Config {
             service_bus_namespace: SERVICE_BUS_NAMESPACE.read(src),
             service_bus_endpoint: SERVICE_BUS_ENDPOINT.url(src)?,
             event_hub: event_hub(src)?,
+            service_bus_max_batch_bytes: tier_limit(
+                src,
+                &SERVICE_BUS_SKU,
+                "Standard or Premium",
+                &[("standard", 256 * 1024), ("premium", 1024 * 1024)],
+            )?,
+            event_hub_max_batch_bytes: tier_limit(
+                src,
+                &EVENT_HUB_SKU,
+                "Basic, Standard, Premium or Dedicated",
+                &[
+                    ("basic", 256 * 1024),
+                    ("standard", 1024 * 1024),
+                    ("premium", 1024 * 1024),
+                    ("dedicated", 1024 * 1024),
+                ],
+            )?,
             outbox_publish_budget: ms(&OUTBOX_PUBLISH_BUDGET_MS, "milliseconds from 0 to 10000", 0..=10_000)?,
             http_body_limit: HTTP_BODY_LIMIT_BYTES.number(
                 src,
@@ -276,6 +309,24 @@ impl Config {
             },
         })
     }
+}
+
+/// The batch limit of the tier named by `setting` (case-insensitive). The figures are the public
+/// quotas: Service Bus 256 KB on Standard and 1 MB on Premium for a batch
+/// (https://learn.microsoft.com/azure/service-bus-messaging/service-bus-quotas), Event Hubs 256 KB
+/// on Basic and 1 MB above (https://learn.microsoft.com/azure/event-hubs/event-hubs-quotas).
+fn tier_limit(
+    src: &dyn Source,
+    setting: &Setting,
+    expects: &'static str,
+    tiers: &[(&str, usize)],
+) -> Result<usize, ConfigError> {
+    let raw = setting.require(src, expects)?.trim().to_ascii_lowercase();
+    tiers
+        .iter()
+        .find(|(name, _)| *name == raw)
+        .map(|(_, bytes)| *bytes)
+        .ok_or(ConfigError::Malformed { name: setting.name, expects })
 }
 
 fn event_hub(src: &dyn Source) -> Result<Option<(Url, String)>, ConfigError> {

@@ -9,8 +9,8 @@ use crate::platform::bus::Event;
 
 /// A piece of a nudge run. Either a *plan* step (read the next keyset page of users with an open
 /// goal after `after`, announce one slice per `sliceSize` of them and the next plan step), a
-/// *slice* (the users with an open goal in `(after, until]`), or an explicit list of users
-/// (an operator's targets).
+/// *slice* (the users with an open goal in `(after, until]`), or a slice of an operator's
+/// targets (kept in the database; the event names the range).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct NudgeBatch {
@@ -33,7 +33,11 @@ pub enum Step {
     /// The users with an open goal whose id is in `(after, until]`.
     #[serde(rename_all = "camelCase")]
     Slice { after: Option<Uuid>, until: Uuid },
-    /// These users (an operator's targets), each still checked for an open goal.
+    /// An operator's targets (`motivator.nudge_targets` of the run) in `(after, until]`, each
+    /// still checked for an open goal.
+    #[serde(rename_all = "camelCase")]
+    Targets { after: Option<Uuid>, until: Uuid },
+    /// These users (messages written before targets were kept in the database; still read).
     #[serde(rename_all = "camelCase")]
     Users { user_ids: Vec<Uuid> },
 }
@@ -43,10 +47,16 @@ impl Event for NudgeBatch {
 }
 
 /// Notifications were written to users' inboxes (one event per slice or message): the push
-/// consumer sends each to the user's devices.
+/// consumer sends each to the user's devices. The event names the push batch they were written
+/// with (a reference the consumer reads from the database): a slice's thousand ids would make
+/// ~41 KB messages, seven of which overflow a Standard Service Bus batch.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NotificationCreated {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push_batch: Option<Uuid>,
+    /// Messages written before push batches listed the ids; still read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notification_ids: Vec<Uuid>,
     /// Present when every notification is one user's (the erasure drops the event with the user).
     #[serde(default, skip_serializing_if = "Option::is_none")]

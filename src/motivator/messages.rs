@@ -38,7 +38,8 @@ async fn write_once(
     let Some(mut tx) = bus::begin_once(&state.db, consumer, message_id).await? else {
         return Ok(Handled::Duplicate);
     };
-    let ids = match store::insert_many(&mut tx, &rows).await {
+    let batch = Uuid::now_v7();
+    let ids = match store::insert_many(&mut tx, &rows, batch).await {
         Ok(ids) => ids,
         Err(err) if violated_constraint(&err) == Some("notifications_user_fkey") => {
             tx.rollback().await?;
@@ -47,7 +48,7 @@ async fn write_once(
         Err(err) => return Err(err),
     };
     if !ids.is_empty() {
-        let event = NotificationCreated { notification_ids: ids, user_id: Some(user) };
+        let event = NotificationCreated { push_batch: Some(batch), notification_ids: Vec::new(), user_id: Some(user) };
         bus::publish(&mut tx, NewEvent::of(&event)?).await?;
     }
     tx.commit().await?;

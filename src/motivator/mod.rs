@@ -192,7 +192,11 @@ impl DomainModule for Domain {
     }
 
     fn functions() -> Vec<Function<MotivatorState>> {
-        use crate::{goals::events::GoalAchieved, health::events::CheckupSynced, users::events::UserRegistered};
+        use crate::{
+            goals::events::GoalAchieved,
+            health::events::CheckupSynced,
+            users::events::{UserDeleted, UserRegistered},
+        };
         vec![
             Function::http("Notifications", "notifications/{*path}", &["get", "post", "put", "delete"]),
             Function::http("MotivatorEncouragement", "motivator/notifications/encouragement", &["post"]),
@@ -203,6 +207,7 @@ impl DomainModule for Domain {
             Function::service_bus(messages::CHECKUP, "motivator-checkup", &[CheckupSynced::SUBJECT], messages::checkup),
             Function::service_bus(messages::CELEBRATION, "motivator-celebration", &[GoalAchieved::SUBJECT], messages::celebration),
             Function::service_bus(push::CONSUMER, "motivator-push", &[events::NotificationCreated::SUBJECT], push::consume),
+            Function::service_bus(push::ERASER, "motivator-installations-eraser", &[UserDeleted::SUBJECT], push::erase),
         ]
     }
 

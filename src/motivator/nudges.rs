@@ -59,9 +59,25 @@ pub async fn start_run(
     let mut tx = state.db.begin().await?;
     let trigger_name = if trigger == Trigger::Timer { "TIMER" } else { "OPERATOR" };
     store::create_run(&mut tx, run_id, run_at, day, trigger_name, slice_size).await?;
+    // An operator's targets are kept in the database and split into slices here, before anything
+    // is published: each slice event names a range of them, never the ids themselves.
     let steps = match users {
         None => vec![Step::Plan { after: None }],
-        Some(ids) => ids.chunks(slice_size as usize).map(|c| Step::Users { user_ids: c.to_vec() }).collect(),
+        Some(ids) => {
+            let mut ids = ids.to_vec();
+            ids.sort_unstable();
+            ids.dedup();
+            store::add_targets(&mut tx, run_id, &ids).await?;
+            let mut after = None;
+            ids.chunks(slice_size as usize)
+                .map(|c| {
+                    let until = *c.last().expect("chunks are never empty");
+                    let step = Step::Targets { after, until };
+                    after = Some(until);
+                    step
+                })
+                .collect()
+        }
     };
     for step in steps {
         let batch = NudgeBatch { run_id, run_at, day, slice_size, step };
@@ -117,6 +133,10 @@ async fn consume_one(state: &MotivatorState, msg: &ServiceBusMessage) -> anyhow:
         Step::Plan { after } => plan(state, message_id, &batch, *after).await,
         Step::Slice { after, until } => {
             let ids = slice_users(state, *after, *until, batch.slice_size).await?;
+            Ok(process(state, message_id, &batch, &ids).await?.0)
+        }
+        Step::Targets { after, until } => {
+            let ids = store::targets(&state.db, batch.run_id, *after, *until).await?;
             Ok(process(state, message_id, &batch, &ids).await?.0)
         }
         Step::Users { user_ids } => Ok(process(state, message_id, &batch, user_ids).await?.0),
@@ -222,11 +242,13 @@ pub async fn process(
     let Some(mut tx) = bus::begin_once(db, CONSUMER, message_id).await? else {
         return Ok((Handled::Duplicate, report));
     };
-    let ids = store::insert_many(&mut tx, &rows).await?;
+    let push_batch = Uuid::now_v7();
+    let ids = store::insert_many(&mut tx, &rows, push_batch).await?;
     report.created = ids.len();
     report.already = rows.len() - ids.len();
     if !ids.is_empty() {
-        bus::publish(&mut tx, NewEvent::of(&NotificationCreated { notification_ids: ids, user_id: None })?).await?;
+        let event = NotificationCreated { push_batch: Some(push_batch), notification_ids: Vec::new(), user_id: None };
+        bus::publish(&mut tx, NewEvent::of(&event)?).await?;
     }
     let skipped = report.skipped.values().sum::<usize>() + report.already;
     store::add_to_run(&mut tx, batch.run_id, report.processed as i64, report.created as i64, skipped as i64).await?;

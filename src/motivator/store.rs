@@ -69,9 +69,10 @@ impl NewNotification {
     }
 }
 
-/// Writes `rows` in one statement; a daily message for a user and day that already has one is
-/// dropped by the unique index. Returns the ids written.
-pub async fn insert_many(conn: &mut PgConnection, rows: &[NewNotification]) -> anyhow::Result<Vec<Uuid>> {
+/// Writes `rows` in one statement, all in push batch `batch` (what their `notification.created`
+/// event names); a daily message for a user and day that already has one is dropped by the
+/// unique index. Returns the ids written.
+pub async fn insert_many(conn: &mut PgConnection, rows: &[NewNotification], batch: Uuid) -> anyhow::Result<Vec<Uuid>> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -82,8 +83,8 @@ pub async fn insert_many(conn: &mut PgConnection, rows: &[NewNotification]) -> a
     let deadlines: Vec<Option<NaiveDate>> = rows.iter().map(|r| r.deadline).collect();
     sqlx::query_scalar(
         "INSERT INTO motivator.notifications \
-           (id, user_id, kind, title, body, segment, motivation_type, priority, nudge_day, deadline) \
-         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], \
+           (id, user_id, kind, title, body, segment, motivation_type, priority, nudge_day, deadline, push_batch) \
+         SELECT *, $11::uuid FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], \
                               $7::text[], $8::text[], $9::date[], $10::date[]) \
          ON CONFLICT (user_id, nudge_day) WHERE nudge_day IS NOT NULL DO NOTHING \
          RETURNING id",
@@ -98,6 +99,7 @@ pub async fn insert_many(conn: &mut PgConnection, rows: &[NewNotification]) -> a
     .bind(col(|r| r.priority.map(str::to_string)))
     .bind(&days)
     .bind(&deadlines)
+    .bind(batch)
     .fetch_all(&mut *conn)
     .await
     .context("writing notifications")
@@ -211,6 +213,48 @@ pub async fn pending_push(pool: &PgPool, ids: &[Uuid]) -> anyhow::Result<Vec<Pen
     .context("reading notifications to push")
 }
 
+/// The notifications of push batch `batch` not pushed yet whose user has a device.
+pub async fn pending_push_batch(pool: &PgPool, batch: Uuid) -> anyhow::Result<Vec<Pending>> {
+    sqlx::query_as(
+        "SELECT n.id, n.user_id, n.title, n.body, n.kind FROM motivator.notifications n \
+         WHERE n.push_batch = $1 AND n.pushed_at IS NULL \
+           AND EXISTS (SELECT 1 FROM motivator.devices d WHERE d.user_id = n.user_id) \
+         ORDER BY n.id",
+    )
+    .bind(batch)
+    .fetch_all(pool)
+    .await
+    .context("reading a push batch")
+}
+
+/// Keeps an operator's targets of run `run` (sorted, distinct).
+pub async fn add_targets(conn: &mut PgConnection, run: Uuid, users: &[Uuid]) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO motivator.nudge_targets (run_id, user_id) SELECT $1, u FROM unnest($2::uuid[]) AS u \
+         ON CONFLICT ON CONSTRAINT nudge_targets_pkey DO NOTHING",
+    )
+    .bind(run)
+    .bind(users)
+    .execute(conn)
+    .await
+    .context("keeping an operator's targets")?;
+    Ok(())
+}
+
+/// The targets of run `run` in `(after, until]`, in order.
+pub async fn targets(pool: &PgPool, run: Uuid, after: Option<Uuid>, until: Uuid) -> anyhow::Result<Vec<Uuid>> {
+    sqlx::query_scalar(
+        "SELECT user_id FROM motivator.nudge_targets WHERE run_id = $1 \
+           AND ($2::uuid IS NULL OR user_id > $2) AND user_id <= $3 ORDER BY user_id",
+    )
+    .bind(run)
+    .bind(after)
+    .bind(until)
+    .fetch_all(pool)
+    .await
+    .context("reading an operator's targets")
+}
+
 pub async fn mark_pushed(pool: &PgPool, id: Uuid) -> anyhow::Result<()> {
     sqlx::query("UPDATE motivator.notifications SET pushed_at = now() WHERE id = $1")
         .bind(id)
@@ -279,16 +323,6 @@ pub async fn delete_device(pool: &PgPool, user: Uuid, token: &str) -> anyhow::Re
         .context("removing a device")?
         .rows_affected();
     Ok(n > 0)
-}
-
-/// Removes a token the push service reports gone, whoever holds it.
-pub async fn forget_token(pool: &PgPool, token: &str) -> anyhow::Result<()> {
-    sqlx::query("DELETE FROM motivator.devices WHERE token = $1")
-        .bind(token)
-        .execute(pool)
-        .await
-        .context("forgetting a gone token")?;
-    Ok(())
 }
 
 pub async fn devices_of(pool: &PgPool, user: Uuid) -> anyhow::Result<Vec<Device>> {
@@ -362,6 +396,10 @@ pub async fn erase(conn: &mut PgConnection, user: Uuid) -> anyhow::Result<()> {
     for sql in [
         "DELETE FROM motivator.notifications WHERE user_id = $1",
         "DELETE FROM motivator.devices WHERE user_id = $1",
+        "DELETE FROM motivator.nudge_targets WHERE user_id = $1",
+        // The hub's copies go after the commit (`MotivatorInstallationsEraser` on user.deleted);
+        // until then the rows keep only the installation ids, never the tokens.
+        "UPDATE motivator.installations SET token = NULL, erased_at = now() WHERE user_id = $1 AND erased_at IS NULL",
     ] {
         sqlx::query(sql).bind(user).execute(&mut *conn).await.context("erasing a user's notifications")?;
     }

@@ -1,7 +1,10 @@
-//! The `OutboxRelay` timer: publishes what the outbox holds, in bounded batches, through the
+//! The `OutboxRelay` timer: sweeps the outbox oldest first, in bounded steps, through the
 //! configured sink (Service Bus in Azure; the local host's queue otherwise), and prunes what is
 //! old. Every instance may run it at once: the relay's `SKIP LOCKED` keeps them off each other's
-//! rows.
+//! rows. Nothing blocks the sweep: an event that can never be published is dead-lettered with its
+//! reason, and a target that fails (Service Bus, Event Hubs) holds only its own events while the
+//! sweep goes on with the others; the run then fails, so the failure shows, and the next run
+//! tries the held events again.
 
 use std::time::{Duration, Instant};
 
@@ -9,7 +12,7 @@ use serde_json::json;
 
 use super::SystemState;
 use crate::{
-    functions::{InvocationRequest, InvocationResponse, InvokeFuture},
+    functions::{InvocationError, InvocationRequest, InvocationResponse, InvokeFuture},
     platform::bus,
 };
 
@@ -21,17 +24,29 @@ pub const MAX_BATCHES: usize = 50;
 pub fn run(state: SystemState, _req: InvocationRequest) -> InvokeFuture {
     Box::pin(async move {
         let started = Instant::now();
-        let mut published = 0;
+        let mut sweep = bus::Sweep::new(&state.db, state.events.as_ref());
         for _ in 0..MAX_BATCHES {
-            let n = bus::relay_batch(&state.db, state.events.as_ref(), BATCH).await?;
-            published += n;
-            if n == 0 || started.elapsed() > BUDGET {
+            if !sweep.step(BATCH).await? || started.elapsed() > BUDGET {
                 break;
             }
         }
         let pruned = bus::prune(&state.db).await?;
-        Ok(InvocationResponse::default()
-            .log(format!("published {published} events, pruned {pruned} old rows"))
-            .returning(json!({ "published": published, "pruned": pruned })))
+        let t = &sweep.total;
+        let summary = format!(
+            "published {} events, dead-lettered {}, held {} for a failed target, pruned {pruned} old rows",
+            t.published, t.dead_lettered, t.held
+        );
+        if !t.failures.is_empty() {
+            let down = sweep.down().join(", ");
+            return Err(InvocationError::Retryable(anyhow::anyhow!(
+                "{summary}; {down} failed: {}",
+                t.failures.join("; ")
+            )));
+        }
+        Ok(InvocationResponse::default().log(summary).returning(json!({
+            "published": t.published,
+            "deadLettered": t.dead_lettered,
+            "pruned": pruned,
+        })))
     })
 }

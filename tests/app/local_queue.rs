@@ -59,11 +59,7 @@ async fn enqueue_one(pool: &PgPool) -> uuid::Uuid {
     id
 }
 
-const FAST: Redelivery = Redelivery {
-    max_delivery_count: 3,
-    first_wait: Duration::from_millis(1),
-    max_wait: Duration::from_millis(5),
-};
+const FAST: Redelivery = Redelivery { max_delivery_count: 3, wait: Duration::ZERO };
 
 async fn until<F: AsyncFn() -> bool>(what: &str, f: F) {
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -131,9 +127,34 @@ async fn an_unreachable_handler_loses_nothing(pool: PgPool) {
     enqueue_one(&pool).await;
     // Nothing listens on this port: every delivery fails to connect and is abandoned.
     let handler = Handler::attach("http://127.0.0.1:1").unwrap();
-    let slow = Redelivery { max_delivery_count: 10, first_wait: Duration::from_millis(50), ..FAST };
+    let slow = Redelivery { max_delivery_count: 10, wait: Duration::from_millis(50) };
     let task = tokio::spawn(run_delivery(pool.clone(), handler, Arc::new(Notify::new()), slow));
     tokio::time::sleep(Duration::from_millis(300)).await;
     task.abort();
     assert_eq!(queued(&pool).await, 1, "the message waits for the handler to come back");
+}
+
+#[sqlx::test]
+async fn by_default_a_failed_message_is_redelivered_at_once_up_to_ten_times_as_service_bus_does(
+    pool: PgPool,
+) {
+    let event_id = enqueue_one(&pool).await;
+    let (fake, handler) = start_fake(usize::MAX).await;
+    let policy = Redelivery::default();
+    assert_eq!((policy.max_delivery_count, policy.wait), (10, Duration::ZERO));
+    let started = Instant::now();
+    let task = tokio::spawn(run_delivery(pool.clone(), handler, Arc::new(Notify::new()), policy));
+    until("the message to leave the queue", async || queued(&pool).await == 0).await;
+    let took = started.elapsed();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    task.abort();
+    assert_eq!(fake.seen.lock().unwrap().len(), 10, "delivered exactly MaxDeliveryCount times");
+    // Ten deliveries with the old backoff (0.1 s doubling to 5 s) took over 15 s.
+    assert!(took < Duration::from_secs(5), "redelivered at once: {took:?}");
+    let (message_id, count): (String, i32) =
+        sqlx::query_as("SELECT message_id, delivery_count FROM events.dead_letters")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((message_id, count), (event_id.to_string(), 10));
 }

@@ -27,6 +27,7 @@ mod intelligence;
 mod invocations;
 mod local_queue;
 mod motivator;
+mod outbox_limits;
 mod platform;
 mod servicebus;
 mod users;

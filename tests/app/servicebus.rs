@@ -192,7 +192,12 @@ async fn the_outbox_relay_function_publishes_marks_prunes_and_stops_at_its_budge
 
     let first = run_relay(&app).await;
     assert_eq!(first.status, axum::http::StatusCode::OK, "{}", first.text);
-    assert_eq!(first.body["ReturnValue"], json!({"published": budget, "pruned": 2}), "{}", first.text);
+    assert_eq!(
+        first.body["ReturnValue"],
+        json!({"published": budget, "deadLettered": 0, "pruned": 2}),
+        "{}",
+        first.text
+    );
     assert_eq!(unpublished(&pool).await, 7, "the rest waits for the next run");
     let sent: Vec<String> = server
         .received_requests()
@@ -221,7 +226,12 @@ async fn the_outbox_relay_function_publishes_marks_prunes_and_stops_at_its_budge
     assert_eq!(marks, ["m-new"]);
 
     let second = run_relay(&app).await;
-    assert_eq!(second.body["ReturnValue"], json!({"published": 7, "pruned": 0}), "{}", second.text);
+    assert_eq!(
+        second.body["ReturnValue"],
+        json!({"published": 7, "deadLettered": 0, "pruned": 0}),
+        "{}",
+        second.text
+    );
     assert_eq!(unpublished(&pool).await, 0);
 }
 

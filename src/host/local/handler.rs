@@ -86,11 +86,17 @@ impl Handler {
     }
 }
 
+/// How long the local host keeps an idle connection to the handler (the Functions host's own
+/// pool keeps one 1–2 minutes); below the handler's `IDLE_TIMEOUT`.
+pub const LOCAL_CLIENT_IDLE: Duration = Duration::from_secs(60);
+
 fn client() -> anyhow::Result<reqwest::Client> {
     // Loopback only: a proxy from the environment must never sit between host and handler.
+    // Idle pooled connections are dropped here well before the handler would close them
+    // (`http_server::IDLE_TIMEOUT`), so the client never sends on a connection being closed.
     reqwest::Client::builder()
         .no_proxy()
-        .pool_idle_timeout(Duration::from_secs(30))
+        .pool_idle_timeout(LOCAL_CLIENT_IDLE)
         .connect_timeout(Duration::from_secs(2))
         .build()
         .context("building the local host's HTTP client")

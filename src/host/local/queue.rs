@@ -1,7 +1,9 @@
 //! The local stand-in for Service Bus: the relay moves outbox rows into `events.local_queue`
 //! (one row per subscribing function), and the delivery loop hands each to its function through
-//! `POST /{FunctionName}` with the metadata Service Bus would send. A failed delivery is retried
-//! with backoff and dead-lettered after `MAX_DELIVERY_COUNT`, as Service Bus does. Everything
+//! `POST /{FunctionName}` with the metadata Service Bus would send. A failed delivery is delivered
+//! again at once and dead-lettered after `MAX_DELIVERY_COUNT`, as Service Bus does (an abandoned
+//! message is available again immediately; the trigger's failure abandons it), so a retry storm
+//! shows locally as it would in Azure. Everything
 //! lives in PostgreSQL, so a crash of the handler or of this host loses nothing.
 
 use std::{sync::Arc, time::Duration};
@@ -29,25 +31,13 @@ const CONCURRENCY: usize = 16;
 pub struct Redelivery {
     /// Deliveries before a message is dead-lettered (Service Bus `maxDeliveryCount`).
     pub max_delivery_count: i32,
-    /// Wait before the second delivery; doubled for each further one, up to `max_wait`.
-    pub first_wait: Duration,
-    pub max_wait: Duration,
+    /// Wait before a failed message is delivered again: none, as Service Bus (tests may slow it).
+    pub wait: Duration,
 }
 
 impl Default for Redelivery {
     fn default() -> Self {
-        Self {
-            max_delivery_count: MAX_DELIVERY_COUNT,
-            first_wait: Duration::from_millis(100),
-            max_wait: Duration::from_secs(5),
-        }
-    }
-}
-
-impl Redelivery {
-    fn wait_after(&self, delivery_count: i32) -> Duration {
-        let doubled = self.first_wait.saturating_mul(1 << (delivery_count.clamp(1, 16) - 1) as u32);
-        doubled.min(self.max_wait)
+        Self { max_delivery_count: MAX_DELIVERY_COUNT, wait: Duration::ZERO }
     }
 }
 
@@ -237,7 +227,7 @@ async fn abandon_or_dead_letter(
         tx.commit().await.context("committing the dead letter")?;
         return Ok(());
     }
-    let backoff_ms = policy.wait_after(msg.delivery_count).as_millis() as f64;
+    let backoff_ms = policy.wait.as_millis() as f64;
     tracing::info!(function = %msg.function_name, reason, delivery = msg.delivery_count, "message abandoned; will be redelivered");
     sqlx::query(
         "UPDATE events.local_queue SET locked_until = NULL, \

@@ -12,11 +12,16 @@ use azure_core::credentials::TokenCredential;
 use serde_json::{Value, json};
 use sqlx::PgConnection;
 
-use super::{outbox::OutboxEvent, relay::EventSink, rest::BatchTarget};
+use super::{
+    outbox::OutboxEvent,
+    relay::{Delivery, EventSink},
+    rest::{BatchTarget, Down},
+};
 use crate::platform::{http_client::LazyClient, resilience::Breaker};
 
 pub const SCOPE: &str = "https://eventhubs.azure.net/.default";
-const MAX_BATCH: usize = 100;
+/// The Standard tier's batch limit (1 MB; Basic: 256 KB), the default (`EVENT_HUB_SKU`).
+pub const STANDARD_MAX_BATCH_BYTES: usize = 1024 * 1024;
 
 /// Analytics event types: `ai.*` and `analytics.*`. They feed reports, no consumer reacts to them.
 pub fn is_analytics(event_type: &str) -> bool {
@@ -38,6 +43,17 @@ impl EventHubSink {
         credential: Arc<dyn TokenCredential>,
         inner: Arc<dyn EventSink>,
     ) -> anyhow::Result<Self> {
+        Self::with_limit(base, hub, credential, inner, STANDARD_MAX_BATCH_BYTES)
+    }
+
+    /// With the batch limit of the namespace's tier (`max_batch_bytes`).
+    pub fn with_limit(
+        base: &url::Url,
+        hub: &str,
+        credential: Arc<dyn TokenCredential>,
+        inner: Arc<dyn EventSink>,
+        max_batch_bytes: usize,
+    ) -> anyhow::Result<Self> {
         let endpoint = base.join(&format!("{hub}/messages")).context("building the Event Hubs endpoint")?;
         Ok(Self {
             target: BatchTarget {
@@ -47,40 +63,41 @@ impl EventHubSink {
                 client: LazyClient::default(),
                 breaker: Breaker::new("eventhubs", 5, Duration::from_secs(30)),
                 service: "Event Hubs",
+                max_batch_bytes,
             },
             inner,
         })
     }
 }
 
-/// The Send Batch body: each event's payload with its type and id as properties.
-pub fn batch_body(events: &[&OutboxEvent]) -> Value {
-    Value::Array(
-        events
-            .iter()
-            .map(|e| {
-                json!({
-                    "Body": e.payload.to_string(),
-                    "UserProperties": { "eventType": e.event_type, "eventId": e.id.to_string() },
-                })
-            })
-            .collect(),
-    )
+/// One event as an item of a Send Batch body: its payload with its type and id as properties.
+pub fn message(e: &OutboxEvent) -> Value {
+    json!({
+        "Body": e.payload.to_string(),
+        "UserProperties": { "eventType": e.event_type, "eventId": e.id.to_string() },
+    })
 }
 
 #[async_trait]
 impl EventSink for EventHubSink {
-    async fn publish(&self, conn: &mut PgConnection, events: &[OutboxEvent]) -> anyhow::Result<()> {
+    /// The two targets fail alone: the hub refusing or down holds only the analytics events, and
+    /// Service Bus down holds only the others.
+    async fn publish(
+        &self,
+        conn: &mut PgConnection,
+        events: &[OutboxEvent],
+        down: &Down,
+    ) -> anyhow::Result<Delivery> {
         let (analytics, others): (Vec<&OutboxEvent>, Vec<&OutboxEvent>) =
             events.iter().partition(|e| is_analytics(&e.event_type));
+        let mut delivery = Delivery::default();
         if !others.is_empty() {
             let others: Vec<OutboxEvent> = others.into_iter().cloned().collect();
-            self.inner.publish(conn, &others).await?;
+            delivery = self.inner.publish(conn, &others, down).await?;
         }
-        for chunk in analytics.chunks(MAX_BATCH) {
-            self.target.send(&batch_body(chunk)).await?;
-        }
-        Ok(())
+        let messages = analytics.iter().map(|e| (e.id, message(e).to_string())).collect();
+        delivery.merge(self.target.send_all(messages, down).await);
+        Ok(delivery)
     }
 
     fn publishes_after_commit(&self) -> bool {

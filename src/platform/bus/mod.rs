@@ -8,13 +8,17 @@ pub mod fast;
 pub mod outbox;
 pub mod relay;
 pub mod replay;
-mod rest;
+pub mod rest;
 pub mod servicebus;
 
 pub use consumer::{DeadLetter, Handled, begin_once, forget_user, record_dead_letter};
 pub use fast::FastRelay;
 pub use outbox::{Event, NewEvent, OutboxEvent, publish};
-pub use relay::{EventSink, LocalQueueSink, Subscription, prune, relay_batch, relay_ids};
+pub use relay::{
+    Delivery, EventSink, LocalQueueSink, RELAY_DEAD_LETTER, Relayed, Subscription, Sweep, prune, relay_after,
+    relay_batch, relay_ids,
+};
+pub use rest::Down;
 
 /// The Service Bus topic every event goes to; subscriptions filter on the event type (`Subject`).
 pub const EVENTS_TOPIC: &str = "events";

@@ -5,16 +5,56 @@
 
 use anyhow::Context;
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
 
-use super::outbox::OutboxEvent;
+use super::{outbox::OutboxEvent, rest::Down};
+
+/// The consumer name under which the relay records an event no target can ever take (in
+/// `events.dead_letters`; `replay-dlq` leaves these alone: replaying cannot make them fit).
+pub const RELAY_DEAD_LETTER: &str = "OutboxRelay";
+
+/// What a sink did with the events it was handed.
+#[derive(Debug, Default)]
+pub struct Delivery {
+    /// Taken by their target: marked published.
+    pub published: Vec<Uuid>,
+    /// Never publishable as they are (too large for any batch): dead-lettered with the reason.
+    pub refused: Vec<(Uuid, String)>,
+    /// How many were held because their target failed: they stay for the next sweep.
+    pub held: usize,
+    /// Why targets failed.
+    pub failed: Vec<anyhow::Error>,
+}
+
+impl Delivery {
+    /// Everything published (a sink that cannot fail one event alone).
+    pub fn all(events: &[OutboxEvent]) -> Self {
+        Delivery { published: events.iter().map(|e| e.id).collect(), ..Delivery::default() }
+    }
+
+    pub fn merge(&mut self, other: Delivery) {
+        self.published.extend(other.published);
+        self.refused.extend(other.refused);
+        self.held += other.held;
+        self.failed.extend(other.failed);
+    }
+}
 
 /// Where published events go: Service Bus in Azure, the local host's queue in dev.
 #[async_trait]
 pub trait EventSink: Send + Sync {
-    /// Publishes `events`. `conn` is the relay's transaction, for sinks that live in the
-    /// database; a sink that fails must leave nothing it cannot publish again.
-    async fn publish(&self, conn: &mut PgConnection, events: &[OutboxEvent]) -> anyhow::Result<()>;
+    /// Publishes `events`, each target on its own: a target in `down` is not called (its events
+    /// are held), a target that fails is added to it. `conn` is the relay's transaction, for
+    /// sinks that live in the database. `Err` only when nothing can be said about any event (the
+    /// database failed): then nothing is marked.
+    async fn publish(
+        &self,
+        conn: &mut PgConnection,
+        events: &[OutboxEvent],
+        down: &Down,
+    ) -> anyhow::Result<Delivery>;
 
     /// Whether a request should publish what it committed before it answers (`bus::fast`).
     /// Service Bus: yes, else events wait for the sweep. The local queue: no, the local host
@@ -24,18 +64,102 @@ pub trait EventSink: Send + Sync {
     }
 }
 
-/// Publishes at most `limit` events and returns how many went out.
+/// What one relay step did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Relayed {
+    /// Rows read (and locked) in this step.
+    #[serde(skip)]
+    pub seen: usize,
+    pub published: usize,
+    pub dead_lettered: usize,
+    pub held: usize,
+    /// Why targets failed (their events wait for the next sweep).
+    pub failures: Vec<String>,
+    /// The last row read: where a sweep goes on from.
+    #[serde(skip)]
+    pub last: Option<(DateTime<Utc>, Uuid)>,
+}
+
+impl Relayed {
+    fn add(&mut self, other: Relayed) {
+        self.seen += other.seen;
+        self.published += other.published;
+        self.dead_lettered += other.dead_lettered;
+        self.held += other.held;
+        self.failures.extend(other.failures);
+        self.last = other.last.or(self.last);
+    }
+}
+
+const SELECT: &str = "SELECT id, event_type, payload, correlation_id, created_at FROM events.outbox";
+
+/// Publishes at most `limit` of the oldest events and returns how many went out; `Err` when a
+/// target failed (after what did go out, and what can never go out, is settled).
 pub async fn relay_batch(pool: &PgPool, sink: &dyn EventSink, limit: i64) -> anyhow::Result<usize> {
+    let r = relay_after(pool, sink, limit, None, &Down::default()).await?;
+    into_count(r)
+}
+
+fn into_count(r: Relayed) -> anyhow::Result<usize> {
+    match r.failures.first() {
+        Some(why) => Err(anyhow::anyhow!("{why}").context("publishing outbox events")),
+        None => Ok(r.published),
+    }
+}
+
+/// One step of a sweep: at most `limit` unpublished events after `after` (oldest first).
+pub async fn relay_after(
+    pool: &PgPool,
+    sink: &dyn EventSink,
+    limit: i64,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    down: &Down,
+) -> anyhow::Result<Relayed> {
     let mut tx = pool.begin().await.context("starting the relay transaction")?;
-    let events: Vec<OutboxEvent> = sqlx::query_as(
-        "SELECT id, event_type, payload, correlation_id, created_at FROM events.outbox \
-         WHERE published_at IS NULL ORDER BY created_at, id LIMIT $1 FOR UPDATE SKIP LOCKED",
-    )
+    let (at, id) = after.unzip();
+    let events: Vec<OutboxEvent> = sqlx::query_as(&format!(
+        "{SELECT} WHERE published_at IS NULL AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3)) \
+         ORDER BY created_at, id LIMIT $1 FOR UPDATE SKIP LOCKED"
+    ))
     .bind(limit)
+    .bind(at)
+    .bind(id)
     .fetch_all(&mut *tx)
     .await
     .context("reading unpublished outbox rows")?;
-    publish_locked(tx, sink, events).await
+    publish_locked(tx, sink, events, down).await
+}
+
+/// A sweep over the whole outbox, oldest first, in steps of `step` rows: an event that can never
+/// be published is dead-lettered and one target's failure holds only that target's events, so
+/// nothing blocks what is behind it.
+pub struct Sweep<'a> {
+    pool: &'a PgPool,
+    sink: &'a dyn EventSink,
+    down: Down,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    pub total: Relayed,
+}
+
+impl<'a> Sweep<'a> {
+    pub fn new(pool: &'a PgPool, sink: &'a dyn EventSink) -> Self {
+        Sweep { pool, sink, down: Down::default(), after: None, total: Relayed::default() }
+    }
+
+    /// The next step; `false` when the outbox held nothing more.
+    pub async fn step(&mut self, step: i64) -> anyhow::Result<bool> {
+        let r = relay_after(self.pool, self.sink, step, self.after, &self.down).await?;
+        let more = r.seen > 0;
+        self.after = r.last.or(self.after);
+        self.total.add(r);
+        Ok(more)
+    }
+
+    /// The targets that failed during the sweep.
+    pub fn down(&self) -> Vec<&'static str> {
+        self.down.targets()
+    }
 }
 
 /// Publishes exactly the events `ids` that are committed and still unpublished (what one request
@@ -48,40 +172,74 @@ pub async fn relay_ids(pool: &PgPool, sink: &dyn EventSink, ids: &[uuid::Uuid]) 
         .execute(&mut *tx)
         .await
         .context("bounding the relay transaction")?;
-    let events: Vec<OutboxEvent> = sqlx::query_as(
-        "SELECT id, event_type, payload, correlation_id, created_at FROM events.outbox \
-         WHERE id = ANY($1) AND published_at IS NULL ORDER BY created_at, id FOR UPDATE SKIP LOCKED",
-    )
+    let events: Vec<OutboxEvent> = sqlx::query_as(&format!(
+        "{SELECT} WHERE id = ANY($1) AND published_at IS NULL ORDER BY created_at, id FOR UPDATE SKIP LOCKED"
+    ))
     .bind(ids)
     .fetch_all(&mut *tx)
     .await
     .context("reading the request's outbox rows")?;
-    publish_locked(tx, sink, events).await
+    into_count(publish_locked(tx, sink, events, &Down::default()).await?)
 }
 
-/// Hands locked rows to the sink, then marks them published in the same transaction.
+/// Hands locked rows to the sink, then, in the same transaction, marks published what went out
+/// and moves to the dead letters what never can; held rows stay unpublished.
 async fn publish_locked(
     mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
     sink: &dyn EventSink,
     events: Vec<OutboxEvent>,
-) -> anyhow::Result<usize> {
+    down: &Down,
+) -> anyhow::Result<Relayed> {
+    let mut report = Relayed {
+        seen: events.len(),
+        last: events.last().map(|e| (e.created_at, e.id)),
+        ..Relayed::default()
+    };
     if events.is_empty() {
-        return Ok(0);
+        return Ok(report);
     }
-    if let Err(err) = sink.publish(&mut tx, &events).await {
-        // Roll back now: a dropped transaction keeps its row locks until its connection is
-        // next used, and `SKIP LOCKED` would hide these rows from the next relay until then.
-        let _ = tx.rollback().await;
-        return Err(err.context("publishing outbox events"));
+    let delivery = match sink.publish(&mut tx, &events, down).await {
+        Ok(d) => d,
+        Err(err) => {
+            // Roll back now: a dropped transaction keeps its row locks until its connection is
+            // next used, and `SKIP LOCKED` would hide these rows from the next relay until then.
+            let _ = tx.rollback().await;
+            return Err(err.context("publishing outbox events"));
+        }
+    };
+    if !delivery.published.is_empty() {
+        sqlx::query("UPDATE events.outbox SET published_at = now() WHERE id = ANY($1)")
+            .bind(&delivery.published)
+            .execute(&mut *tx)
+            .await
+            .context("marking outbox rows published")?;
     }
-    let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.id).collect();
-    sqlx::query("UPDATE events.outbox SET published_at = now() WHERE id = ANY($1)")
-        .bind(&ids)
-        .execute(&mut *tx)
-        .await
-        .context("marking outbox rows published")?;
+    for (id, reason) in &delivery.refused {
+        let Some(event) = events.iter().find(|e| e.id == *id) else { continue };
+        // The type, id and reason only: a payload may hold personal data.
+        tracing::warn!(event_id = %id, event_type = %event.event_type, reason, "an event can never be published; dead-lettered");
+        let message_id = id.to_string();
+        let dl = super::DeadLetter {
+            consumer: RELAY_DEAD_LETTER,
+            message_id: &message_id,
+            subject: Some(&event.event_type),
+            reason,
+            body: Some(&event.payload),
+            delivery_count: 0,
+        };
+        super::record_dead_letter(&mut tx, &dl).await?;
+        sqlx::query("DELETE FROM events.outbox WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .context("taking a dead-lettered event out of the outbox")?;
+    }
     tx.commit().await.context("committing the relay transaction")?;
-    Ok(events.len())
+    report.published = delivery.published.len();
+    report.dead_lettered = delivery.refused.len();
+    report.held = delivery.held;
+    report.failures = delivery.failed.iter().map(|e| format!("{e:#}")).collect();
+    Ok(report)
 }
 
 /// One subscription: a Service Bus-triggered function and the event types it receives.
@@ -99,7 +257,12 @@ pub struct LocalQueueSink {
 
 #[async_trait]
 impl EventSink for LocalQueueSink {
-    async fn publish(&self, conn: &mut PgConnection, events: &[OutboxEvent]) -> anyhow::Result<()> {
+    async fn publish(
+        &self,
+        conn: &mut PgConnection,
+        events: &[OutboxEvent],
+        _down: &Down,
+    ) -> anyhow::Result<Delivery> {
         for event in events {
             for sub in self.subscriptions.iter().filter(|s| s.subjects.contains(&event.event_type)) {
                 sqlx::query(
@@ -118,7 +281,7 @@ impl EventSink for LocalQueueSink {
                 .with_context(|| format!("enqueueing for {}", sub.function_name))?;
             }
         }
-        Ok(())
+        Ok(Delivery::all(events))
     }
 }
 

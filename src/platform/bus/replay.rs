@@ -6,7 +6,11 @@
 //!   alone; in Azure it is sent to the topic again.
 //! - In Azure, each subscription's dead-letter queue (`$deadletterqueue`): what ran out of
 //!   deliveries. It is read with the REST peek-lock receive, sent to the topic again and then
-//!   deleted (completed); a message that does not match the filter is unlocked at the end.
+//!   deleted (completed); a message it must leave (older than `--since`, too recent, no id) is
+//!   unlocked at once, so no lock it holds can expire during a long run. An unlocked message is the
+//!   queue's head again: when the receive hands back one already left in this run, the pass over
+//!   that queue ends (what is behind it waits for a later run). A lock found lost (404 on unlock
+//!   or complete: it expired) counts as released: Service Bus has put the message back already.
 //!
 //! A replayed message keeps its message id: consumers that handled it already drop it by their
 //! processed-message mark, and the one that failed applies it. The topic's duplicate detection
@@ -56,16 +60,18 @@ pub struct Recorded {
     pub created_at: DateTime<Utc>,
 }
 
-/// The recorded dead letters not replayed yet that `filter` selects, oldest first.
+/// The recorded dead letters not replayed yet that `filter` selects, oldest first. Events the
+/// relay could never publish (too large) are not among them: sending them again cannot succeed.
 pub async fn recorded(pool: &PgPool, filter: &Filter) -> anyhow::Result<Vec<Recorded>> {
     sqlx::query_as(
         "SELECT id, consumer, message_id, subject, body, created_at FROM events.dead_letters \
-         WHERE replayed_at IS NULL AND ($1::text IS NULL OR lower(consumer) = lower($1)) \
+         WHERE replayed_at IS NULL AND consumer <> $3 AND ($1::text IS NULL OR lower(consumer) = lower($1)) \
            AND ($2::timestamptz IS NULL OR created_at >= $2) \
          ORDER BY created_at, id",
     )
     .bind(&filter.function)
     .bind(filter.since)
+    .bind(super::RELAY_DEAD_LETTER)
     .fetch_all(pool)
     .await
     .context("reading dead letters")
@@ -108,6 +114,8 @@ pub struct Locked {
     pub message_id: Option<String>,
     pub label: Option<String>,
     pub enqueued_at: Option<DateTime<Utc>>,
+    /// The broker's sequence number (how a message seen twice in one run is recognised).
+    pub sequence: Option<i64>,
     pub body: String,
     /// The lock's URI (complete = DELETE, abandon = PUT).
     pub lock: url::Url,
@@ -180,6 +188,7 @@ impl ServiceBusReplay {
             message_id: text("MessageId"),
             label: text("Label"),
             enqueued_at,
+            sequence: broker.get("SequenceNumber").and_then(Value::as_i64),
             body: res.text().await.context("reading a dead-lettered message")?,
             lock,
         }))
@@ -211,17 +220,22 @@ impl ServiceBusReplay {
         Ok(())
     }
 
-    /// Completes (deletes) a locked message.
-    pub async fn complete(&self, m: &Locked) -> anyhow::Result<()> {
+    /// Completes (deletes) a locked message. `false`: its lock was lost (it expired), so the
+    /// message is back in the queue and will be received again.
+    pub async fn complete(&self, m: &Locked) -> anyhow::Result<bool> {
         self.settle(reqwest::Method::DELETE, m).await
     }
 
-    /// Unlocks a message, leaving it in the queue.
+    /// Unlocks a message, leaving it in the queue. A lost lock is as good: the message is
+    /// unlocked already.
     pub async fn unlock(&self, m: &Locked) -> anyhow::Result<()> {
-        self.settle(reqwest::Method::PUT, m).await
+        self.settle(reqwest::Method::PUT, m).await.map(|_| ())
     }
 
-    async fn settle(&self, method: reqwest::Method, m: &Locked) -> anyhow::Result<()> {
+    /// `Ok(false)`: 404, "no message was found with the specified MessageId or LockToken"
+    /// (https://learn.microsoft.com/rest/api/servicebus/unlock-message,
+    /// https://learn.microsoft.com/rest/api/servicebus/delete-message): the lock is gone.
+    async fn settle(&self, method: reqwest::Method, m: &Locked) -> anyhow::Result<bool> {
         let res = self
             .client
             .get()
@@ -232,10 +246,13 @@ impl ServiceBusReplay {
             .send()
             .await
             .context("settling a dead-lettered message")?;
+        if res.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(false);
+        }
         if !res.status().is_success() {
             bail!("Service Bus answered {} to {method} of a lock", res.status());
         }
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -245,6 +262,9 @@ pub struct Report {
     pub replayed: u64,
     /// Selected, but younger than the duplicate-detection window or without a body.
     pub left: u64,
+    /// Passes over a queue that ended at a message they had to leave (what is behind it was not
+    /// reached in this run).
+    pub stopped: u64,
 }
 
 /// Replays `subscription`'s dead-letter queue into the topic (Azure). `on_each` is called per
@@ -258,27 +278,65 @@ pub async fn replay_queue(
     on_each: &dyn Fn(),
 ) -> anyhow::Result<Report> {
     let mut report = Report::default();
-    let mut held = Vec::new();
+    let mut left_behind = std::collections::HashSet::new();
+    // Sent, but the lock was lost before the completion: the message came back to the queue.
+    let mut sent = std::collections::HashSet::new();
     while let Some(m) = sb.receive(subscription).await? {
+        if m.sequence.is_some_and(|s| left_behind.contains(&s)) {
+            // The head is a message this run left: nothing new can come before it.
+            sb.unlock(&m).await?;
+            report.stopped += 1;
+            break;
+        }
+        if let Some(seq) = m.sequence.filter(|s| sent.contains(s)) {
+            // Sent already: complete it, never send it twice; a second lost lock leaves it.
+            if sb.complete(&m).await? {
+                report.replayed += 1;
+                on_each();
+            } else {
+                left_behind.insert(seq);
+            }
+            continue;
+        }
         let young = m.enqueued_at.is_some_and(|at| now - at < DUPLICATE_WINDOW);
         match (&m.message_id, filter.wants(function, m.enqueued_at) && !young) {
             (Some(id), true) => {
                 sb.send(id, m.label.as_deref(), &m.body).await?;
-                sb.complete(&m).await?;
-                report.replayed += 1;
-                on_each();
+                if sb.complete(&m).await? {
+                    report.replayed += 1;
+                    on_each();
+                } else {
+                    // The lock expired: the message is back in the queue although it was sent.
+                    // (Were it sent again, the topic's duplicate detection would drop it.)
+                    match m.sequence {
+                        Some(seq) => {
+                            sent.insert(seq);
+                        }
+                        None => {
+                            report.stopped += 1;
+                            break;
+                        }
+                    }
+                }
             }
             _ => {
                 if young || m.message_id.is_none() {
                     report.left += 1;
                 }
-                // Held locked until the end, so the receive moves on to the next one.
-                held.push(m);
+                // Released at once: a lock held to the end of a long run would expire first.
+                sb.unlock(&m).await?;
+                match m.sequence {
+                    Some(s) => {
+                        left_behind.insert(s);
+                    }
+                    // Without a sequence number it cannot be recognised when it comes back.
+                    None => {
+                        report.stopped += 1;
+                        break;
+                    }
+                }
             }
         }
-    }
-    for m in &held {
-        sb.unlock(m).await?;
     }
     Ok(report)
 }

@@ -564,3 +564,42 @@ async fn the_daily_nudge_text_is_written_once_per_segment_by_the_ai_and_falls_ba
         assert_ne!(n["title"], ai["title"], "a template, not yesterday's AI text");
     }
 }
+
+#[sqlx::test]
+async fn an_operators_batch_is_split_into_slices_that_name_ranges_before_anything_is_published(pool: PgPool) {
+    let app = GoalsApp::new(pool, MORNING);
+    let a = app.user("split@example.com").await;
+    app.select(&a, &["walk-7000-steps"]).await;
+    pump(&app).await;
+    // 10,000 targets (the most an operator may name): the old single step listed them all.
+    let mut targets: Vec<String> = (0..9_999).map(|_| uuid::Uuid::now_v7().to_string()).collect();
+    targets.push(a.id.clone());
+    let r = app
+        .call(None, Method::POST, "/api/motivator/batch/notifications", Some(json!({"targetUsers": targets})))
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+    let steps: Vec<Value> = sqlx::query_scalar(
+        "SELECT payload FROM events.outbox WHERE event_type = 'nudge.batch' AND published_at IS NULL ORDER BY created_at, id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(steps.len(), 10, "one slice per 1,000 targets");
+    for s in &steps {
+        assert_eq!(s["step"]["kind"], "targets", "{s}");
+        assert!(
+            s.to_string().len() < 400,
+            "a slice names a range, not its users: {} bytes",
+            s.to_string().len()
+        );
+    }
+    pump(&app).await;
+    assert_eq!(daily_of(&app, &a).await, 1, "the target behind the ranges got its nudge");
+    let created: Vec<Value> = sqlx::query_scalar(
+        "SELECT payload FROM events.outbox WHERE event_type = 'notification.created' ORDER BY created_at DESC LIMIT 1",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert!(created[0].to_string().len() < 200, "{}", created[0]);
+}

@@ -1,18 +1,20 @@
-//! Push through a local fake of Notification Hubs (wiremock speaking its REST direct send): the
-//! SAS token and headers, a gone token removed, a failed push retried without losing the inbox
-//! entry.
+//! Push through a fake Notification Hub that speaks the installation API and the tag send
+//! (`support::hubs`): devices become installations tagged with their user, a push goes to the
+//! user's tag, a token moving accounts moves its installation, at most ten devices a user, the
+//! hub's configuration errors touch no device and wait for a retry, throttling is retried with
+//! backoff, erasure removes the installations; the notification event carries a reference.
 
 use axum::http::{Method, StatusCode};
-use healthsync::motivator::push::{NotificationHubs, PushMessage, PushOutcome, PushSender as _};
-use serde_json::json;
+use healthsync::motivator::push::{NotificationHubs, installations::installation_id};
+use serde_json::{Value, json};
 use sqlx::PgPool;
-use wiremock::{
-    Mock, MockServer, ResponseTemplate,
-    matchers::{header, header_exists, method, path, query_param},
-};
+use wiremock::MockServer;
 
 use super::{MORNING, deliver};
-use crate::goals::{GoalsApp, User};
+use crate::{
+    goals::{GoalsApp, User},
+    support::hubs::FakeHub,
+};
 
 const KEY: &str = "c2VjcmV0LWtleS1mb3ItdGVzdHM=";
 
@@ -45,42 +47,46 @@ fn the_sas_token_signs_the_lowercased_encoded_uri_and_expiry() {
     assert!(NotificationHubs::from_connection_string("Endpoint=sb://x/", "nudges").is_err());
 }
 
-#[tokio::test]
-async fn a_direct_send_speaks_the_hubs_rest_contract() {
+async fn hub_app(pool: PgPool, hub_name: &str) -> (GoalsApp, FakeHub, MockServer) {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/nudges/messages/"))
-        .and(query_param("api-version", "2015-04"))
-        .and(header("ServiceBusNotification-Format", "fcmv1"))
-        .and(header("ServiceBusNotification-DeviceHandle", "fcm-live-token-0123456789"))
-        .and(header_exists("authorization"))
-        .respond_with(ResponseTemplate::new(201))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/nudges/messages/"))
-        .respond_with(ResponseTemplate::new(410))
-        .mount(&server)
-        .await;
-    let hubs = NotificationHubs::from_connection_string(&connection(&server), "nudges").unwrap();
-    let m = PushMessage {
-        notification_id: uuid::Uuid::new_v4(),
-        kind: "WELCOME".into(),
-        title: "t".into(),
-        body: "b".into(),
-    };
-    assert_eq!(hubs.send("FCM", "fcm-live-token-0123456789", &m).await, PushOutcome::Sent);
-    assert_eq!(hubs.send("FCM", "fcm-gone-token-0123456789", &m).await, PushOutcome::Gone);
-    let sent = &server.received_requests().await.unwrap()[0];
-    let body: serde_json::Value = serde_json::from_slice(&sent.body).unwrap();
-    assert_eq!(body["message"]["notification"]["title"], "t");
-    assert!(sent.headers["authorization"].to_str().unwrap().starts_with("SharedAccessSignature sr="));
+    let hub = FakeHub::mount(&server, "nudges").await;
+    let app = GoalsApp::start(
+        pool,
+        MORNING,
+        &[("NOTIFICATION_HUB_CONNECTION", &connection(&server)), ("NOTIFICATION_HUB_NAME", hub_name)],
+    );
+    (app, hub, server)
 }
 
-/// When the user's welcome notification was pushed (`None`: not yet).
-async fn welcome_pushed_at(app: &GoalsApp, u: &User) -> Option<chrono::DateTime<chrono::Utc>> {
+async fn register(app: &GoalsApp, u: &User, platform: &str, token: &str) {
+    let r = app
+        .call(
+            Some(&u.token),
+            Method::PUT,
+            "/api/notifications/devices",
+            Some(json!({"platform": platform, "token": token})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}
+
+/// Writes a welcome for `u` (through its consumer) and returns its notification.created event.
+async fn welcome(app: &GoalsApp, u: &User) -> (String, Value) {
+    let registered = json!({"userId": u.id});
+    let a = deliver(app, "MotivatorWelcome", &uuid::Uuid::new_v4().to_string(), &registered).await;
+    assert!(a.status.is_success(), "{}", a.text);
+    let (id, payload): (uuid::Uuid, Value) = sqlx::query_as(
+        "SELECT id, payload FROM events.outbox WHERE event_type = 'notification.created' ORDER BY created_at DESC LIMIT 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    (id.to_string(), payload)
+}
+
+async fn pushed(app: &GoalsApp, u: &User) -> bool {
     sqlx::query_scalar(
-        "SELECT pushed_at FROM motivator.notifications WHERE kind = 'WELCOME' AND user_id = $1",
+        "SELECT bool_and(pushed_at IS NOT NULL) FROM motivator.notifications WHERE user_id = $1",
     )
     .bind(u.uuid())
     .fetch_one(&app.pool)
@@ -88,59 +94,172 @@ async fn welcome_pushed_at(app: &GoalsApp, u: &User) -> Option<chrono::DateTime<
     .unwrap()
 }
 
+async fn count(app: &GoalsApp, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(&app.pool).await.unwrap()
+}
+
 #[sqlx::test]
-async fn a_failed_push_keeps_the_inbox_entry_and_a_gone_token_is_removed(pool: PgPool) {
-    let server = MockServer::start().await;
-    let app = GoalsApp::start(
-        pool,
-        MORNING,
-        &[("NOTIFICATION_HUB_CONNECTION", &connection(&server)), ("NOTIFICATION_HUB_NAME", "nudges")],
-    );
+async fn devices_become_installations_tagged_with_their_user_and_a_push_goes_to_the_users_tag(pool: PgPool) {
+    let (app, hub, _server) = hub_app(pool, "nudges").await;
     let u = app.user("p@example.com").await;
-    for token in ["fcm-live-token-0123456789", "fcm-gone-token-0123456789"] {
-        let r = app
-            .call(
-                Some(&u.token),
-                Method::PUT,
-                "/api/notifications/devices",
-                Some(json!({"platform": "FCM", "token": token})),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::OK);
+    register(&app, &u, "FCM", "fcm-live-token-0123456789").await;
+    register(&app, &u, "APNS", "apns-live-token-0123456789").await;
+    let (event_id, payload) = welcome(&app, &u).await;
+    assert!(
+        payload["pushBatch"].is_string() && payload.get("notificationIds").is_none(),
+        "a reference: {payload}"
+    );
+    let ok = deliver(&app, "MotivatorPush", &event_id, &payload).await;
+    assert!(ok.status.is_success(), "{}", ok.text);
+
+    let tag = format!("user:{}", u.id);
+    let installed = hub.installations();
+    assert_eq!(installed.len(), 2);
+    let fcm = &installed[&installation_id("fcm-live-token-0123456789")];
+    assert_eq!((fcm.platform.as_str(), fcm.push_channel.as_str()), ("fcmv1", "fcm-live-token-0123456789"));
+    assert_eq!(fcm.tags, std::slice::from_ref(&tag));
+    assert_eq!(installed[&installation_id("apns-live-token-0123456789")].platform, "apns");
+    let delivered = hub.delivered();
+    let mut formats: Vec<&str> = delivered.iter().map(|d| d.format.as_str()).collect();
+    formats.sort();
+    assert_eq!(formats, ["apple", "fcmv1"], "one send per platform, to the user's tag");
+    assert!(delivered.iter().all(|d| d.tag == tag && d.installations.len() == 1));
+    let fcm_body = &delivered.iter().find(|d| d.format == "fcmv1").unwrap().body;
+    assert_eq!(fcm_body["message"]["data"]["kind"], "WELCOME");
+    assert!(pushed(&app, &u).await);
+    // A redelivery pushes nothing twice and installs nothing again.
+    let calls = hub.calls().len();
+    assert!(deliver(&app, "MotivatorPush", &event_id, &payload).await.status.is_success());
+    assert_eq!(hub.calls().len(), calls);
+}
+
+#[sqlx::test]
+async fn a_token_that_moves_to_another_account_moves_its_installation(pool: PgPool) {
+    let (app, hub, _server) = hub_app(pool, "nudges").await;
+    let a = app.user("a@example.com").await;
+    let b = app.user("b@example.com").await;
+    register(&app, &a, "FCM", "fcm-shared-phone-0123456789").await;
+    let (id, payload) = welcome(&app, &a).await;
+    assert!(deliver(&app, "MotivatorPush", &id, &payload).await.status.is_success());
+    let phone = installation_id("fcm-shared-phone-0123456789");
+    assert_eq!(hub.installations()[&phone].tags, [format!("user:{}", a.id)]);
+
+    // The phone signs in as b; a gets a phone of its own.
+    register(&app, &b, "FCM", "fcm-shared-phone-0123456789").await;
+    register(&app, &a, "FCM", "fcm-new-phone-of-a-0123456789").await;
+    let (id, payload) = welcome(&app, &a).await;
+    assert!(deliver(&app, "MotivatorPush", &id, &payload).await.status.is_success());
+    let installed = hub.installations();
+    assert_eq!(installed[&phone].tags, [format!("user:{}", b.id)], "re-tagged for its new account");
+    let last = hub.delivered().last().unwrap().clone();
+    assert_eq!(last.tag, format!("user:{}", a.id));
+    assert_eq!(
+        last.installations,
+        [installation_id("fcm-new-phone-of-a-0123456789")],
+        "a's push misses b's phone"
+    );
+    assert_eq!(count(&app, "SELECT count(*) FROM motivator.devices").await, 2, "no device row touched");
+}
+
+#[sqlx::test]
+async fn at_most_the_ten_newest_devices_of_a_user_are_installed(pool: PgPool) {
+    let (app, hub, _server) = hub_app(pool, "nudges").await;
+    let u = app.user("many@example.com").await;
+    let tokens: Vec<String> = (0..12).map(|i| format!("fcm-device-{i:02}-0123456789")).collect();
+    for t in &tokens {
+        register(&app, &u, "FCM", t).await;
     }
-    // First the hub is down: the welcome stays in the inbox, the invocation fails for a retry.
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(2)
-        .mount(&server)
-        .await;
-    let registered: serde_json::Value = json!({"userId": u.id});
-    let id = uuid::Uuid::new_v4().to_string();
-    assert!(deliver(&app, "MotivatorWelcome", &id, &registered).await.status.is_success());
-    let (event_id, payload): (uuid::Uuid, serde_json::Value) = sqlx::query_as(
-        "SELECT id, payload FROM events.outbox WHERE event_type = 'notification.created' ORDER BY created_at DESC LIMIT 1",
+    let (id, payload) = welcome(&app, &u).await;
+    assert!(deliver(&app, "MotivatorPush", &id, &payload).await.status.is_success());
+    let installed = hub.installations();
+    assert_eq!(installed.len(), 10);
+    for old in &tokens[..2] {
+        assert!(!installed.contains_key(&installation_id(old)), "the two oldest are not installed");
+    }
+    assert_eq!(hub.delivered().last().unwrap().installations.len(), 10);
+}
+
+#[sqlx::test]
+async fn the_hubs_configuration_errors_touch_no_device_and_wait_for_a_retry(pool: PgPool) {
+    // A wrong hub name: the hub answers 404 ("no message branch at the URI").
+    let (app, hub, _server) = hub_app(pool, "nudgess").await;
+    let u = app.user("cfg@example.com").await;
+    register(&app, &u, "FCM", "fcm-live-token-0123456789").await;
+    let (id, payload) = welcome(&app, &u).await;
+    let failed = deliver(&app, "MotivatorPush", &id, &payload).await;
+    assert!(
+        failed.status.is_server_error(),
+        "for Service Bus to redeliver: {} {}",
+        failed.status,
+        failed.text
+    );
+    assert_eq!(count(&app, "SELECT count(*) FROM motivator.devices").await, 1, "the device stays");
+    assert!(!pushed(&app, &u).await);
+    assert!(hub.installations().is_empty());
+    // A deleted hub (410) and a rotated key (401) alike.
+    for status in [410, 401] {
+        let (app2, hub2, _s) = hub_app(app.pool.clone(), "nudges").await;
+        hub2.always(Some(status));
+        let failed = deliver(&app2, "MotivatorPush", &id, &payload).await;
+        assert!(failed.status.is_server_error(), "{status}: {}", failed.text);
+        assert_eq!(
+            count(&app2, "SELECT count(*) FROM motivator.devices").await,
+            1,
+            "{status}: the device stays"
+        );
+        assert_eq!(hub2.calls().len(), 1, "{status}: one call, no hammering");
+        assert!(!pushed(&app2, &u).await);
+    }
+    // Fixed: the redelivery (or the replay of the dead letter) pushes it.
+    let (fixed, hub3, _s) = hub_app(app.pool.clone(), "nudges").await;
+    assert!(deliver(&fixed, "MotivatorPush", &id, &payload).await.status.is_success());
+    assert_eq!(hub3.delivered().len(), 1);
+    assert!(pushed(&fixed, &u).await);
+}
+
+#[sqlx::test]
+async fn throttling_and_quota_are_retried_with_backoff(pool: PgPool) {
+    let (app, hub, _server) = hub_app(pool, "nudges").await;
+    let u = app.user("busy@example.com").await;
+    register(&app, &u, "FCM", "fcm-live-token-0123456789").await;
+    let (id, payload) = welcome(&app, &u).await;
+    hub.answer_next(&[429, 403]);
+    let started = std::time::Instant::now();
+    let ok = deliver(&app, "MotivatorPush", &id, &payload).await;
+    assert!(ok.status.is_success(), "{}", ok.text);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(500), "it waited between tries");
+    assert!(pushed(&app, &u).await);
+    // Throttled for longer than the tries: the message goes back for redelivery, nothing lost.
+    let (id, payload) = welcome(&app, &u).await;
+    hub.answer_next(&[429; 4]);
+    let failed = deliver(&app, "MotivatorPush", &id, &payload).await;
+    assert!(failed.status.is_server_error(), "{}", failed.text);
+    assert!(!pushed(&app, &u).await);
+    assert!(deliver(&app, "MotivatorPush", &id, &payload).await.status.is_success());
+    assert!(pushed(&app, &u).await);
+}
+
+#[sqlx::test]
+async fn erasure_deletes_the_users_installations_from_the_hub(pool: PgPool) {
+    let (app, hub, _server) = hub_app(pool, "nudges").await;
+    let u = app.user("gone@example.com").await;
+    register(&app, &u, "FCM", "fcm-live-token-0123456789").await;
+    let (id, payload) = welcome(&app, &u).await;
+    assert!(deliver(&app, "MotivatorPush", &id, &payload).await.status.is_success());
+    assert_eq!(hub.installations().len(), 1);
+    let d = app.call(Some(&u.token), Method::DELETE, "/api/users/me", None).await;
+    assert!(d.status.is_success(), "{}", d.text);
+    let tokens = count(&app, "SELECT count(*) FROM motivator.installations WHERE token IS NOT NULL").await;
+    assert_eq!(tokens, 0, "the erasure keeps no token");
+    let deleted: Value = sqlx::query_scalar(
+        "SELECT payload FROM events.outbox WHERE event_type = 'user.deleted' ORDER BY created_at DESC LIMIT 1",
     )
     .fetch_one(&app.pool)
     .await
     .unwrap();
-    let failed = deliver(&app, "MotivatorPush", &event_id.to_string(), &payload).await;
-    assert!(failed.status.is_server_error(), "{} {}", failed.status, failed.text);
-    let pushed = welcome_pushed_at(&app, &u).await;
-    assert!(pushed.is_none());
-    // The redelivery: the hub is back; one token is gone.
-    Mock::given(method("POST"))
-        .and(header("ServiceBusNotification-DeviceHandle", "fcm-gone-token-0123456789"))
-        .respond_with(ResponseTemplate::new(410))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST")).respond_with(ResponseTemplate::new(201)).mount(&server).await;
-    let ok = deliver(&app, "MotivatorPush", &event_id.to_string(), &payload).await;
-    assert!(ok.status.is_success(), "{}", ok.text);
-    let tokens: Vec<String> =
-        sqlx::query_scalar("SELECT token FROM motivator.devices").fetch_all(&app.pool).await.unwrap();
-    assert_eq!(tokens, ["fcm-live-token-0123456789"]);
-    let pushed = welcome_pushed_at(&app, &u).await;
-    assert!(pushed.is_some());
-    let inbox = app.get(&u, "/api/notifications").await;
-    assert_eq!(inbox.body["data"]["totalCount"], 1, "{}", inbox.text);
+    let r = deliver(&app, "MotivatorInstallationsEraser", &uuid::Uuid::new_v4().to_string(), &deleted).await;
+    assert!(r.status.is_success(), "{}", r.text);
+    assert_eq!(r.body["ReturnValue"]["installationsRemoved"], 1, "{}", r.text);
+    assert!(hub.installations().is_empty());
+    assert_eq!(count(&app, "SELECT count(*) FROM motivator.installations").await, 0);
 }

@@ -3,7 +3,9 @@
 //! for Azurite.
 #![allow(dead_code)]
 
+pub mod broker;
 pub mod claude;
+pub mod hubs;
 pub mod issuer;
 
 use std::{collections::HashMap, sync::Arc};
