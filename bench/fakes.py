@@ -167,7 +167,8 @@ class Broker:
                 self.routes.setdefault(subject, []).append(s["function"])
         self.lock = threading.Condition()
         self.seen: dict[str, float] = {}      # MessageId -> accepted at (duplicate detection)
-        self.queue: list = []                 # (due, seq, function, message, delivery_count)
+        self.queue: list = []                 # (due, seq, function, message, delivery_count, first queued)
+        self.inflight: dict[int, float] = {}  # seq -> first queued
         self.seq = 0
         self.settled: set[tuple[str, str]] = set()
         self.counts = {"accepted": 0, "duplicates": 0, "delivered": 0, "failed_deliveries": 0, "dead": 0, "inflight": 0}
@@ -203,15 +204,15 @@ class Broker:
             elif r["k"] == "dup":
                 self.counts["duplicates"] += 1
         for (fn, _id), (msg, dc) in pending.items():
-            self.push(time.monotonic(), fn, msg, dc)
+            self.push(time.monotonic(), fn, msg, dc, time.monotonic())
 
     def write(self, record: dict) -> None:
         self.journal.write(json.dumps(record, ensure_ascii=False) + "\n")
         self.journal.flush()
 
-    def push(self, due: float, fn: str, msg: dict, dc: int) -> None:
+    def push(self, due: float, fn: str, msg: dict, dc: int, since: float) -> None:
         self.seq += 1
-        heapq.heappush(self.queue, (due, self.seq, fn, msg, dc))
+        heapq.heappush(self.queue, (due, self.seq, fn, msg, dc, since))
 
     def accept(self, batch: list[dict]) -> None:
         now = time.time()
@@ -226,7 +227,7 @@ class Broker:
                 self.counts["accepted"] += 1
                 self.write({"k": "acc", "id": mid, "at": now, "msg": msg})
                 for fn in self.routes.get(msg["BrokerProperties"].get("Label", ""), []):
-                    self.push(time.monotonic(), fn, msg, 1)
+                    self.push(time.monotonic(), fn, msg, 1, time.monotonic())
             self.lock.notify_all()
 
     def worker(self) -> None:
@@ -234,11 +235,13 @@ class Broker:
             with self.lock:
                 while not self.queue or self.queue[0][0] > time.monotonic():
                     self.lock.wait(0.05 if self.queue else 1.0)
-                _, _, fn, msg, dc = heapq.heappop(self.queue)
+                _, seq, fn, msg, dc, since = heapq.heappop(self.queue)
                 self.counts["inflight"] += 1
+                self.inflight[seq] = since
             status = self.deliver(fn, msg, dc)
             with self.lock:
                 self.counts["inflight"] -= 1
+                del self.inflight[seq]
                 mid = msg["BrokerProperties"]["MessageId"]
                 if 200 <= status < 300:
                     self.counts["delivered"] += 1
@@ -254,7 +257,7 @@ class Broker:
                     else:
                         # Abandoned: back on the subscription; the host picks it up again shortly (and a
                         # crashed handler is restarted by the host meanwhile).
-                        self.push(time.monotonic() + min(0.25 * 2 ** (dc - 1), 5.0), fn, msg, dc + 1)
+                        self.push(time.monotonic() + min(0.25 * 2 ** (dc - 1), 5.0), fn, msg, dc + 1, since)
                 self.lock.notify_all()
 
     def deliver(self, fn: str, msg: dict, dc: int) -> int:
@@ -278,7 +281,9 @@ class Broker:
 
     def status(self) -> dict:
         with self.lock:
-            return {**self.counts, "queued": len(self.queue)}
+            since = [q[5] for q in self.queue] + list(self.inflight.values())
+            oldest = time.monotonic() - min(since) if since else 0.0
+            return {**self.counts, "queued": len(self.queue), "oldest_pending_s": round(oldest, 3)}
 
 
 def make_bus(broker: Broker) -> type[BaseHTTPRequestHandler]:
