@@ -41,7 +41,55 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from loadkit import MODEL_BOUND, ROOT, Locust, Stack, ensure_venv, quantile, read_samples  # noqa: E402
 from need import need, need_binary  # noqa: E402
 
-RATES = [25, 50, 100, 150, 200, 300, 400, 500, 650, 800, 1000, 1250, 1500, 2000, 2500, 3000]
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+def busy_jiffies() -> int:
+    f = open("/proc/stat").readline().split()[1:]
+    u, n, sy, _i, _w, irq, sirq, st = (int(x) for x in f[:8])
+    return u + n + sy + irq + sirq + st
+
+
+def tree_jiffies(roots: list[int]) -> dict[int, int]:
+    """user + system jiffies of every live process under `roots` (them included), by pid."""
+    procs = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                f = open(f"/proc/{d}/stat").read().rsplit(")", 1)[1].split()
+                procs[int(d)] = (int(f[1]), int(f[11]) + int(f[12]))
+            except (OSError, IndexError):
+                pass
+    out, todo = {}, [p for p in roots if p in procs]
+    while todo:
+        p = todo.pop()
+        out[p] = procs[p][1]
+        todo += [c for c, (pp, _) in procs.items() if pp == p and c not in out]
+    return out
+
+
+class Cpu:
+    """CPU of the server, of this whole stack (the server, our PostgreSQL and Redis, the fakes,
+    locust, this script), and of everything else on the machine, over an interval."""
+
+    def __init__(self, stack: Stack):
+        self.stack = stack
+        self.w0, self.b0 = time.monotonic(), busy_jiffies()
+        self.t0 = tree_jiffies([os.getpid(), self.stack.pg_pid()])
+        self.s0 = self.t0.get(stack.handler.proc.pid, 0)
+
+    def done(self, requests: int) -> dict:
+        w, b = time.monotonic() - self.w0, busy_jiffies() - self.b0
+        t1 = tree_jiffies([os.getpid(), self.stack.pg_pid()])
+        ours = sum(v - self.t0.get(p, 0) for p, v in t1.items())
+        server = t1.get(self.stack.handler.proc.pid, 0) - self.s0
+        cap = w * HZ * os.cpu_count()
+        return {"server_us_per_req": round(server / HZ / max(requests, 1) * 1e6, 1),
+                "server_cpu_pct": round(100 * server / cap, 1), "stack_cpu_pct": round(100 * ours / cap, 1),
+                "other_cpu_pct": round(100 * max(b - ours, 0) / cap, 1)}
+
+
+RATES = [10, 20, 30, 40, 50, 75, 100, 150, 200, 300, 400, 500, 650, 800, 1000, 1250, 1500, 2000, 2500]
 P99_LIMIT_MS = 50.0
 
 
@@ -77,11 +125,17 @@ def run_rate(py, stack: Stack, rate: float, seconds: float, warmup: float, sampl
     start = time.time()
     lo = Locust(py, stack, rate, warmup + seconds, samples, first)
     try:
+        time.sleep(warmup)
+        cpu = Cpu(stack)
+        time.sleep(seconds)
+        s0 = read_samples(samples)
+        usage = cpu.done(sum(1 for r in s0 if start + warmup <= r[0]))
         lo.wait()
     finally:
         lo.close()
     rows = read_samples(samples)
     s = summarize(rows, start + warmup, start + warmup + seconds)
+    s["cpu"] = usage
     s["offered_rps"] = rate
     s["virtual_users"] = lo.users
     return s
@@ -186,7 +240,9 @@ def run(a, py, stack: Stack, rates: list[float]) -> int:
         chat = s["by_name"].get("chat", {})
         print(f"  offered {rate:6.0f}/s  achieved {s['rps']:7.1f}/s  api p50 {s['api_p50_ms']:7.2f} ms  "
               f"p99 {s['api_p99_ms']:8.2f} ms  errors {s['errors']} {s['error_statuses'] or ''}  "
-              f"chat p50 {chat.get('p50_ms', float('nan')):.0f} ms (n={chat.get('n', 0)})  RSS {s['rss_mib']} MiB", flush=True)
+              f"chat p50 {chat.get('p50_ms', float('nan')):.0f} ms (n={chat.get('n', 0)})  RSS {s['rss_mib']} MiB  "
+              f"server {s['cpu']['server_us_per_req']} µs/req, CPU: server {s['cpu']['server_cpu_pct']} %, "
+              f"stack {s['cpu']['stack_cpu_pct']} %, others {s['cpu']['other_cpu_pct']} %", flush=True)
         if s["api_p99_ms"] > P99_LIMIT_MS or s["error_pct"] > 1 or s["rps"] < 0.9 * rate:
             break
     k, how = knee(steps)
@@ -229,7 +285,8 @@ def run(a, py, stack: Stack, rates: list[float]) -> int:
                 "rss_mib": {"start_of_run": round(rss_start, 2), "after_first_tenth": round(early, 2),
                             "last_tenth": round(late, 2), "max": round(max(rss), 2), "growth": round(growth, 2),
                             "second_half_slope_mib_per_10min": round(slope * 600, 3)},
-                "no_error_ok": s["errors"] == 0, "flat_memory_ok": flat, "by_name": s["by_name"]}
+                "no_error_ok": s["errors"] == 0, "flat_memory_ok": flat,
+                "by_name": [{"name": n, **v} for n, v in s["by_name"].items()]}
         title = (f"healthsync serve under the mobile mix at {rate} req/s offered for {a.soak_seconds:g} s "
                  f"(2 vCPU, shared); RSS {early:.1f} → {late:.1f} MiB")
         plot(py, pts, rows, start, Path(a.png), title)

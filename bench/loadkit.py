@@ -129,6 +129,12 @@ class Postgres:
         self.admin_url = f"postgres://postgres@127.0.0.1:{self.port}/postgres"
         self.start()
 
+    def pid(self) -> int:
+        try:
+            return int((self.data / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return -1
+
     def url(self, db: str) -> str:
         return f"postgres://postgres@127.0.0.1:{self.port}/{db}"
 
@@ -374,6 +380,9 @@ class Stack:
 
     def sql(self, q: str) -> str:
         return self.pg.psql(self.DB, q)
+
+    def pg_pid(self) -> int:
+        return self.pg.pid()
 
     def seed(self) -> None:
         """Accounts 1..N: onboarded, both consents, an open goal of five missions begun two days ago
