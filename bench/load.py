@@ -266,7 +266,10 @@ def run(a, py, stack: Stack, rates: list[float]) -> int:
             lo.close()
             sampler.close()
         rows = read_samples(samples)
-        s = summarize(rows, start, start + a.soak_seconds + 30)
+        s = summarize(rows, start, start + a.soak_seconds)
+        # Requests still in flight at the end (chats) are counted for errors too.
+        s["errors"] = sum(1 for r in rows if r[3] == 0 or r[3] >= 400)
+        s["error_statuses"] = dict(Counter(str(r[3]) for r in rows if r[3] == 0 or r[3] >= 400))
         pts = sampler.points
         rss = [p[1] for p in pts]
         tenth = max(1, len(rss) // 10)
