@@ -264,8 +264,6 @@ def run(a, py, stack: Stack, faults: list[str]) -> int:
         res["events_lost"] = w["lost"]
     events = check_events(stack, journal)
     twice = check_twice(stack)
-    for res in results:
-        res["effects_twice"] = None  # attributed to the run as a whole (below)
     all_rows = read_samples(samples)
     complete_notes = Counter(r[4] for r in all_rows if r[1] == "complete" and r[4])
     today = int(stack.sql("SELECT count(*) FROM goals.completions WHERE day = (now() AT TIME ZONE 'Asia/Seoul')::date"))
