@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from collections import Counter
@@ -121,7 +122,12 @@ def recovered_at(stack: Stack, samples: Path, fault: str, t_fault: float, t_rest
             t_claude = min(claude) if claude else None
         unpublished, pending = backlog(stack)
         waited["backlog"] = {"unpublished": unpublished, "deliveries_pending": pending}
-        events_ok = unpublished == 0 and pending == 0
+        # What was committed just before the fault is held up only once it is older than 2 s.
+        events_ok = unpublished == 0 and pending == 0 and now - t_fault > 2.5
+        if requests_ok and "requests_s" not in waited:
+            waited["requests_s"] = round(since - t_restored, 2)
+        if events_ok and "events_s" not in waited:
+            waited["events_s"] = round(now - t_restored, 2) if fault in ("servicebus", "handler", "postgres") else 0.0
         if requests_ok and events_ok and (fault != "messages" or t_claude is not None):
             return max(since, t_claude or 0, now if fault in ("servicebus", "handler", "postgres") else 0), waited
     return None, waited
@@ -209,6 +215,8 @@ def main() -> int:
     py = ensure_venv()
     print(f"== faults: {a.binary}, {a.rate:g} req/s, {faults}, outage {a.outage:g} s, sweep every {a.sweep_seconds:g} s",
           flush=True)
+    # SIGTERM (as from `timeout` or a CI runner) tears down the stack like Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     stack = Stack(a.binary, a.accounts, a.sweep_seconds)
     try:
         return run(a, py, stack, faults)
@@ -246,7 +254,8 @@ def run(a, py, stack: Stack, faults: list[str]) -> int:
             results.append(res)
             print(f"  {fault:10} outage {res['outage_s']:5.1f} s  failed {res['failed']:5d}/{res['requests']:<6d} "
                   f"{res['statuses'] or ''}  slow (> {a.slow_ms:g} ms) {res['slow']} (max {res['slow_max_ms']} ms)  "
-                  f"recovered {res['recover_s']} s after", flush=True)
+                  f"recovered {res['recover_s']} s after (requests {res.get('requests_s')} s, "
+                  f"events {res.get('events_s')} s)", flush=True)
     finally:
         lo.close()
 

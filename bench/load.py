@@ -31,6 +31,7 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
 import threading
 import time
@@ -221,6 +222,8 @@ def main() -> int:
     rates = [float(x) for x in a.rates.split(",") if x]
     print(f"== load: {a.binary}, {a.accounts} accounts, steps {rates} req/s, {a.step_seconds:g} s each "
           f"(+{a.warmup:g} s warm-up), soak {a.soak_seconds:g} s", flush=True)
+    # SIGTERM (as from `timeout` or a CI runner) tears down the stack like Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     stack = Stack(a.binary, a.accounts, a.sweep_seconds)
     try:
         return run(a, py, stack, rates)
