@@ -21,6 +21,7 @@ PACKAGES = {
     "pg_ctl": "postgresql",
     "openssl": "openssl",
     "valgrind": "valgrind",
+    "redis-server": "redis-server",
 }
 
 

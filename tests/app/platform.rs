@@ -149,6 +149,84 @@ async fn an_unreachable_redis_fails_fast_and_reads_as_a_miss() {
     assert_eq!(v, None);
 }
 
+/// A TCP proxy in front of the test Redis that can be taken away (every connection dropped, the
+/// port refusing new ones) and started again on the same port: a Redis outage as the app sees it.
+struct RedisProxy {
+    port: u16,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl RedisProxy {
+    async fn start(port: u16) -> Self {
+        let url = url::Url::parse(redis_url().expose_secret()).unwrap();
+        let target = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(6379));
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accept = tokio::spawn(async move {
+            // Dropped with this task: every piped connection ends with it.
+            let mut pipes = tokio::task::JoinSet::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let target = target.clone();
+                pipes.spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        Self { port, accept }
+    }
+
+    async fn stop(self) {
+        self.accept.abort();
+        let _ = self.accept.await;
+    }
+}
+
+#[tokio::test]
+async fn while_redis_is_away_the_cache_answers_misses_at_once_and_reads_again_when_it_is_back() {
+    let proxy = RedisProxy::start(0).await;
+    let port = proxy.port;
+    let url = SecretString::from(format!("redis://127.0.0.1:{port}"));
+    let c =
+        RedisCache::new(&url, Duration::from_secs(2), format!("hs-test:{}:", uuid::Uuid::new_v4())).unwrap();
+    c.set("k", b"v", Duration::from_secs(60)).await.unwrap();
+    assert_eq!(c.get("k").await.unwrap().as_deref(), Some(&b"v"[..]));
+
+    proxy.stop().await;
+    // The first failures take what reconnecting takes (about 1.5 s each, measured by
+    // bench/faults.py); past the threshold no command waits for Redis any more.
+    for _ in 0..RedisCache::BREAKER_THRESHOLD {
+        assert!(c.get("k").await.is_err());
+    }
+    let mut slowest = Duration::ZERO;
+    for _ in 0..5 {
+        let started = std::time::Instant::now();
+        let v: Option<String> = cache::get_json(&c, "k").await;
+        assert_eq!(v, None, "an unreachable Redis reads as a miss");
+        assert!(c.set("k", b"w", Duration::from_secs(60)).await.is_err());
+        slowest = slowest.max(started.elapsed());
+    }
+    // Failing at once takes a few ms (tens in a debug build that captures backtraces).
+    assert!(
+        slowest < Duration::from_millis(500),
+        "a read and a write against a Redis that is away took {slowest:?}"
+    );
+
+    // Back on the same port: after the cool-down a trial reconnects and the cache reads again.
+    let _back = RedisProxy::start(port).await;
+    tokio::time::sleep(RedisCache::BREAKER_COOL_DOWN).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(Some(v)) = c.get("k").await {
+            assert_eq!(v, b"v", "nothing was written while Redis was away");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the cache did not read Redis again");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 async fn blob_contract(store: &dyn BlobStore) {
     let prefix = format!("users/{}/", uuid::Uuid::new_v4());
     let a = BlobName::parse(&format!("{prefix}checkup-2024.pdf")).unwrap();
