@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use crate::support::issuer::sign_hs256;
-use crate::support::{Answer, call, send, spawn_with};
+use crate::support::{call, request as req, send, spawn_with};
 
 const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 const SETTINGS: &[(&str, &str)] = &[
@@ -28,21 +28,6 @@ const SETTINGS: &[(&str, &str)] = &[
 ];
 const OWNERS_WORDS: &str = "오늘 저녁은 뭘 먹으면 좋을까요?";
 const PDF: &[u8] = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n";
-
-async fn req(app: &Router, token: Option<&str>, method: Method, uri: &str, body: Option<&Value>) -> Answer {
-    let mut b = Request::builder().method(method).uri(uri);
-    if let Some(t) = token {
-        b = b.header("authorization", format!("Bearer {t}"));
-    }
-    let body = match body {
-        Some(v) => {
-            b = b.header("content-type", "application/json");
-            Body::from(v.to_string())
-        }
-        None => Body::empty(),
-    };
-    send(app, b.body(body).unwrap()).await
-}
 
 struct Someone {
     id: String,

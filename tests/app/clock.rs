@@ -6,9 +6,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::support::{call, send, spawn_with};
-
-const MOVED: &str = "2031-06-01T03:00:00Z"; // 12:00 in Seoul
+use crate::support::{call, request, spawn_with};
 
 async fn authed(
     app: &axum::Router,
@@ -17,19 +15,10 @@ async fn authed(
     uri: &str,
     body: Option<serde_json::Value>,
 ) -> crate::support::Answer {
-    let mut b = axum::http::Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("authorization", format!("Bearer {token}"));
-    let body = match body {
-        Some(v) => {
-            b = b.header("content-type", "application/json");
-            axum::body::Body::from(v.to_string())
-        }
-        None => axum::body::Body::empty(),
-    };
-    send(app, b.body(body).unwrap()).await
+    request(app, Some(token), method, uri, body.as_ref()).await
 }
+
+const MOVED: &str = "2031-06-01T03:00:00Z"; // 12:00 in Seoul
 
 #[sqlx::test]
 async fn moving_the_clock_moves_every_domains_today(pool: PgPool) {

@@ -83,6 +83,22 @@ fn refusal(r: Refusal) -> ApiError {
     }
 }
 
+/// A writer for `name` with the parts held so far already written (aborted if one fails).
+async fn open_with(
+    blob: &dyn crate::platform::blob::BlobStore,
+    name: &crate::platform::blob::BlobName,
+    held: impl Iterator<Item = bytes::Bytes>,
+) -> anyhow::Result<Box<dyn crate::platform::blob::BlobWriter>> {
+    let mut w = blob.writer(name).await?;
+    for part in held {
+        if let Err(e) = w.write(part).await {
+            w.abort().await;
+            return Err(e);
+        }
+    }
+    Ok(w)
+}
+
 /// What an upload read, and whether it ended well.
 enum Streamed {
     Whole { check: SheetCheck, digest: Vec<u8>, name: BlobName, writer: Box<dyn BlobWriter> },
@@ -140,17 +156,10 @@ async fn stream(state: &HealthState, stem: &str, body: Body) -> Streamed {
                 Some(Err(e)) => return Streamed::StorageDown(e),
                 Some(Ok(name)) => name,
             };
-            let mut w = match state.blob.writer(&name).await {
-                Ok(w) => w,
+            match open_with(state.blob.as_ref(), &name, pending.drain(..)).await {
+                Ok(w) => writer = Some(w),
                 Err(e) => return Streamed::StorageDown(e),
-            };
-            for part in pending.drain(..) {
-                if let Err(e) = w.write(part).await {
-                    w.abort().await;
-                    return Streamed::StorageDown(e);
-                }
             }
-            writer = Some(w);
         } else if let Some(w) = writer.as_mut()
             && let Err(e) = w.write(chunk).await
         {
@@ -173,19 +182,10 @@ async fn stream(state: &HealthState, stem: &str, body: Body) -> Streamed {
     let writer = match writer {
         Some(w) => w,
         // A whole sheet shorter than the head: write what was held.
-        None => {
-            let mut w = match state.blob.writer(&name).await {
-                Ok(w) => w,
-                Err(e) => return Streamed::StorageDown(e),
-            };
-            for part in pending.drain(..) {
-                if let Err(e) = w.write(part).await {
-                    w.abort().await;
-                    return Streamed::StorageDown(e);
-                }
-            }
-            w
-        }
+        None => match open_with(state.blob.as_ref(), &name, pending.drain(..)).await {
+            Ok(w) => w,
+            Err(e) => return Streamed::StorageDown(e),
+        },
     };
     Streamed::Whole { check, digest: hasher.finalize().to_vec(), name, writer }
 }

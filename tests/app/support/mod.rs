@@ -75,6 +75,28 @@ pub async fn send(app: &Router, req: Request<Body>) -> Answer {
     Answer { status, headers, body, text }
 }
 
+/// A request with an optional bearer token and an optional JSON body.
+pub async fn request(
+    app: &Router,
+    token: Option<&str>,
+    method: Method,
+    uri: &str,
+    json: Option<&Value>,
+) -> Answer {
+    let mut b = Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        b = b.header("authorization", format!("Bearer {t}"));
+    }
+    let body = match json {
+        Some(v) => {
+            b = b.header("content-type", "application/json");
+            Body::from(v.to_string())
+        }
+        None => Body::empty(),
+    };
+    send(app, b.body(body).expect("request")).await
+}
+
 pub async fn call(app: &Router, method: Method, uri: &str, json: Option<Value>) -> Answer {
     let mut b = Request::builder().method(method).uri(uri);
     let body = match json {
