@@ -562,9 +562,11 @@ fn failed(code: u16, headers: &reqwest::header::HeaderMap, body: &[u8]) -> Attem
         .or_else(|| header("retry-after").and_then(seconds))
         .map(Duration::from_secs_f64)
         .filter(|d| *d <= MAX_SERVER_WAIT);
+    // What failed is the status's business, whether to retry the header's: a 503 the server says
+    // not to retry is still an outage (it counts for the breaker, and is no refused request).
     let error = if code == 404 && wire::error_type(body).as_deref() == Some("not_found_error") {
         AiError::ModelUnavailable
-    } else if retryable {
+    } else if matches!(code, 408 | 409 | 429) || code >= 500 {
         AiError::Unavailable(code)
     } else {
         AiError::Refused(code)
@@ -596,9 +598,11 @@ mod tests {
         assert_eq!(a.retry_after, Some(Duration::from_secs(2)));
         // A wait longer than a minute is not taken from the server.
         assert_eq!(failed(529, &headers(&[("retry-after", "3600")]), b"").retry_after, None);
-        // x-should-retry overrides the status either way.
-        assert!(!failed(503, &headers(&[("x-should-retry", "false")]), b"").retryable);
-        assert!(failed(400, &headers(&[("x-should-retry", "true")]), b"").retryable);
+        // x-should-retry overrides the status either way, but not what the status says failed.
+        let a = failed(503, &headers(&[("x-should-retry", "false")]), b"");
+        assert!(!a.retryable && matches!(a.error, AiError::Unavailable(503)));
+        let a = failed(400, &headers(&[("x-should-retry", "true")]), b"");
+        assert!(a.retryable && matches!(a.error, AiError::Refused(400)));
         assert!(!failed(400, &HeaderMap::new(), b"").retryable);
         for code in [408, 409, 429, 500, 529] {
             assert!(failed(code, &HeaderMap::new(), b"").retryable, "{code}");
