@@ -1,6 +1,6 @@
 // Alert rules (docs/operations.md "Dashboards and alerts" says what to do when each fires):
 // 5xx rate of the API, dead-lettered Service Bus messages, the Claude circuit breaker opening, a
-// run of refused Claude calls (retired model, wrong key),
+// run of refused Claude calls (retired model, refusals, wrong key),
 // PostgreSQL CPU and storage.
 param location string
 param tags object
@@ -115,11 +115,16 @@ resource claudeBreaker 'Microsoft.Insights/scheduledQueryRules@2023-03-15-previe
   }
 }
 
-// Claude refusing us: the model named by ANTHROPIC_MODEL is retired or unknown (the lifecycle
-// check logs "cannot answer" at ERROR; each refused call logs failure "model_unavailable"), or the
-// API refuses our requests (failure "refused": a wrong key, a breaking API change). Every AI
-// answer then comes from the offline coach, which the app's 200s hide; a run of them pages.
-// src/platform/ai/{mod,models}.rs write these lines.
+// Claude refusing us: every AI answer then comes from the offline coach, which the app's 200s
+// hide; a run of them pages. src/platform/ai/mod.rs logs each such outcome as one JSON line whose
+// field ai_outcome names it (src/platform/ai/outcome.rs lists them; tests/app/intelligence/alerts.rs
+// holds this query to that list and to the lines the client writes):
+// - not_found: a 404 not_found_error from the Messages API (the model is retired or unknown);
+// - model_unavailable: a call not sent because the model is known to be gone (one line a minute
+//   per instance at most: an instance asked at least once a minute writes one at least every two
+//   minutes, 7 or more in any 15);
+// - refusal: the model declined to answer (stop_reason refusal);
+// - request_refused: a 4xx the API will not retry (a wrong key, a breaking API change).
 resource claudeRefused 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
   name: 'healthsync-claude-refused'
   location: location
@@ -136,7 +141,7 @@ resource claudeRefused 'Microsoft.Insights/scheduledQueryRules@2023-03-15-previe
     criteria: {
       allOf: [
         {
-          query: 'traces | where message has "claude" and (message has "model_unavailable" or message has "\\"failure\\":\\"refused\\"" or message has "cannot answer")'
+          query: 'traces | where message has "claude" | extend ai_outcome = extract(\'"ai_outcome":"([a-z_]+)"\', 1, message) | where ai_outcome in ("model_unavailable", "not_found", "refusal", "request_refused")'
           timeAggregation: 'Count'
           operator: 'GreaterThanOrEqual'
           threshold: 3

@@ -7,10 +7,13 @@
 //! call as a whole.
 //!
 //! What the model is sent and whether it may be sent at all (consent, budgets) is the caller's
-//! business; this module never logs a prompt or an answer, only statuses and counts.
+//! business; this module never logs a prompt or an answer, only statuses and counts. The outcomes
+//! an operator is paged for (a model gone, a refusal, a refused request) are logged with an
+//! `ai_outcome` field (`outcome`).
 
 pub mod check;
 pub mod models;
+pub mod outcome;
 mod wire;
 
 use std::{
@@ -24,7 +27,10 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 pub use wire::Stop;
 
-use self::models::{Known, ModelInfo, ModelStatus};
+use self::{
+    models::{Known, ModelInfo, ModelStatus},
+    outcome::Throttle,
+};
 use super::{
     http_client::LazyClient,
     resilience::{Breaker, BreakerState, CallError},
@@ -318,6 +324,8 @@ pub struct Claude {
     client: LazyClient,
     breaker: Breaker,
     model_status: Arc<Known>,
+    /// Calls not sent because the model is gone: one line a minute at most.
+    blocked: Throttle,
 }
 
 /// One attempt's failure, and how long the API asked us to wait.
@@ -337,7 +345,13 @@ impl Attempt {
 impl Claude {
     pub fn new(config: ClaudeConfig) -> Self {
         let breaker = Breaker::new("claude", config.breaker_threshold, config.breaker_cool_down);
-        Claude { config, client: LazyClient::default(), breaker, model_status: Arc::default() }
+        Claude {
+            config,
+            client: LazyClient::default(),
+            breaker,
+            model_status: Arc::default(),
+            blocked: Throttle::new(outcome::BLOCKED_LINE_EVERY),
+        }
     }
 
     pub fn is_configured(&self) -> bool {
@@ -411,7 +425,19 @@ impl Claude {
     pub async fn complete(self: &Arc<Self>, prompt: &Prompt<'_>) -> Result<Answer, AiError> {
         let Some(key) = &self.config.api_key else { return Err(AiError::NotConfigured) };
         match self.model_status.fresh() {
-            Some(s) if !s.usable() => return Err(AiError::ModelUnavailable),
+            Some(s) if !s.usable() => {
+                if let Some(blocked) = self.blocked.admit(Instant::now()) {
+                    tracing::warn!(
+                        dependency = "claude",
+                        ai_outcome = outcome::MODEL_UNAVAILABLE,
+                        model = self.config.model.as_str(),
+                        lifecycle = s.label(),
+                        blocked,
+                        "AI call not sent: the configured Claude model is retired or unknown"
+                    );
+                }
+                return Err(AiError::ModelUnavailable);
+            }
             Some(_) => {}
             // First call of the process (or the answer went stale): check in the background.
             None => {
@@ -423,19 +449,46 @@ impl Claude {
         }
         let result = self.breaker.call(AiError::is_dependency_failure, || self.continued(key, prompt)).await;
         match result {
-            Ok(answer) => Ok(answer),
+            Ok(answer) => {
+                if answer.stop == Stop::Refusal {
+                    tracing::warn!(
+                        dependency = "claude",
+                        ai_outcome = outcome::REFUSAL,
+                        model = answer.model.as_str(),
+                        "the model declined to answer (stop_reason refusal)"
+                    );
+                }
+                Ok(answer)
+            }
             Err(CallError::Open(_)) => Err(AiError::BreakerOpen),
             Err(CallError::Failed(e)) => {
-                if matches!(e, AiError::ModelUnavailable) {
-                    // The Models API says whether the model retired or never existed; either way
-                    // it is not called again until the answer is stale.
-                    let status = match self.fetch_model(key, Duration::from_secs(2)).await {
-                        Ok(s) if !s.usable() => s,
-                        _ => ModelStatus::NotFound,
-                    };
-                    self.model_status.set(&self.config.model, status);
+                match e {
+                    AiError::ModelUnavailable => {
+                        // The Models API says whether the model retired or never existed; either
+                        // way it is not called again until the answer is stale.
+                        let status = match self.fetch_model(key, Duration::from_secs(2)).await {
+                            Ok(s) if !s.usable() => s,
+                            _ => ModelStatus::NotFound,
+                        };
+                        tracing::warn!(
+                            dependency = "claude",
+                            ai_outcome = outcome::NOT_FOUND,
+                            failure = e.kind(),
+                            model = self.config.model.as_str(),
+                            lifecycle = status.label(),
+                            "AI call failed: the Messages API does not know the configured model"
+                        );
+                        self.model_status.set(&self.config.model, status);
+                    }
+                    AiError::Refused(status) => tracing::warn!(
+                        dependency = "claude",
+                        ai_outcome = outcome::REQUEST_REFUSED,
+                        failure = e.kind(),
+                        status,
+                        "AI call failed: the API refused the request"
+                    ),
+                    _ => tracing::warn!(dependency = "claude", failure = e.kind(), "AI call failed"),
                 }
-                tracing::warn!(dependency = "claude", failure = e.kind(), "AI call failed");
                 Err(e)
             }
         }
@@ -562,9 +615,11 @@ fn failed(code: u16, headers: &reqwest::header::HeaderMap, body: &[u8]) -> Attem
         .or_else(|| header("retry-after").and_then(seconds))
         .map(Duration::from_secs_f64)
         .filter(|d| *d <= MAX_SERVER_WAIT);
+    // What failed is the status's business, whether to retry the header's: a 503 the server says
+    // not to retry is still an outage (it counts for the breaker, and is no refused request).
     let error = if code == 404 && wire::error_type(body).as_deref() == Some("not_found_error") {
         AiError::ModelUnavailable
-    } else if retryable {
+    } else if matches!(code, 408 | 409 | 429) || code >= 500 {
         AiError::Unavailable(code)
     } else {
         AiError::Refused(code)
@@ -596,9 +651,11 @@ mod tests {
         assert_eq!(a.retry_after, Some(Duration::from_secs(2)));
         // A wait longer than a minute is not taken from the server.
         assert_eq!(failed(529, &headers(&[("retry-after", "3600")]), b"").retry_after, None);
-        // x-should-retry overrides the status either way.
-        assert!(!failed(503, &headers(&[("x-should-retry", "false")]), b"").retryable);
-        assert!(failed(400, &headers(&[("x-should-retry", "true")]), b"").retryable);
+        // x-should-retry overrides the status either way, but not what the status says failed.
+        let a = failed(503, &headers(&[("x-should-retry", "false")]), b"");
+        assert!(!a.retryable && matches!(a.error, AiError::Unavailable(503)));
+        let a = failed(400, &headers(&[("x-should-retry", "true")]), b"");
+        assert!(a.retryable && matches!(a.error, AiError::Refused(400)));
         assert!(!failed(400, &HeaderMap::new(), b"").retryable);
         for code in [408, 409, 429, 500, 529] {
             assert!(failed(code, &HeaderMap::new(), b"").retryable, "{code}");

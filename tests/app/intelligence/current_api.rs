@@ -227,6 +227,49 @@ async fn an_answer_cut_at_max_tokens_is_retried_once_with_a_larger_limit_and_nev
     assert!(app.ai_calls().await.iter().any(|e| e["outcome"] == "truncated"));
 }
 
+/// The larger retry is held against the day's budget like any call: when the budget cannot hold
+/// it (here the first call's own hold fills it), the retry is not sent and the coach answers,
+/// recorded as truncated, with the first answer's tokens charged and no hold left behind.
+#[sqlx::test]
+async fn a_cut_answer_whose_larger_retry_the_daily_budget_refuses_goes_to_the_coach(pool: PgPool) {
+    let fake = ClaudeFake::start().await;
+    fake.answer("sentences", Reply::Json(diagnosis_input()));
+    fake.then([Reply::ThinkThen(1500, diagnosis_input())]);
+    // Under the first call's hold (its estimated input plus 1,536 output tokens): the first call
+    // starts (nothing is spent or held yet), the retry's hold of 2,457 more does not.
+    let app = IntelApp::with_fake(pool, &fake, &[("AI_DAILY_TOKEN_BUDGET", "1000")]);
+    let u = app.user("cut-over-budget@example.com", &["HEALTH_DATA", "AI_OVERSEAS_TRANSFER"]).await;
+    app.checkup(&u, "2026-10-01").await;
+    let a = app.diagnosis(&u).await;
+    assert_eq!(
+        (a.status, a.body["data"]["engine"].clone()),
+        (StatusCode::OK, json!("offline")),
+        "{}",
+        a.text
+    );
+    assert!(!a.text.contains("클로드"), "no part of the cut answer is shown: {}", a.text);
+    let bodies = fake.received().await;
+    assert_eq!(bodies.len(), 1, "the retry the budget cannot hold is not sent");
+    assert_eq!(bodies[0]["max_tokens"], json!(1536));
+    let event = app.ai_calls().await.into_iter().find(|e| e["purpose"] == "diagnosis").unwrap();
+    assert_eq!(
+        (event["engine"].clone(), event["outcome"].clone()),
+        (json!("offline"), json!("truncated")),
+        "{event}"
+    );
+    assert_eq!(event["outputTokens"], json!(1536), "the cut answer is paid for: {event}");
+    let (spent, held): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT coalesce(sum(input_tokens + output_tokens), 0)::int8 FROM intelligence.usage WHERE user_id = $1), \
+                (SELECT count(*) FROM intelligence.usage_reservations WHERE user_id = $1)",
+    )
+    .bind(u.uuid())
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(held, 0, "the first call's hold is settled");
+    assert_eq!(spent as u64, event["inputTokens"].as_u64().unwrap() + 1536);
+}
+
 #[sqlx::test]
 async fn a_cut_answer_is_not_retried_when_the_time_left_cannot_hold_a_larger_one(pool: PgPool) {
     // 400 tokens a second: the first answer takes ~3.8 s of a 9 s budget (a 5 s attempt, well

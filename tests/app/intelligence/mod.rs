@@ -1,8 +1,10 @@
 //! The intelligence domain through the router, against a local fake of the Anthropic Messages API
 //! that behaves as the current API does (`support::claude`): diagnosis, mission picks (and the
 //! goals reset), the guarded chat, failures that degrade to the offline coach, stop reasons, the
-//! model's lifecycle, the breaker, the budget, consent, isolation, nudge wording and data rights.
+//! model's lifecycle and the alert on refused calls, the breaker, the budget, consent, isolation,
+//! nudge wording and data rights.
 
+mod alerts;
 mod analytics;
 mod chat;
 mod current_api;
