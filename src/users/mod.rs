@@ -15,53 +15,32 @@ pub mod settings;
 pub mod store;
 pub mod tokens;
 
-use std::{ops::Deref, sync::Arc};
+use std::sync::Arc;
 
-use axum::extract::FromRef;
 pub use extract::{ActiveUser, AuthUser, Verifier};
 pub use model::ConsentKind;
 use utoipa::OpenApi as _;
 
 use crate::{
     config::Setting,
-    domain::{DataPart, DomainModule, Platform},
+    domain::{DataPart, DomainModule, DomainState, Platform},
     functions::{ALL_METHODS, Function},
     http::Routes,
 };
 
-/// The user domain's state: the platform, the sign-in machinery and the token verifier.
-#[derive(Clone)]
-pub struct UsersState {
-    platform: Platform,
+/// The user domain's state: the platform, the sign-in machinery and the token verifier (which
+/// the composition root hands every other domain).
+pub type UsersState = DomainState<Users>;
+
+pub struct Users {
     pub auth: Arc<auth::Auth>,
     pub verifier: Verifier,
 }
 
-impl Deref for UsersState {
-    type Target = Platform;
-
-    fn deref(&self) -> &Platform {
-        &self.platform
+impl AsRef<Verifier> for Users {
+    fn as_ref(&self) -> &Verifier {
+        &self.verifier
     }
-}
-
-impl FromRef<UsersState> for Verifier {
-    fn from_ref(state: &UsersState) -> Verifier {
-        state.verifier.clone()
-    }
-}
-
-/// The one token verifier of the app, for any domain's state (built on first use).
-pub fn verifier(platform: &Platform) -> anyhow::Result<Verifier> {
-    let auth = shared_auth(platform)?;
-    Ok(Verifier::new(platform, auth))
-}
-
-fn shared_auth(platform: &Platform) -> anyhow::Result<Arc<auth::Auth>> {
-    platform.shared(|p| {
-        let config = settings::AuthConfig::from_source(p.settings.as_ref(), p.config.environment)?;
-        Ok(Arc::new(auth::Auth::new(config)?))
-    })
 }
 
 /// For other domains: whether `user` has granted `kind` in its current version (read now, from
@@ -134,12 +113,14 @@ struct Api;
 
 impl DomainModule for Domain {
     type State = UsersState;
+    type Needs = ();
     const NAME: &'static str = "users";
     const SETTINGS: &'static [Setting] = settings::SETTINGS;
 
-    fn state(platform: &Platform) -> anyhow::Result<UsersState> {
-        let auth = shared_auth(platform)?;
-        Ok(UsersState { verifier: Verifier::new(platform, auth.clone()), auth, platform: platform.clone() })
+    fn state(platform: &Platform, (): ()) -> anyhow::Result<UsersState> {
+        let config = settings::AuthConfig::from_source(platform.settings.as_ref(), platform.config.environment)?;
+        let auth = Arc::new(auth::Auth::new(config)?);
+        Ok(DomainState::new(platform, Users { verifier: Verifier::new(platform, auth.clone()), auth }))
     }
 
     fn routes() -> Routes<UsersState> {

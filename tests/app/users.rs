@@ -483,11 +483,13 @@ async fn a_deleted_user_is_refused_at_once_even_with_a_cached_status(pool: PgPoo
 #[sqlx::test]
 async fn routes_that_need_a_finished_onboarding_refuse_a_pending_account_with_403(pool: PgPool) {
     use healthsync::users::ActiveUser;
-    let (state, app) = setup(pool);
-    // A route as later domains write them: it takes `ActiveUser`.
+    let whole =
+        healthsync::app::App::with_pool(std::sync::Arc::new(crate::support::settings(LOCAL)), pool).unwrap();
+    let app = whole.router.clone();
+    // A route as later domains write them: it takes `ActiveUser` (with the app's one verifier).
     let guarded = Router::new()
         .route("/guarded", axum::routing::get(|ActiveUser(u): ActiveUser| async move { u.id.to_string() }))
-        .with_state(healthsync::users::verifier(&state.platform).unwrap());
+        .with_state(whole.wired.verifier.clone());
     let s = dev_login(&app, "pending@example.com").await;
     let a = authed(&guarded, &s.access, Method::GET, "/guarded", None).await;
     assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.text);
