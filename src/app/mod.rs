@@ -3,6 +3,7 @@
 //! subscriptions and data parts exist) and the files generated from it live beside it.
 
 pub mod catalog;
+pub mod commands;
 pub mod contract;
 pub mod generate;
 pub mod wiring;

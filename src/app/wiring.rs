@@ -7,7 +7,7 @@
 use crate::{
     domain::{DomainModule, Module, Mounted, Platform},
     goals, health, intelligence, motivator, system,
-    users::{self, Verifier},
+    users::{self, api::Verifier},
 };
 
 /// What the domains share, for a domain mounted beside them (tests add throwaway ones).

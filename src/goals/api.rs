@@ -8,6 +8,10 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+pub use super::assessment::attention_of;
+pub use super::events;
+/// The reset's own rules (what completes or replaces a later domain's picks).
+pub use super::recommend as rules;
 pub use super::model::{AssessmentItem, Category, Difficulty, Mission, MissionId};
 use super::{stats, store};
 use crate::platform::time::seoul_date;

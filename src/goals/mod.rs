@@ -25,7 +25,7 @@ use crate::{
     domain::{DataPart, DomainModule, DomainState, Platform},
     functions::Function,
     http::Routes,
-    users::Verifier,
+    users::api::Verifier,
 };
 
 pub const GOALS_RESET_RATE_LIMIT_PER_HOUR: Setting = Setting::new(

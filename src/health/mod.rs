@@ -27,7 +27,7 @@ use crate::{
     functions::{ALL_METHODS, Function},
     http::Routes,
     platform::http_client::LazyClient,
-    users::Verifier,
+    users::api::Verifier,
 };
 use provider::{CheckupProvider, NotConfigured, sample::Sample, tilko};
 use crate::platform::time::Clock;

@@ -18,6 +18,12 @@ use crate::{
     platform::{ai::Turn, cache},
 };
 
+/// Trains the safety guard's model from its corpus (a fraction of a second), so the first chat
+/// message does not wait for it; later calls return at once.
+pub fn warm_safety_model() {
+    super::safety::model::warm();
+}
+
 /// Claude's mission picks for the goals reset, as the goals domain asks for them
 /// (`goals::api::Recommender`); the composition root hands them to goals when it builds it.
 pub fn recommender(state: &super::IntelState) -> Arc<dyn crate::goals::api::Recommender> {

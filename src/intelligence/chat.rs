@@ -26,7 +26,7 @@ use crate::{
     health::api as health,
     http::{ApiError, ApiJson, ApiQuery, ApiResult, FieldError, ResultExt, Success, envelope::Envelope, text},
     platform::{ai::Turn, ratelimit},
-    users::{self, ActiveUser, ConsentKind},
+    users::api::{self as users, ActiveUser, ConsentKind},
 };
 
 /// The longest message, in characters.

@@ -23,7 +23,7 @@ use crate::{
     health::api::{self as health, Assessment, CheckupRecord, Grade, GradedItem, Overall},
     http::{ApiError, ApiResult, Success, envelope::Envelope},
     platform::{ai::Turn, cache},
-    users::{self, ActiveUser, ConsentKind},
+    users::api::{self as users, ActiveUser, ConsentKind},
 };
 
 /// How long a Claude explanation is kept (a new checkup or an erasure drops it sooner).

@@ -29,7 +29,7 @@ use crate::{
     functions::Function,
     http::Routes,
     platform::ai,
-    users::Verifier,
+    users::api::Verifier,
 };
 
 pub const AI_DAILY_TOKEN_BUDGET: Setting = Setting::new(

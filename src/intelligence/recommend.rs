@@ -18,15 +18,14 @@ use super::{
     profile::{self, Subject},
 };
 use crate::{
-    goals::{
-        api::{self as goals, AssessmentItem, Category, Difficulty, Mission, MissionId, Pick, Recommender},
-        assessment::item_for,
-        recommend::{self as rules, Input},
+    goals::api::{
+        self as goals, AssessmentItem, Category, Difficulty, Mission, MissionId, Pick, Recommender,
+        rules::{self, Input},
     },
-    health::api::{self as health, CheckupRecord, Grade},
+    health::api::{self as health, CheckupRecord},
     http::{ApiResult, Success, envelope::Envelope},
     platform::{ai::Turn, cache},
-    users::{self, ActiveUser, ConsentKind},
+    users::api::{self as users, ActiveUser, ConsentKind},
 };
 
 const CLAUDE_TTL: Duration = Duration::from_secs(6 * 3600);
@@ -219,21 +218,7 @@ pub async fn pick<'c>(
 
 /// The checkup items needing attention, as the goal rules read them.
 fn attention(record: Option<&CheckupRecord>) -> BTreeSet<AssessmentItem> {
-    let Some(r) = record else { return BTreeSet::new() };
-    let mut out: BTreeSet<AssessmentItem> = r
-        .assessment
-        .items
-        .iter()
-        .filter(|i| matches!(i.grade, Grade::NormalB | Grade::Suspected))
-        .filter_map(|i| item_for(i.item))
-        .collect();
-    if r.smoking == Some(3) {
-        out.insert(AssessmentItem::Smoking);
-    }
-    if r.drinking == Some(true) {
-        out.insert(AssessmentItem::Alcohol);
-    }
-    out
+    record.map(goals::attention_of).unwrap_or_default()
 }
 
 /// The latest checkup: `None` without the health-data consent in force (the accessor decides).

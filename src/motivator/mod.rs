@@ -24,7 +24,7 @@ use crate::{
     functions::Function,
     http::Routes,
     platform::bus::Event,
-    users::Verifier,
+    users::api::Verifier,
 };
 
 pub const NUDGE_SCHEDULE: Setting = Setting::new(
@@ -169,9 +169,9 @@ impl DomainModule for Domain {
 
     fn functions() -> Vec<Function<MotivatorState>> {
         use crate::{
-            goals::events::GoalAchieved,
-            health::events::CheckupSynced,
-            users::events::{UserDeleted, UserRegistered},
+            goals::api::events::GoalAchieved,
+            health::api::events::CheckupSynced,
+            users::api::events::{UserDeleted, UserRegistered},
         };
         vec![
             Function::http("Notifications", "notifications/{*path}", &["get", "post", "put", "delete"]),

@@ -30,7 +30,7 @@ use crate::{
     goals::api as goals,
     platform::time::seoul_date,
     platform::bus::{self, Handled, NewEvent},
-    users::{self, ConsentKind},
+    users::api::{self as users, ConsentKind},
 };
 
 pub const TIMER: &str = "MotivatorDailyNudges";

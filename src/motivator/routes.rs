@@ -23,7 +23,7 @@ use crate::{
     goals::api::{self as goals, MissionId},
     platform::time::SEOUL,
     http::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, FieldError, Success, envelope::Envelope},
-    users::ActiveUser,
+    users::api::ActiveUser,
 };
 
 pub const PAGE_SIZE_DEFAULT: u32 = 20;

@@ -15,7 +15,7 @@ use healthsync::{
         InvokeFuture, MESSAGE_IN, ServiceBusMessage, Trigger,
     },
     http::{Routes, Success},
-    users::{AuthUser, Verifier},
+    users::api::{AuthUser, Verifier},
 };
 use serde_json::{Value, json};
 use sqlx::PgPool;

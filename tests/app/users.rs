@@ -157,7 +157,7 @@ async fn consents_are_versioned_records_and_other_domains_can_check_them(pool: P
                                     {"type": "AI_OVERSEAS_TRANSFER", "granted": true, "version": "2026-11"}]});
     let a = authed(&app, &s.access, Method::PUT, "/api/users/me/consents", Some(grant)).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
-    use healthsync::users::{ConsentKind, has_consent};
+    use healthsync::users::api::{ConsentKind, has_consent};
     assert!(has_consent(&state.platform.db, id, ConsentKind::HealthData).await.unwrap());
     assert!(has_consent(&state.platform.db, id, ConsentKind::AiOverseasTransfer).await.unwrap());
     assert!(!has_consent(&state.platform.db, id, ConsentKind::NightPromotional).await.unwrap());
@@ -482,7 +482,7 @@ async fn a_deleted_user_is_refused_at_once_even_with_a_cached_status(pool: PgPoo
 
 #[sqlx::test]
 async fn routes_that_need_a_finished_onboarding_refuse_a_pending_account_with_403(pool: PgPool) {
-    use healthsync::users::ActiveUser;
+    use healthsync::users::api::ActiveUser;
     let whole =
         healthsync::app::App::with_pool(std::sync::Arc::new(crate::support::settings(LOCAL)), pool).unwrap();
     let app = whole.router.clone();
@@ -541,7 +541,7 @@ async fn of_three_concurrent_erasures_one_wins_and_one_user_deleted_is_announced
 
 #[sqlx::test]
 async fn the_document_names_the_consent_versions_in_force(pool: PgPool) {
-    use healthsync::users::ConsentKind;
+    use healthsync::users::api::ConsentKind;
     let (_, app) = setup(pool);
     let doc = call(&app, Method::GET, "/api/openapi.json", None).await.body;
     let pattern = doc["components"]["schemas"]["ConsentAnswer"]["properties"]["version"]["pattern"]

@@ -19,7 +19,7 @@ use crate::{
     },
     platform::time::seoul_date,
     platform::ratelimit,
-    users::ActiveUser,
+    users::api::ActiveUser,
 };
 
 const HOUR: Duration = Duration::from_secs(3600);

@@ -35,7 +35,7 @@ use crate::{
         text::{self, TextError},
     },
     platform::blob::{BlobName, BlobWriter},
-    users::{self, ActiveUser},
+    users::api::{self as users, ActiveUser},
 };
 
 /// The largest result sheet accepted.

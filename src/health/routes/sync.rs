@@ -30,7 +30,7 @@ use crate::{
         bus::{self, NewEvent},
         ratelimit,
     },
-    users::{ActiveUser, model},
+    users::api::{ActiveUser, parse_birth_date, parse_name},
 };
 
 const HOUR: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -148,11 +148,11 @@ pub async fn start_sync(
     let mut errors = Vec::new();
     let phone = phone(&req.phone_number).map_err(|e| errors.push(e)).ok();
     let name = match req.name.as_deref() {
-        Some(n) => model::parse_name(n).map_err(|e| errors.push(e)).ok(),
+        Some(n) => parse_name(n).map_err(|e| errors.push(e)).ok(),
         None => info.name.clone(),
     };
     let birth: Option<NaiveDate> = match req.birth_date.as_deref() {
-        Some(b) => model::parse_birth_date(b, state.clock.today()).map_err(|e| errors.push(e)).ok(),
+        Some(b) => parse_birth_date(b, state.clock.today()).map_err(|e| errors.push(e)).ok(),
         None => info.birth_date,
     };
     let telecom = match req.telecom.as_deref().map(|t| text::visible_text(t, 10, false)) {

@@ -30,7 +30,7 @@ use super::{MotivatorState, events::NotificationCreated, store};
 use crate::{
     functions::{self, InvocationError, InvocationRequest, InvocationResponse, InvokeFuture, MESSAGE_IN, ServiceBusMessage},
     platform::bus::Handled,
-    users::events::UserDeleted,
+    users::api::events::UserDeleted,
 };
 
 pub const CONSUMER: &str = "MotivatorPush";
