@@ -1,4 +1,4 @@
-//! The layers of `src/`: `main` → `app` → the domains (each may use the ones listed before it) →
+//! The layers of `src/`: `main` → `app` (which also runs `host`) → the domains (each may use the ones listed before it) →
 //! `domain`, `functions`, `http` → `platform` → `config`; `host` uses only `functions`, `http`,
 //! `platform` and `config`. A `crate::x` reference that goes up or sideways fails here, and so
 //! does a domain naming another domain's module other than its `api` (`crate::users::api::…` is
@@ -18,7 +18,7 @@ fn allowed(module: &str, domains: &[String]) -> Option<BTreeSet<String>> {
         "functions" => &["http", "platform", "config"],
         "domain" => &["functions", "http", "platform", "config"],
         "host" => &["functions", "http", "platform", "config"],
-        "app" => &["domain", "functions", "http", "platform", "config"],
+        "app" => &["domain", "functions", "host", "http", "platform", "config"],
         m => {
             let position = domains.iter().position(|d| d == m)?;
             let mut set: BTreeSet<String> =
