@@ -1,17 +1,13 @@
 //! The seam a domain implements to join the app. A domain is a folder that declares, in one
 //! [`DomainModule`] impl, its name, its settings, how it builds its state from the shared
-//! [`Platform`], its HTTP routes and their OpenAPI fragment, its functions (HTTP catch-all,
+//! [`Platform`] and what earlier domains hand it (its `Needs`, passed by the composition root's
+//! `app::wiring`), its HTTP routes and their OpenAPI fragment, its functions (HTTP catch-all,
 //! timers, Service Bus consumers) and its part of a user's data (export and erase). The crate root
 //! lists the domains once, in order; everything that is a list (routes, the OpenAPI document,
 //! `functions/`, the Bicep's subscriptions and timers, app settings, data rights) is derived from
 //! that list by `crate::app`.
 
-use std::{
-    any::{Any, TypeId},
-    collections::HashMap,
-    marker::PhantomData,
-    sync::{Arc, Mutex},
-};
+use std::{marker::PhantomData, ops::Deref, sync::Arc};
 
 use anyhow::Context;
 use futures::future::BoxFuture;
@@ -35,17 +31,21 @@ use crate::{
     },
 };
 
-/// What a domain implements. Everything but `NAME` and `state` has a default of "nothing".
+/// What a domain implements. Everything but `NAME`, `Needs` and `state` has a default of "nothing".
 pub trait DomainModule: 'static {
-    /// What the domain's handlers and functions are given: a small `Clone` struct.
+    /// What the domain's handlers and functions are given: cheap to clone (usually a
+    /// [`DomainState`]).
     type State: Clone + Send + Sync + 'static;
+    /// What the domain takes from the domains before it (the token verifier, say), handed over
+    /// as a constructor argument by the composition root (`app::wiring`); `()` for nothing.
+    type Needs;
     /// Lower case; also the domain's database schema.
     const NAME: &'static str;
     /// The app settings the domain reads (read them in [`DomainModule::state`]).
     const SETTINGS: &'static [Setting] = &[];
 
-    /// Builds the state from the platform, without connecting to anything.
-    fn state(platform: &Platform) -> anyhow::Result<Self::State>;
+    /// Builds the state from the platform and what it needs, without connecting to anything.
+    fn state(platform: &Platform, needs: Self::Needs) -> anyhow::Result<Self::State>;
 
     /// The `/api/...` routes.
     fn routes() -> Routes<Self::State> {
@@ -102,7 +102,6 @@ pub struct Platform {
     /// The app's one clock: every domain's "now" and Seoul "today" (tests replace it before the
     /// domains are mounted).
     pub clock: Clock,
-    shared: Arc<Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>>,
 }
 
 /// What the composition root knows of the whole app before building anything.
@@ -165,29 +164,53 @@ impl Platform {
             data_parts: blueprint.data_parts.into(),
             api_doc: Arc::new(blueprint.api_doc),
             clock,
-            shared: Arc::default(),
         })
     }
+}
 
-    /// One value of type `T` shared by every domain that asks for it (the token verifier, say):
-    /// built by the first asker with `init`, cloned for the others. `init` must not ask for
-    /// another shared value.
-    pub fn shared<T: Clone + Send + Sync + 'static>(
-        &self,
-        init: impl FnOnce(&Platform) -> anyhow::Result<T>,
-    ) -> anyhow::Result<T> {
-        let mut shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(v) = shared.get(&TypeId::of::<T>()).and_then(|v| v.downcast_ref::<T>()) {
-            return Ok(v.clone());
-        }
-        let v = init(self)?;
-        shared.insert(TypeId::of::<T>(), Box::new(v.clone()));
-        Ok(v)
+/// A domain's state: the platform and the domain's own parts `T`, behind one `Arc` (every
+/// request clones the state; one counter is cheaper than the dozen inside). `state.db`,
+/// `state.clock` and the other platform fields read through; the domain's parts are `state.own`.
+pub struct DomainState<T>(Arc<Parts<T>>);
+
+/// What a [`DomainState`] holds.
+pub struct Parts<T> {
+    pub platform: Platform,
+    pub own: T,
+}
+
+impl<T> DomainState<T> {
+    pub fn new(platform: &Platform, own: T) -> Self {
+        DomainState(Arc::new(Parts { platform: platform.clone(), own }))
+    }
+}
+
+impl<T> Clone for DomainState<T> {
+    fn clone(&self) -> Self {
+        DomainState(self.0.clone())
+    }
+}
+
+impl<T> Deref for DomainState<T> {
+    type Target = Parts<T>;
+
+    fn deref(&self) -> &Parts<T> {
+        &self.0
+    }
+}
+
+impl<T> Deref for Parts<T> {
+    type Target = Platform;
+
+    fn deref(&self) -> &Platform {
+        &self.platform
     }
 }
 
 /// A domain mounted on a platform: its routes with their state, and its function bodies.
 pub struct Mounted {
+    /// The domain's name (the composition root mounts them in the crate root's order).
+    pub name: &'static str,
     pub routes: Routes<()>,
     /// Every function's definition; `None` for HTTP functions (the router serves them).
     pub functions: Vec<(FunctionDef, Option<BoundInvoke>)>,
@@ -202,7 +225,6 @@ pub trait AnyDomain: Sync {
     /// The same as a function, for a document built later.
     fn openapi_fn(&self) -> fn() -> utoipa::openapi::OpenApi;
     fn data(&self) -> Option<DataPart>;
-    fn mount(&self, platform: &Platform) -> anyhow::Result<Mounted>;
 }
 
 /// Turns a [`DomainModule`] into an [`AnyDomain`]; the `domains!` list in the crate root makes one
@@ -212,6 +234,20 @@ pub struct Module<D>(PhantomData<fn() -> D>);
 impl<D> Module<D> {
     pub const fn new() -> Self {
         Module(PhantomData)
+    }
+}
+
+impl<D: DomainModule> Module<D> {
+    /// The domain's routes and function bodies around its built state.
+    pub fn mount(state: D::State) -> Mounted {
+        let functions = D::functions().iter().map(|f| (f.def, f.bind(&state))).collect();
+        Mounted { name: D::NAME, routes: D::routes().with_state(state), functions }
+    }
+
+    /// Builds the state from the platform and what it needs, then mounts it.
+    pub fn build(platform: &Platform, needs: D::Needs) -> anyhow::Result<Mounted> {
+        let state = D::state(platform, needs).with_context(|| format!("building the {} domain", D::NAME))?;
+        Ok(Self::mount(state))
     }
 }
 
@@ -244,11 +280,5 @@ impl<D: DomainModule> AnyDomain for Module<D> {
 
     fn data(&self) -> Option<DataPart> {
         D::data()
-    }
-
-    fn mount(&self, platform: &Platform) -> anyhow::Result<Mounted> {
-        let state = D::state(platform).with_context(|| format!("building the {} domain", D::NAME))?;
-        let functions = D::functions().iter().map(|f| (f.def, f.bind(&state))).collect();
-        Ok(Mounted { routes: D::routes().with_state(state), functions })
     }
 }

@@ -2,7 +2,7 @@
 //! runs as an Azure Functions custom handler. See docs/ and ../shared/DESIGN.md.
 //!
 //! Layers, top to bottom (`tests/app/architecture.rs` keeps them): `main` → `app` (composition
-//! root) → the domains → `domain` (the seam), `functions`, `http` → `platform` → `config`;
+//! root and the commands; it runs `host`) → the domains → `domain` (the seam), `functions`, `http` → `platform` → `config`;
 //! `host` knows only `functions`, `http`, `platform` and `config`.
 
 pub mod app;

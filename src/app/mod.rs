@@ -3,8 +3,10 @@
 //! subscriptions and data parts exist) and the files generated from it live beside it.
 
 pub mod catalog;
+pub mod commands;
 pub mod contract;
 pub mod generate;
+pub mod wiring;
 
 use std::sync::Arc;
 
@@ -22,7 +24,7 @@ pub use catalog::Catalog;
 
 use crate::{
     config::{self, Config, ProcessEnv, Source},
-    domain::{AnyDomain, Blueprint, Platform},
+    domain::{AnyDomain, Blueprint, Mounted, Platform},
     functions::{
         self, FUNCTION_TIMEOUT,
         invoke::{self, Bound},
@@ -37,6 +39,8 @@ pub struct App {
     pub router: Router,
     /// The `/api` routes' path templates (for the tests that compare them with the functions).
     pub api_paths: Vec<&'static str>,
+    /// What the domains share (a test's own routes take the app's token verifier from here).
+    pub wired: wiring::Wired,
 }
 
 impl App {
@@ -57,14 +61,33 @@ impl App {
         Self::compose(crate::DOMAINS, config, settings, db)
     }
 
-    /// The app made of `domains`, in order.
+    /// The app made of `domains`: `crate::DOMAINS`, wired by [`wiring::mount`].
     pub fn compose(
         domains: &[&dyn AnyDomain],
         config: Config,
         settings: Arc<dyn Source>,
         db: PgPool,
     ) -> anyhow::Result<App> {
-        Self::mount(domains, Self::platform(domains, config, settings, db)?)
+        Self::compose_with(domains, config, settings, db, |_, _| Ok(Vec::new()))
+    }
+
+    /// The app made of `domains`: `crate::DOMAINS` first, wired by [`wiring::mount`], then the
+    /// ones `extra` mounts beside them with what the app's domains share (a test's throwaway
+    /// domain).
+    pub fn compose_with(
+        domains: &[&dyn AnyDomain],
+        config: Config,
+        settings: Arc<dyn Source>,
+        db: PgPool,
+        extra: impl FnOnce(&Platform, &wiring::Wired) -> anyhow::Result<Vec<Mounted>>,
+    ) -> anyhow::Result<App> {
+        let platform = Self::platform(domains, config, settings, db)?;
+        let (mut mounted, wired) = wiring::mount(&platform)?;
+        mounted.extend(extra(&platform, &wired)?);
+        let names: Vec<&str> = mounted.iter().map(|m| m.name).collect();
+        let listed: Vec<&str> = domains.iter().map(|d| d.name()).collect();
+        anyhow::ensure!(names == listed, "the wiring mounts {names:?}, the catalog lists {listed:?}");
+        Self::serve(mounted, wired, platform)
     }
 
     /// The platform `domains` run on: every setting they require in Azure is checked, and the
@@ -85,14 +108,19 @@ impl App {
         Platform::new(config, settings, db, blueprint)
     }
 
-    /// Mounts `domains` on `platform` and builds the router once.
-    pub fn mount(domains: &[&dyn AnyDomain], platform: Platform) -> anyhow::Result<App> {
+    /// Mounts the app's domains on `platform` (made elsewhere: tests move its clock or sinks).
+    pub fn mount(platform: Platform) -> anyhow::Result<App> {
+        let (mounted, wired) = wiring::mount(&platform)?;
+        Self::serve(mounted, wired, platform)
+    }
+
+    /// Builds the router once around the mounted domains.
+    fn serve(mounted: Vec<Mounted>, wired: wiring::Wired, platform: Platform) -> anyhow::Result<App> {
         let mut routes = Routes::new();
         let mut bodies = Vec::new();
-        for domain in domains {
-            let mounted = domain.mount(&platform)?;
-            routes = routes.merge(mounted.routes);
-            bodies.extend(mounted.functions);
+        for m in mounted {
+            routes = routes.merge(m.routes);
+            bodies.extend(m.functions);
         }
         let api_paths = routes.paths().to_vec();
         let routes_limit = routes.body_limits().iter().map(|(_, l)| *l).max().unwrap_or(0);
@@ -118,7 +146,7 @@ impl App {
             .fallback_service(api)
             .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
             .layer(CatchPanicLayer::custom(http::error::panic_response));
-        Ok(App { platform, router, api_paths })
+        Ok(App { platform, router, api_paths, wired })
     }
 }
 

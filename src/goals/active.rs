@@ -69,7 +69,7 @@ pub async fn day(state: &GoalsState, user: Uuid, now: DateTime<Utc>) -> anyhow::
             .map(|r| DayMission { id: r.mission.id, completed_at: r.completed_at, streak_days: r.streak_days })
             .collect(),
     };
-    let missions = state.catalog.with(&state.db, day.missions.iter().map(|m| &m.id)).await?;
+    let missions = state.own.catalog.with(&state.db, day.missions.iter().map(|m| &m.id)).await?;
     Ok((day, missions))
 }
 

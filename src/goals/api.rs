@@ -8,6 +8,10 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+pub use super::assessment::attention_of;
+pub use super::events;
+/// The reset's own rules (what completes or replaces a later domain's picks).
+pub use super::recommend as rules;
 pub use super::model::{AssessmentItem, Category, Difficulty, Mission, MissionId};
 use super::{stats, store};
 use crate::platform::time::seoul_date;
@@ -159,9 +163,10 @@ pub struct Pick {
     pub reason: String,
 }
 
-/// Recommendations from a later domain (the intelligence domain's AI picks). The goal domain
-/// cannot call a later domain, so the later one fills a [`RecommenderSlot`] when it is mounted;
-/// the reset asks it when set and keeps to its own rules when it is not or when it fails.
+/// Recommendations from a later domain (the intelligence domain's Claude picks). The goal domain
+/// cannot call a later domain: the composition root hands it one when it builds the goals state
+/// (`app::wiring`); the reset asks it when there is one and keeps to its own rules when there is
+/// not or when it fails.
 #[async_trait::async_trait]
 pub trait Recommender: Send + Sync {
     /// Up to `input`'s count of missions for `user` from `catalog` (never an excluded or retired
@@ -169,36 +174,17 @@ pub trait Recommender: Send + Sync {
     async fn pick(&self, user: Uuid, input: &super::recommend::Input, catalog: &[Mission]) -> anyhow::Result<Vec<Pick>>;
 }
 
-/// The one slot per app, shared through `Platform::shared`.
-#[derive(Clone, Default)]
-pub struct RecommenderSlot(std::sync::Arc<std::sync::OnceLock<std::sync::Arc<dyn Recommender>>>);
-
-impl RecommenderSlot {
-    pub fn of(platform: &Platform) -> anyhow::Result<RecommenderSlot> {
-        platform.shared(|_| Ok(RecommenderSlot::default()))
-    }
-
-    /// Sets the recommender (the first one set stays).
-    pub fn fill(&self, r: std::sync::Arc<dyn Recommender>) {
-        let _ = self.0.set(r);
-    }
-
-    pub fn get(&self) -> Option<&std::sync::Arc<dyn Recommender>> {
-        self.0.get()
-    }
-}
-
 /// The reset's recommendations: the recommender's picks that are in `catalog`, offered and not
 /// excluded, with their reasons, completed by the rules to [`super::recommend::COUNT`].
 pub async fn recommendations<'c>(
-    slot: &RecommenderSlot,
+    recommender: Option<&dyn Recommender>,
     user: Uuid,
     catalog: &'c [Mission],
     input: &super::recommend::Input,
 ) -> Vec<(&'c Mission, String)> {
     use super::recommend;
     let mut out: Vec<(&Mission, String)> = Vec::new();
-    if let Some(r) = slot.get() {
+    if let Some(r) = recommender {
         match r.pick(user, input, catalog).await {
             Ok(picks) => {
                 for p in picks {

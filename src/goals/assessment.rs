@@ -15,12 +15,7 @@ use std::collections::BTreeSet;
 use uuid::Uuid;
 
 use super::{GoalsState, model::AssessmentItem};
-use crate::{
-    health::{
-        api,
-        judge::{Grade, GradedItem},
-    },
-};
+use crate::health::api::{self, Grade, GradedItem};
 
 /// The assessment item a graded checkup item counts under, if a habit can help it.
 pub fn item_for(g: GradedItem) -> Option<AssessmentItem> {
@@ -38,11 +33,9 @@ pub fn item_for(g: GradedItem) -> Option<AssessmentItem> {
     })
 }
 
-/// The checkup items that need attention for `user`: none without the health-data consent or a
-/// checkup.
-pub async fn attention(state: &GoalsState, user: Uuid) -> anyhow::Result<BTreeSet<AssessmentItem>> {
-    // Nothing without the health-data consent in force: the accessor reads nothing then.
-    let Some(latest) = api::latest_checkup(state, user).await? else { return Ok(BTreeSet::new()) };
+/// The checkup items that need attention in `latest`: each graded 정상B(경계) or worse that a
+/// habit can help, current smoking and drinking.
+pub fn attention_of(latest: &api::CheckupRecord) -> BTreeSet<AssessmentItem> {
     let mut out: BTreeSet<AssessmentItem> = latest
         .assessment
         .items
@@ -56,5 +49,13 @@ pub async fn attention(state: &GoalsState, user: Uuid) -> anyhow::Result<BTreeSe
     if latest.drinking == Some(true) {
         out.insert(AssessmentItem::Alcohol);
     }
-    Ok(out)
+    out
+}
+
+/// The checkup items that need attention for `user`: none without the health-data consent or a
+/// checkup.
+pub async fn attention(state: &GoalsState, user: Uuid) -> anyhow::Result<BTreeSet<AssessmentItem>> {
+    // Nothing without the health-data consent in force: the accessor reads nothing then.
+    let Some(latest) = api::latest_checkup(state, user).await? else { return Ok(BTreeSet::new()) };
+    Ok(attention_of(&latest))
 }

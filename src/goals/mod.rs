@@ -16,18 +16,16 @@ pub mod rules;
 pub mod stats;
 pub mod store;
 
-use std::{ops::Deref, sync::Arc};
+use std::sync::Arc;
 
-use axum::extract::FromRef;
-use crate::platform::time::Clock;
 use utoipa::OpenApi as _;
 
 use crate::{
     config::Setting,
-    domain::{DataPart, DomainModule, Platform},
+    domain::{DataPart, DomainModule, DomainState, Platform},
     functions::Function,
     http::Routes,
-    users::Verifier,
+    users::api::Verifier,
 };
 
 pub const GOALS_RESET_RATE_LIMIT_PER_HOUR: Setting = Setting::new(
@@ -36,42 +34,29 @@ pub const GOALS_RESET_RATE_LIMIT_PER_HOUR: Setting = Setting::new(
 )
 .default("6");
 
-/// The goals domain's state: the platform, the token verifier, the clock and this process's copy
-/// of the catalogue. Behind one `Arc`: every request clones the state, and one counter is cheaper
-/// than the dozen inside.
-#[derive(Clone)]
-pub struct GoalsState(Arc<Inner>);
+/// The goals domain's state.
+pub type GoalsState = DomainState<Goals>;
 
-pub struct Inner {
-    platform: Platform,
+pub struct Goals {
     pub verifier: Verifier,
-    pub clock: Clock,
+    /// This process's copy of the catalogue.
     pub catalog: catalog::CatalogCache,
-    /// The intelligence domain's recommender, once it is mounted.
-    pub recommender: api::RecommenderSlot,
+    /// Picks for the reset from a later domain (the intelligence domain's Claude picks), handed
+    /// over by the composition root; the reset's own rules complete or replace them.
+    pub recommender: Option<Arc<dyn api::Recommender>>,
     pub resets_per_hour: u32,
 }
 
-impl Deref for GoalsState {
-    type Target = Inner;
-
-    fn deref(&self) -> &Inner {
-        &self.0
+impl AsRef<Verifier> for Goals {
+    fn as_ref(&self) -> &Verifier {
+        &self.verifier
     }
 }
 
-impl Deref for Inner {
-    type Target = Platform;
-
-    fn deref(&self) -> &Platform {
-        &self.platform
-    }
-}
-
-impl FromRef<GoalsState> for Verifier {
-    fn from_ref(state: &GoalsState) -> Verifier {
-        state.verifier.clone()
-    }
+/// What the goals domain is handed when it is built.
+pub struct Needs {
+    pub verifier: Verifier,
+    pub recommender: Option<Arc<dyn api::Recommender>>,
 }
 
 pub struct Domain;
@@ -101,19 +86,21 @@ const LINKS: &[crate::http::openapi::Link] = &[
 
 impl DomainModule for Domain {
     type State = GoalsState;
+    type Needs = Needs;
     const NAME: &'static str = "goals";
     const SETTINGS: &'static [Setting] = &[GOALS_RESET_RATE_LIMIT_PER_HOUR];
 
-    fn state(platform: &Platform) -> anyhow::Result<GoalsState> {
+    fn state(platform: &Platform, needs: Needs) -> anyhow::Result<GoalsState> {
         let src = platform.settings.as_ref();
-        Ok(GoalsState(Arc::new(Inner {
-            resets_per_hour: GOALS_RESET_RATE_LIMIT_PER_HOUR.number(src, "a whole number from 1 to 1000", 1..=1000)?,
-            verifier: crate::users::verifier(platform)?,
-            clock: platform.clock.clone(),
-            catalog: catalog::CatalogCache::default(),
-            recommender: api::RecommenderSlot::of(platform)?,
-            platform: platform.clone(),
-        })))
+        Ok(DomainState::new(
+            platform,
+            Goals {
+                resets_per_hour: GOALS_RESET_RATE_LIMIT_PER_HOUR.number(src, "a whole number from 1 to 1000", 1..=1000)?,
+                verifier: needs.verifier,
+                catalog: catalog::CatalogCache::default(),
+                recommender: needs.recommender,
+            },
+        ))
     }
 
     fn routes() -> Routes<GoalsState> {

@@ -22,15 +22,13 @@ pub use super::judge::{
     Assessment, Coverage, Flag, FlagCode, Grade, GradedItem, ItemAssessment, ItemValue, MetabolicCriterion,
     MetabolicSyndrome, Overall, Referral,
 };
+pub use super::events;
 pub use super::views::CheckupRecord;
 use super::{store, views};
 use crate::{
     domain::Platform,
     platform::cache,
-    users::{
-        self,
-        model::{Sex, age_on},
-    },
+    users::api::{self as users, Sex, age_on},
 };
 
 /// Cached reads live this long at most; every change of the user's checkups drops them at once.
@@ -96,11 +94,11 @@ pub struct UserInfo {
 
 /// The profile fields the health domain needs, from the user domain.
 pub async fn user_info(platform: &Platform, user: Uuid) -> anyhow::Result<UserInfo> {
-    let row = users::store::get(&platform.db, user).await.context("reading the profile")?;
-    Ok(match row {
+    let person = users::person(&platform.db, user).await.context("reading the profile")?;
+    Ok(match person {
         Some(u) => UserInfo {
             age: u.birth_date.map(|b| age_on(b, platform.clock.today())),
-            gender: u.sex(),
+            gender: u.sex,
             birth_date: u.birth_date,
             name: u.name,
             occupation: u.occupation,

@@ -17,7 +17,7 @@ pub const SWEEP: &str = "HealthSyncSweep";
 pub fn sweep(state: HealthState, _req: InvocationRequest) -> InvokeFuture {
     Box::pin(async move {
         let expired = jobs::sweep(&state.db).await?;
-        let erased = rights::erase_withdrawn(&state, state.withdrawn_retention).await?;
+        let erased = rights::erase_withdrawn(&state, state.own.withdrawn_retention).await?;
         let pruned = uploads::prune(&state.db).await?;
         Ok(InvocationResponse::default()
             .log(format!(

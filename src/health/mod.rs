@@ -17,26 +17,25 @@ pub mod store;
 pub mod trends;
 pub mod views;
 
-use std::{ops::Deref, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
-use axum::extract::FromRef;
 use utoipa::OpenApi as _;
 
 use crate::{
     config::{Environment, Setting},
-    domain::{DataPart, DomainModule, Platform},
+    domain::{DataPart, DomainModule, DomainState, Platform},
     functions::{ALL_METHODS, Function},
     http::Routes,
     platform::http_client::LazyClient,
-    users::{self, Verifier},
+    users::api::Verifier,
 };
 use provider::{CheckupProvider, NotConfigured, sample::Sample, tilko};
 use crate::platform::time::Clock;
 
 /// The health domain's state.
-#[derive(Clone)]
-pub struct HealthState {
-    platform: Platform,
+pub type HealthState = DomainState<Health>;
+
+pub struct Health {
     pub verifier: Verifier,
     pub provider: Arc<dyn CheckupProvider>,
     pub job_ttl: Duration,
@@ -45,17 +44,9 @@ pub struct HealthState {
     pub sync_starts_per_hour: u32,
 }
 
-impl Deref for HealthState {
-    type Target = Platform;
-
-    fn deref(&self) -> &Platform {
-        &self.platform
-    }
-}
-
-impl FromRef<HealthState> for Verifier {
-    fn from_ref(state: &HealthState) -> Verifier {
-        state.verifier.clone()
+impl AsRef<Verifier> for Health {
+    fn as_ref(&self) -> &Verifier {
+        &self.verifier
     }
 }
 
@@ -114,20 +105,23 @@ const LINKS: &[crate::http::openapi::Link] = &[
 
 impl DomainModule for Domain {
     type State = HealthState;
+    type Needs = Verifier;
     const NAME: &'static str = "health";
     const SETTINGS: &'static [Setting] = settings::SETTINGS;
 
-    fn state(platform: &Platform) -> anyhow::Result<HealthState> {
+    fn state(platform: &Platform, verifier: Verifier) -> anyhow::Result<HealthState> {
         let config = settings::HealthConfig::from_source(platform.settings.as_ref())?;
-        Ok(HealthState {
-            verifier: users::verifier(platform)?,
-            provider: provider(&config, platform.config.environment, &platform.clock),
-            job_ttl: config.job_ttl,
-            withdrawn_retention: config.withdrawn_retention,
-            uploads: config.uploads,
-            sync_starts_per_hour: config.sync_starts_per_hour,
-            platform: platform.clone(),
-        })
+        Ok(DomainState::new(
+            platform,
+            Health {
+                verifier,
+                provider: provider(&config, platform.config.environment, &platform.clock),
+                job_ttl: config.job_ttl,
+                withdrawn_retention: config.withdrawn_retention,
+                uploads: config.uploads,
+                sync_starts_per_hour: config.sync_starts_per_hour,
+            },
+        ))
     }
 
     fn routes() -> Routes<HealthState> {

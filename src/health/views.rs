@@ -14,7 +14,7 @@ use super::{
     provider::tilko::map::centre_category,
     store::checkups::StoredCheckup,
 };
-use crate::users::model::Sex;
+use crate::users::api::Sex;
 
 /// The blood values, flat (the old contract's `bloodTest`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -1,5 +1,6 @@
-//! The intelligence domain's Rust API for the domains after it (the motivator): nudge wording
-//! per segment. No personal data goes into the prompt (only the segment's descriptors), so no
+//! The intelligence domain's Rust API: the mission picks the composition root hands the goals
+//! reset ([`recommender`]), and for the domains after it (the motivator) nudge wording per
+//! segment. No personal data goes into the prompt (only the segment's descriptors), so no
 //! consent is needed; one wording per segment per day is asked for and shared by every user,
 //! slice and instance of that segment through the platform cache.
 
@@ -16,6 +17,18 @@ use crate::{
     domain::Platform,
     platform::{ai::Turn, cache},
 };
+
+/// Trains the safety guard's model from its corpus (a fraction of a second), so the first chat
+/// message does not wait for it; later calls return at once.
+pub fn warm_safety_model() {
+    super::safety::model::warm();
+}
+
+/// Claude's mission picks for the goals reset, as the goals domain asks for them
+/// (`goals::api::Recommender`); the composition root hands them to goals when it builds it.
+pub fn recommender(state: &super::IntelState) -> Arc<dyn crate::goals::api::Recommender> {
+    Arc::new(super::recommend::AiRecommender(state.clone()))
+}
 
 /// A segment of users to word one nudge for, and the wording to fall back on.
 pub struct NudgeBrief<'a> {

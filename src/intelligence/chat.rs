@@ -26,7 +26,7 @@ use crate::{
     health::api as health,
     http::{ApiError, ApiJson, ApiQuery, ApiResult, FieldError, ResultExt, Success, envelope::Envelope, text},
     platform::{ai::Turn, ratelimit},
-    users::{self, ActiveUser, ConsentKind},
+    users::api::{self as users, ActiveUser, ConsentKind},
 };
 
 /// The longest message, in characters.
@@ -168,11 +168,11 @@ fn account_gone() -> ApiError {
 
 /// The context lines Claude gets beside the conversation (only with the consents).
 async fn context_lines(state: &IntelState, user: Uuid) -> anyhow::Result<(String, Vec<(String, health::Grade)>, Vec<String>)> {
-    let subject = profile::subject(state.platform(), user).await?;
+    let subject = profile::subject(&state.platform, user).await?;
     let mut attention = Vec::new();
     let mut lines = vec![subject.lines()];
     // The accessor reads nothing without the health-data consent in force.
-    if let Some(r) = health::latest_checkup(state.platform(), user).await? {
+    if let Some(r) = health::latest_checkup(&state.platform, user).await? {
         lines.push(format!("[최근 검진]\n{}", profile::checkup_lines(&r)));
         attention = profile::attention(&r);
     }
@@ -215,7 +215,7 @@ pub async fn consultation(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    ratelimit::check(state.cache.as_ref(), "chat", &user.id.to_string(), state.chat_per_minute, Duration::from_secs(60))
+    ratelimit::check(state.cache.as_ref(), "chat", &user.id.to_string(), state.own.chat_per_minute, Duration::from_secs(60))
         .await
         .map_err(|r| ApiError::TooManyRequests { retry_after_secs: r.retry_after_secs })?;
     let session = match req.session_id {
@@ -229,7 +229,7 @@ pub async fn consultation(
     };
     let (response, questions, response_type, engine) = match safety::check(&checked) {
         Some(guard) => {
-            engine::announce(state.platform(), Purpose::Chat, Engine::Offline, false, "red_flag").await;
+            engine::announce(&state.platform, Purpose::Chat, Engine::Offline, false, "red_flag").await;
             guarded(guard)
         }
         None => answer(&state, user.id, session, &message, context.as_deref()).await?,
@@ -290,18 +290,18 @@ async fn answer(
         let system = format!("{SYSTEM}\n\n[사용자 정보]\n{lines}");
         let schema = schema();
         let ask = Ask { purpose: Purpose::Chat, system: &system, turns, schema: &schema };
-        let spender = Spender { user, day: state.clock.today(), daily_tokens: state.daily_tokens };
-        if let Ok(r) = engine::ask::<Reply>(state.platform(), true, Some(spender), ask, valid).await {
+        let spender = Spender { user, day: state.clock.today(), daily_tokens: state.own.daily_tokens };
+        if let Ok(r) = engine::ask::<Reply>(&state.platform, true, Some(spender), ask, valid).await {
             // The second layer: Claude saw a red flag the rules missed. Its coaching is not shown.
             if let Some(guard) = r.safety.guard() {
-                engine::announce(state.platform(), Purpose::Chat, Engine::Offline, false, "red_flag_ai").await;
+                engine::announce(&state.platform, Purpose::Chat, Engine::Offline, false, "red_flag_ai").await;
                 return Ok(guarded(guard));
             }
             let q = [r.suggested_questions[0].clone(), r.suggested_questions[1].clone(), r.suggested_questions[2].clone()];
             return Ok((r.response, q, ResponseType::Coaching, Engine::Claude));
         }
     } else {
-        engine::announce(state.platform(), Purpose::Chat, Engine::Offline, false, "no_consent").await;
+        engine::announce(&state.platform, Purpose::Chat, Engine::Offline, false, "no_consent").await;
     }
     let (a, q) = coach::chat(message, &coach::ChatContext { attention: &attention, open_missions: &open });
     Ok((a, q, ResponseType::Offline, Engine::Offline))

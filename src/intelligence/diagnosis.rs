@@ -23,7 +23,7 @@ use crate::{
     health::api::{self as health, Assessment, CheckupRecord, Grade, GradedItem, Overall},
     http::{ApiError, ApiResult, Success, envelope::Envelope},
     platform::{ai::Turn, cache},
-    users::{self, ActiveUser, ConsentKind},
+    users::api::{self as users, ActiveUser, ConsentKind},
 };
 
 /// How long a Claude explanation is kept (a new checkup or an erasure drops it sooner).
@@ -191,8 +191,8 @@ async fn write(
     );
     let schema = schema();
     let ask = Ask { purpose: Purpose::Diagnosis, system: SYSTEM, turns: vec![Turn::user(ask)], schema: &schema };
-    let spender = Spender { user, day: state.clock.today(), daily_tokens: state.daily_tokens };
-    match engine::ask::<Written>(state.platform(), allowed, Some(spender), ask, valid).await
+    let spender = Spender { user, day: state.clock.today(), daily_tokens: state.own.daily_tokens };
+    match engine::ask::<Written>(&state.platform, allowed, Some(spender), ask, valid).await
     {
         Ok(w) => (w.sentences, w.occupation_considerations, Engine::Claude),
         Err(_) => {
@@ -204,13 +204,13 @@ async fn write(
 
 /// The diagnosis of `user`'s latest checkup, from the cache when it still explains that checkup.
 pub async fn diagnose(state: &IntelState, user: Uuid) -> ApiResult<Diagnosis> {
-    if !health::processing_allowed(state.platform(), user).await? {
+    if !health::processing_allowed(&state.platform, user).await? {
         return Err(ApiError::Forbidden {
             code: "CONSENT_REQUIRED",
             message: "건강정보 처리에 동의해야 검진 결과 설명을 볼 수 있습니다.".into(),
         });
     }
-    let Some(record) = health::latest_checkup(state.platform(), user).await? else {
+    let Some(record) = health::latest_checkup(&state.platform, user).await? else {
         return Err(ApiError::NotFound {
             code: "CHECKUP_REQUIRED",
             message: "아직 검진 결과가 없어요. 건강검진 연동이나 직접 입력으로 결과를 먼저 등록해 주세요.".into(),
@@ -222,12 +222,12 @@ pub async fn diagnose(state: &IntelState, user: Uuid) -> ApiResult<Diagnosis> {
         && hit.checkup_id == record.id
         && hit.ai_allowed == allowed
     {
-        engine::announce(state.platform(), Purpose::Diagnosis, hit.diagnosis.engine, true, "ok").await;
+        engine::announce(&state.platform, Purpose::Diagnosis, hit.diagnosis.engine, true, "ok").await;
         return Ok(hit.diagnosis);
     }
     let a = &record.assessment;
     let (score, risk) = (health_score(a), risk_level(a));
-    let subject = profile::subject(state.platform(), user).await?;
+    let subject = profile::subject(&state.platform, user).await?;
     let (sentences, occupation, engine) = write(state, user, allowed, &record, &subject, score, risk).await;
     let diagnosis = Diagnosis {
         three_sentence_summary: sentences,

@@ -6,7 +6,7 @@ use serde_json::json;
 use super::{IntelState, diagnosis, recommend};
 use crate::{
     functions::{self, InvocationRequest, InvocationResponse, InvokeFuture, MESSAGE_IN, ServiceBusMessage},
-    health::events::{CheckupRecorded, CheckupSynced},
+    health::api::events::{CheckupRecorded, CheckupSynced},
     platform::bus::Event as _,
 };
 

@@ -19,24 +19,17 @@ pub mod recommend;
 pub mod safety;
 pub mod store;
 
-use std::{ops::Deref, sync::Arc};
-
-use axum::{
-    extract::FromRef,
-    routing::{get, post},
-};
+use axum::routing::{get, post};
 pub use engine::Engine;
 use utoipa::OpenApi as _;
 
 use crate::{
     config::Setting,
-    domain::{DataPart, DomainModule, Platform},
+    domain::{DataPart, DomainModule, DomainState, Platform},
     functions::Function,
-    goals::api::RecommenderSlot,
-    platform::time::Clock,
     http::Routes,
     platform::ai,
-    users::Verifier,
+    users::api::Verifier,
 };
 
 pub const AI_DAILY_TOKEN_BUDGET: Setting = Setting::new(
@@ -48,42 +41,18 @@ pub const CHAT_RATE_LIMIT_PER_MINUTE: Setting =
     Setting::new("CHAT_RATE_LIMIT_PER_MINUTE", "chat messages one user may send per minute (429 past it)")
         .default("10");
 
-#[derive(Clone)]
-pub struct IntelState(Arc<Inner>);
+/// The intelligence domain's state.
+pub type IntelState = DomainState<Intelligence>;
 
-pub struct Inner {
-    platform: Platform,
+pub struct Intelligence {
     pub verifier: Verifier,
-    pub clock: Clock,
     pub daily_tokens: u64,
     pub chat_per_minute: u32,
 }
 
-impl Deref for IntelState {
-    type Target = Inner;
-
-    fn deref(&self) -> &Inner {
-        &self.0
-    }
-}
-
-impl Deref for Inner {
-    type Target = Platform;
-
-    fn deref(&self) -> &Platform {
-        &self.platform
-    }
-}
-
-impl IntelState {
-    pub fn platform(&self) -> &Platform {
-        &self.platform
-    }
-}
-
-impl FromRef<IntelState> for Verifier {
-    fn from_ref(state: &IntelState) -> Verifier {
-        state.verifier.clone()
+impl AsRef<Verifier> for Intelligence {
+    fn as_ref(&self) -> &Verifier {
+        &self.verifier
     }
 }
 
@@ -109,6 +78,7 @@ const LINKS: &[crate::http::openapi::Link] = &[
 
 impl DomainModule for Domain {
     type State = IntelState;
+    type Needs = Verifier;
     const NAME: &'static str = "intelligence";
     const SETTINGS: &'static [Setting] = &[
         ai::ANTHROPIC_API_KEY,
@@ -123,18 +93,17 @@ impl DomainModule for Domain {
         CHAT_RATE_LIMIT_PER_MINUTE,
     ];
 
-    fn state(platform: &Platform) -> anyhow::Result<IntelState> {
+    fn state(platform: &Platform, verifier: Verifier) -> anyhow::Result<IntelState> {
         let src = platform.settings.as_ref();
         engine::check_fits(platform)?;
-        let state = IntelState(Arc::new(Inner {
-            verifier: crate::users::verifier(platform)?,
-            clock: platform.clock.clone(),
-            daily_tokens: AI_DAILY_TOKEN_BUDGET.number(src, "a whole number of tokens", 0..=100_000_000)?,
-            chat_per_minute: CHAT_RATE_LIMIT_PER_MINUTE.number(src, "a whole number from 1 to 1000", 1..=1000)?,
-            platform: platform.clone(),
-        }));
-        RecommenderSlot::of(platform)?.fill(Arc::new(recommend::AiRecommender(state.clone())));
-        Ok(state)
+        Ok(DomainState::new(
+            platform,
+            Intelligence {
+                verifier,
+                daily_tokens: AI_DAILY_TOKEN_BUDGET.number(src, "a whole number of tokens", 0..=100_000_000)?,
+                chat_per_minute: CHAT_RATE_LIMIT_PER_MINUTE.number(src, "a whole number from 1 to 1000", 1..=1000)?,
+            },
+        ))
     }
 
     fn routes() -> Routes<IntelState> {

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::{
     domain::Platform,
     health::api::{self, CheckupRecord, Grade, ItemValue},
-    users::model::Sex,
+    users::api::Sex,
 };
 
 /// Who is asking, as far as a prompt may say.

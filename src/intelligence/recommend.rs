@@ -18,15 +18,14 @@ use super::{
     profile::{self, Subject},
 };
 use crate::{
-    goals::{
-        api::{self as goals, AssessmentItem, Category, Difficulty, Mission, MissionId, Pick, Recommender},
-        assessment::item_for,
-        recommend::{self as rules, Input},
+    goals::api::{
+        self as goals, AssessmentItem, Category, Difficulty, Mission, MissionId, Pick, Recommender,
+        rules::{self, Input},
     },
-    health::api::{self as health, CheckupRecord, Grade},
+    health::api::{self as health, CheckupRecord},
     http::{ApiResult, Success, envelope::Envelope},
     platform::{ai::Turn, cache},
-    users::{self, ActiveUser, ConsentKind},
+    users::api::{self as users, ActiveUser, ConsentKind},
 };
 
 const CLAUDE_TTL: Duration = Duration::from_secs(6 * 3600);
@@ -174,8 +173,8 @@ pub async fn pick<'c>(
     );
     let schema = schema();
     let ask = Ask { purpose: Purpose::Recommend, system: SYSTEM, turns: vec![Turn::user(ask)], schema: &schema };
-    let spender = Spender { user, day: state.clock.today(), daily_tokens: state.daily_tokens };
-    let answer = engine::ask::<AiPicks>(state.platform(), known.allowed, Some(spender), ask, valid).await;
+    let spender = Spender { user, day: state.clock.today(), daily_tokens: state.own.daily_tokens };
+    let answer = engine::ask::<AiPicks>(&state.platform, known.allowed, Some(spender), ask, valid).await;
     if let Ok(ai) = answer {
         let mut dropped = 0;
         for p in ai.picks {
@@ -219,26 +218,12 @@ pub async fn pick<'c>(
 
 /// The checkup items needing attention, as the goal rules read them.
 fn attention(record: Option<&CheckupRecord>) -> BTreeSet<AssessmentItem> {
-    let Some(r) = record else { return BTreeSet::new() };
-    let mut out: BTreeSet<AssessmentItem> = r
-        .assessment
-        .items
-        .iter()
-        .filter(|i| matches!(i.grade, Grade::NormalB | Grade::Suspected))
-        .filter_map(|i| item_for(i.item))
-        .collect();
-    if r.smoking == Some(3) {
-        out.insert(AssessmentItem::Smoking);
-    }
-    if r.drinking == Some(true) {
-        out.insert(AssessmentItem::Alcohol);
-    }
-    out
+    record.map(goals::attention_of).unwrap_or_default()
 }
 
 /// The latest checkup: `None` without the health-data consent in force (the accessor decides).
 async fn record(state: &IntelState, user: Uuid) -> anyhow::Result<Option<CheckupRecord>> {
-    health::latest_checkup(state.platform(), user).await
+    health::latest_checkup(&state.platform, user).await
 }
 
 pub async fn recommend(state: &IntelState, user: Uuid) -> ApiResult<Recommendations> {
@@ -253,7 +238,7 @@ pub async fn recommend(state: &IntelState, user: Uuid) -> ApiResult<Recommendati
         && hit.day == progress.today
         && hit.ai_allowed == allowed
     {
-        engine::announce(state.platform(), Purpose::Recommend, hit.recs.engine, true, "ok").await;
+        engine::announce(&state.platform, Purpose::Recommend, hit.recs.engine, true, "ok").await;
         return Ok(hit.recs);
     }
     let input = Input {
@@ -262,7 +247,7 @@ pub async fn recommend(state: &IntelState, user: Uuid) -> ApiResult<Recommendati
         last_rate: progress.seven_day_rate,
     };
     let catalog = goals::catalog(&state.db).await?;
-    let subject = profile::subject(state.platform(), user).await?;
+    let subject = profile::subject(&state.platform, user).await?;
     let known = Known { subject: &subject, record: record.as_ref(), allowed };
     let (picked, summary) = pick(state, user, &input, &catalog, &known).await;
     let missions: Vec<RecommendedMission> = picked
@@ -305,7 +290,7 @@ pub async fn invalidate(state: &IntelState, user: Uuid) {
     cache::invalidate(state.cache.as_ref(), &cache_key(user)).await;
 }
 
-/// The goal domain's reset asks here (through `goals::api::RecommenderSlot`).
+/// The goal domain's reset asks here (handed to it as a `goals::api::Recommender` by `app::wiring`).
 pub struct AiRecommender(pub IntelState);
 
 #[async_trait::async_trait]
@@ -314,11 +299,11 @@ impl Recommender for AiRecommender {
         let state = &self.0;
         let allowed = users::has_consent(&state.db, user, ConsentKind::AiOverseasTransfer).await?;
         if !allowed {
-            engine::announce(state.platform(), Purpose::Recommend, Engine::Offline, false, "no_consent").await;
+            engine::announce(&state.platform, Purpose::Recommend, Engine::Offline, false, "no_consent").await;
             return Ok(Vec::new());
         }
         let record = record(state, user).await?;
-        let subject = profile::subject(state.platform(), user).await?;
+        let subject = profile::subject(&state.platform, user).await?;
         let known = Known { subject: &subject, record: record.as_ref(), allowed };
         let (picked, _) = pick(state, user, input, catalog, &known).await;
         invalidate(state, user).await;

@@ -15,11 +15,11 @@ use super::{
 };
 use crate::{
     functions::{self, InvocationError, InvocationRequest, InvocationResponse, InvokeFuture, MESSAGE_IN, ServiceBusMessage},
-    goals::events::GoalAchieved,
-    health::{api as health, events::CheckupSynced},
+    goals::api::events::GoalAchieved,
+    health::api::{self as health, events::CheckupSynced},
     http::error::violated_constraint,
     platform::bus::{self, Handled, NewEvent},
-    users::events::UserRegistered,
+    users::api::events::UserRegistered,
 };
 
 pub const WELCOME: &str = "MotivatorWelcome";

@@ -12,21 +12,19 @@ pub mod rules;
 pub mod store;
 pub mod wording;
 
-use std::{ops::Deref, sync::Arc};
+use std::sync::Arc;
 
 use anyhow::Context;
-use axum::extract::FromRef;
 use chrono::{DateTime, Utc};
 use utoipa::OpenApi as _;
 
 use crate::{
     config::Setting,
-    domain::{DataPart, DomainModule, Platform},
+    domain::{DataPart, DomainModule, DomainState, Platform},
     functions::Function,
-    platform::time::Clock,
     http::Routes,
     platform::bus::Event,
-    users::Verifier,
+    users::api::Verifier,
 };
 
 pub const NUDGE_SCHEDULE: Setting = Setting::new(
@@ -58,14 +56,11 @@ pub const SETTINGS: &[Setting] = &[
     NOTIFICATION_DEVICES_PER_USER,
 ];
 
-/// The motivator's state. Behind one `Arc`, as every request clones it.
-#[derive(Clone)]
-pub struct MotivatorState(Arc<Inner>);
+/// The motivator's state.
+pub type MotivatorState = DomainState<Motivator>;
 
-pub struct Inner {
-    pub platform: Platform,
+pub struct Motivator {
     pub verifier: Verifier,
-    pub clock: Clock,
     pub slice_size: u32,
     /// How many users' progress a slice reads at once (the pool's size).
     pub concurrency: usize,
@@ -75,43 +70,23 @@ pub struct Inner {
     schedule: Option<String>,
 }
 
-impl Deref for MotivatorState {
-    type Target = Inner;
-
-    fn deref(&self) -> &Inner {
-        &self.0
+impl AsRef<Verifier> for Motivator {
+    fn as_ref(&self) -> &Verifier {
+        &self.verifier
     }
 }
 
-impl Deref for Inner {
-    type Target = Platform;
-
-    fn deref(&self) -> &Platform {
-        &self.platform
-    }
-}
-
-impl FromRef<MotivatorState> for Verifier {
-    fn from_ref(state: &MotivatorState) -> Verifier {
-        state.verifier.clone()
-    }
-}
-
-impl MotivatorState {
-    pub fn new(platform: &Platform, push: Option<Arc<dyn push::PushSender>>) -> anyhow::Result<Self> {
+impl Motivator {
+    pub fn new(platform: &Platform, verifier: Verifier, push: Option<Arc<dyn push::PushSender>>) -> anyhow::Result<Self> {
         let src = platform.settings.as_ref();
-        let slice_size = NUDGE_SLICE_SIZE.number(src, "a whole number from 10 to 10000", 10..=10_000)?;
-        let clock = platform.clock.clone();
-        Ok(MotivatorState(Arc::new(Inner {
-            verifier: crate::users::verifier(platform)?,
-            clock,
-            slice_size,
+        Ok(Motivator {
+            verifier,
+            slice_size: NUDGE_SLICE_SIZE.number(src, "a whole number from 10 to 10000", 10..=10_000)?,
             concurrency: (platform.config.db_pool_max as usize).max(1),
             push,
             devices_per_user: NOTIFICATION_DEVICES_PER_USER.number(src, "devices from 1 to 100", 1..=100)?,
             schedule: NUDGE_SCHEDULE.read(src),
-            platform: platform.clone(),
-        })))
+        })
     }
 
     /// When the daily timer fires next after `now`.
@@ -171,14 +146,15 @@ const LINKS: &[crate::http::openapi::Link] = &[
 
 impl DomainModule for Domain {
     type State = MotivatorState;
+    type Needs = Verifier;
     const NAME: &'static str = "motivator";
     const SETTINGS: &'static [Setting] = SETTINGS;
 
-    fn state(platform: &Platform) -> anyhow::Result<MotivatorState> {
+    fn state(platform: &Platform, verifier: Verifier) -> anyhow::Result<MotivatorState> {
         let src = platform.settings.as_ref();
         let push = push::sender(NOTIFICATION_HUB_CONNECTION.read(src), NOTIFICATION_HUB_NAME.read(src))
             .context("configuring Notification Hubs")?;
-        MotivatorState::new(platform, push)
+        Ok(DomainState::new(platform, Motivator::new(platform, verifier, push)?))
     }
 
     fn routes() -> Routes<MotivatorState> {
@@ -193,9 +169,9 @@ impl DomainModule for Domain {
 
     fn functions() -> Vec<Function<MotivatorState>> {
         use crate::{
-            goals::events::GoalAchieved,
-            health::events::CheckupSynced,
-            users::events::{UserDeleted, UserRegistered},
+            goals::api::events::GoalAchieved,
+            health::api::events::CheckupSynced,
+            users::api::events::{UserDeleted, UserRegistered},
         };
         vec![
             Function::http("Notifications", "notifications/{*path}", &["get", "post", "put", "delete"]),

@@ -30,7 +30,7 @@ use crate::{
     goals::api as goals,
     platform::time::seoul_date,
     platform::bus::{self, Handled, NewEvent},
-    users::{self, ConsentKind},
+    users::api::{self as users, ConsentKind},
 };
 
 pub const TIMER: &str = "MotivatorDailyNudges";
@@ -55,7 +55,7 @@ pub async fn start_run(
 ) -> anyhow::Result<Uuid> {
     let run_id = Uuid::now_v7();
     let day = seoul_date(run_at);
-    let slice_size = state.slice_size;
+    let slice_size = state.own.slice_size;
     let mut tx = state.db.begin().await?;
     let trigger_name = if trigger == Trigger::Timer { "TIMER" } else { "OPERATOR" };
     store::create_run(&mut tx, run_id, run_at, day, trigger_name, slice_size).await?;
@@ -209,7 +209,7 @@ pub async fn process(
                 && users::has_consent(db, user, ConsentKind::NightPromotional).await?;
             anyhow::Ok((user, p, consent))
         })
-        .buffered(state.concurrency)
+        .buffered(state.own.concurrency)
         .try_collect()
         .await?;
     let mut report = SliceReport { processed: progress.len(), ..SliceReport::default() };

@@ -23,7 +23,7 @@ use crate::{
     goals::api::{self as goals, MissionId},
     platform::time::SEOUL,
     http::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, FieldError, Success, envelope::Envelope},
-    users::ActiveUser,
+    users::api::ActiveUser,
 };
 
 pub const PAGE_SIZE_DEFAULT: u32 = 20;
@@ -205,7 +205,7 @@ pub async fn register_device(
 ) -> ApiResult<Success<store::Device>> {
     check_token(&req.token)?;
     let device =
-        store::upsert_device(&state.db, user.id, req.platform.as_str(), &req.token, state.devices_per_user).await?;
+        store::upsert_device(&state.db, user.id, req.platform.as_str(), &req.token, state.own.devices_per_user).await?;
     Ok(Success::new(device).message("푸시 알림 기기를 등록했습니다."))
 }
 
@@ -418,7 +418,7 @@ pub async fn batch(
             success_count: 0,
             failed_count: 0,
             trigger_time,
-            next_scheduled_time: state.next_daily_run(now),
+            next_scheduled_time: state.own.next_daily_run(now),
         },
     ))
 }

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::rules::{MotivationType, Priority, Segment, StreakBand};
 use crate::{
     domain::Platform,
-    intelligence::{self, api::NudgeBrief},
+    intelligence::api::{self as intelligence, NudgeBrief},
 };
 
 /// Who wrote a text.
@@ -19,7 +19,7 @@ use crate::{
 pub enum Engine {
     /// The templates below.
     Template,
-    /// Claude, once per segment and day (`intelligence::api::nudge_wording`).
+    /// Claude, once per segment and day (`intelligence::nudge_wording`).
     Claude,
 }
 
@@ -41,16 +41,16 @@ pub async fn segment_wording(platform: &Platform, day: NaiveDate, segment: &Segm
         motivation: segment.motivation.as_str(),
         urgency: segment.urgency.as_str(),
         streak_band: segment.streak.as_str(),
-        fallback: intelligence::api::Wording {
+        fallback: intelligence::Wording {
             title: fallback.title.clone(),
             body: fallback.body.clone(),
-            engine: intelligence::api::Engine::Offline,
+            engine: intelligence::Engine::Offline,
         },
     };
-    let w = intelligence::api::nudge_wording(platform, day, &brief).await;
+    let w = intelligence::nudge_wording(platform, day, &brief).await;
     match w.engine {
-        intelligence::api::Engine::Claude => Wording { title: w.title, body: w.body, engine: Engine::Claude },
-        intelligence::api::Engine::Offline => fallback,
+        intelligence::Engine::Claude => Wording { title: w.title, body: w.body, engine: Engine::Claude },
+        intelligence::Engine::Offline => fallback,
     }
 }
 

@@ -6,13 +6,11 @@ pub mod heartbeat;
 pub mod probes;
 pub mod relay;
 
-use std::ops::Deref;
-
 use utoipa::OpenApi as _;
 
 use crate::{
     config::Setting,
-    domain::{DomainModule, Platform},
+    domain::{DomainModule, DomainState, Platform},
     functions::Function,
     http::Routes,
 };
@@ -27,16 +25,7 @@ pub const OUTBOX_RELAY_SCHEDULE: Setting = Setting::new(
 .default("0 * * * * *");
 
 /// The system domain's state: the platform itself.
-#[derive(Clone)]
-pub struct SystemState(Platform);
-
-impl Deref for SystemState {
-    type Target = Platform;
-
-    fn deref(&self) -> &Platform {
-        &self.0
-    }
-}
+pub type SystemState = DomainState<()>;
 
 pub struct Domain;
 
@@ -61,11 +50,12 @@ const LINKS: &[crate::http::openapi::Link] = &[
 
 impl DomainModule for Domain {
     type State = SystemState;
+    type Needs = ();
     const NAME: &'static str = "system";
     const SETTINGS: &'static [Setting] = &[HEARTBEAT_SCHEDULE, OUTBOX_RELAY_SCHEDULE];
 
-    fn state(platform: &Platform) -> anyhow::Result<SystemState> {
-        Ok(SystemState(platform.clone()))
+    fn state(platform: &Platform, (): ()) -> anyhow::Result<SystemState> {
+        Ok(DomainState::new(platform, ()))
     }
 
     fn routes() -> Routes<SystemState> {

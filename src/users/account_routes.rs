@@ -302,7 +302,7 @@ pub async fn put_consents(
 async fn forget_after_answers(state: &UsersState, user: Uuid, items: &[(ConsentKind, bool)]) {
     let cache = state.cache.as_ref();
     for (kind, _) in items {
-        crate::platform::cache::invalidate(cache, &super::consent_cache_key(user, *kind)).await;
+        crate::platform::cache::invalidate(cache, &super::api::consent_cache_key(user, *kind)).await;
     }
     if items.iter().any(|(k, granted)| *k == ConsentKind::HealthData && !granted) {
         for part in state.data_parts.iter() {

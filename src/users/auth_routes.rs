@@ -33,7 +33,7 @@ fn client_address(state: &UsersState, headers: &HeaderMap) -> String {
 }
 
 async fn limit(state: &UsersState, scope: &'static str, subject: &str) -> Result<(), ApiError> {
-    ratelimit::check(state.cache.as_ref(), scope, subject, state.auth.config.rate_limit_per_minute, WINDOW)
+    ratelimit::check(state.cache.as_ref(), scope, subject, state.own.auth.config.rate_limit_per_minute, WINDOW)
         .await
         .map_err(ApiError::from)
 }
@@ -142,6 +142,7 @@ pub async fn login(
                 return Err(ApiError::Validation(missing));
             }
             state
+                .own
                 .auth
                 .exchange_google_code(
                     &code,
@@ -154,12 +155,12 @@ pub async fn login(
         }
         _ => return Err(ApiError::field("idToken", "idToken 또는 authorizationCode 중 하나만 보내 주세요.")),
     };
-    let identity = state.auth.verify_id_token(&id_token).await.map_err(sign_in_error)?;
+    let identity = state.own.auth.verify_id_token(&id_token).await.map_err(sign_in_error)?;
     limit(&state, "login-account", &format!("{}|{}", identity.issuer, identity.subject)).await?;
     let (user, new_user) =
         store::find_or_create(&state.db, &identity.issuer, &identity.subject, identity.email.as_deref())
             .await?;
-    let pair = state.auth.issue(&state.db, &user, new_user).await?;
+    let pair = state.own.auth.issue(&state.db, &user, new_user).await?;
     Ok(Success::new(pair).message("로그인되었습니다."))
 }
 
@@ -194,7 +195,7 @@ pub async fn refresh(
         limit(&state, "refresh-account", &owner.to_string()).await?;
     }
     let (new_token, new_hash) = tokens::new_refresh();
-    let expires = chrono::Utc::now() + state.auth.config.refresh_ttl;
+    let expires = chrono::Utc::now() + state.own.auth.config.refresh_ttl;
     let invalid = || ApiError::Unauthorized {
         code: "INVALID_REFRESH_TOKEN",
         message: "로그인이 만료되었습니다. 다시 로그인해 주세요.".into(),
@@ -202,7 +203,7 @@ pub async fn refresh(
     match store::rotate_refresh(&state.db, &old, &new_hash, expires).await? {
         Rotation::Rotated { user, session } => {
             let Some(row) = store::get(&state.db, user).await? else { return Err(invalid()) };
-            let pair = state.auth.pair(user, session, row.status(), new_token, false)?;
+            let pair = state.own.auth.pair(user, session, row.status(), new_token, false)?;
             Ok(Success::new(pair).message("토큰이 갱신되었습니다."))
         }
         Rotation::Reused { user } => {
@@ -254,7 +255,7 @@ pub async fn dev_login(
     headers: HeaderMap,
     ApiJson(req): ApiJson<DevLoginRequest>,
 ) -> ApiResult<Success<TokenPair>> {
-    if !state.auth.config.dev_login {
+    if !state.own.auth.config.dev_login {
         return Err(ApiError::not_found("요청한 주소를 찾을 수 없습니다."));
     }
     limit(&state, "login-ip", &client_address(&state, &headers)).await?;
@@ -263,6 +264,6 @@ pub async fn dev_login(
     };
     let email = email.to_lowercase();
     let (user, new_user) = store::find_or_create(&state.db, DEV_ISSUER, &email, Some(&email)).await?;
-    let pair = state.auth.issue(&state.db, &user, new_user).await?;
+    let pair = state.own.auth.issue(&state.db, &user, new_user).await?;
     Ok(Success::new(pair).message("개발용 로그인이 완료되었습니다."))
 }

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::{auth::Auth, model::UserStatus, store};
 use crate::{
-    domain::Platform,
+    domain::{DomainState, Platform},
     http::ApiError,
     platform::cache::{self, Cache},
 };
@@ -30,6 +30,14 @@ pub struct Verifier {
 impl Verifier {
     pub fn new(platform: &Platform, auth: Arc<Auth>) -> Self {
         Verifier { auth, db: platform.db.clone(), cache: platform.cache.clone() }
+    }
+}
+
+/// Any domain whose own parts hold the verifier (handed over by the composition root) gives it
+/// to `AuthUser` and `ActiveUser`.
+impl<T: AsRef<Verifier>> FromRef<DomainState<T>> for Verifier {
+    fn from_ref(state: &DomainState<T>) -> Verifier {
+        state.own.as_ref().clone()
     }
 }
 

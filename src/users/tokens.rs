@@ -113,12 +113,14 @@ const LEEWAY_SECS: u64 = 30;
 /// The user id of a valid access token, or `None`: bad signature, unknown key, any other
 /// algorithm, a critical header extension (RFC 7515 §4.1.11: we understand none), wrong issuer or
 /// audience, expired, not yet valid (`nbf`), issued in the future, or living longer than
-/// `max_lifetime` (what we issue); a token we did not issue cannot name its own lifetime.
+/// `max_lifetime` (what we issue); a token we did not issue cannot name its own lifetime. The
+/// app verifies through [`VerifiedTokens::verify`], which remembers valid tokens.
+#[cfg(test)]
 pub fn verify_access(keys: &SigningKeys, token: &str, max_lifetime: Duration) -> Option<Verified> {
     verify_access_until(keys, token, max_lifetime).map(|(v, _)| v)
 }
 
-/// [`verify_access`], with the last second at which the token is still accepted.
+/// `verify_access`, with the last second at which the token is still accepted.
 fn verify_access_until(keys: &SigningKeys, token: &str, max_lifetime: Duration) -> Option<(Verified, u64)> {
     let header = jsonwebtoken::decode_header(token).ok()?;
     if header.alg != Algorithm::HS256 || header.crit.is_some() {
@@ -145,7 +147,7 @@ fn verify_access_until(keys: &SigningKeys, token: &str, max_lifetime: Duration) 
 /// and each later request looks the whole token up instead (an exact match: a token differing in
 /// any byte is a different key and is verified afresh). An entry lives until the token stops
 /// being accepted (its expiry plus the leeway), so nothing is accepted longer than
-/// [`verify_access`] would accept it; only valid tokens are kept, and the memory is bounded.
+/// `verify_access` would accept it; only valid tokens are kept, and the memory is bounded.
 /// Whether the account still exists, or the session was logged out, is not this cache's
 /// business: the caller checks both on every request (`extract`), hits included.
 pub struct VerifiedTokens {
@@ -182,7 +184,7 @@ impl Default for VerifiedTokens {
 }
 
 impl VerifiedTokens {
-    /// [`verify_access`], remembering the answer for valid tokens.
+    /// `verify_access`, remembering the answer for valid tokens.
     pub fn verify(&self, keys: &SigningKeys, token: &str, max_lifetime: Duration) -> Option<Verified> {
         let now = jsonwebtoken::get_current_timestamp();
         if let Some((id, until)) = self.cache.get(token)

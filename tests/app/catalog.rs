@@ -15,7 +15,7 @@ use healthsync::{
         InvokeFuture, MESSAGE_IN, ServiceBusMessage, Trigger,
     },
     http::{Routes, Success},
-    users::{AuthUser, Verifier},
+    users::api::{AuthUser, Verifier},
 };
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -60,8 +60,9 @@ fn duplicate_or_snake_case_operation_ids_and_undeclared_schedules_are_problems()
     struct Twice;
     impl DomainModule for Twice {
         type State = ();
+        type Needs = ();
         const NAME: &'static str = "twice";
-        fn state(_: &Platform) -> anyhow::Result<()> {
+        fn state(_: &Platform, (): ()) -> anyhow::Result<()> {
             Ok(())
         }
         fn openapi() -> utoipa::openapi::OpenApi {
@@ -226,11 +227,12 @@ mod throwaway {
 
     impl DomainModule for Domain {
         type State = State;
+        type Needs = Verifier;
         const NAME: &'static str = "throwaway";
         const SETTINGS: &'static [Setting] = &[THROWAWAY_SCHEDULE];
 
-        fn state(platform: &Platform) -> anyhow::Result<State> {
-            Ok(State { db: platform.db.clone(), verifier: healthsync::users::verifier(platform)? })
+        fn state(platform: &Platform, verifier: Verifier) -> anyhow::Result<State> {
+            Ok(State { db: platform.db.clone(), verifier })
         }
 
         fn routes() -> Routes<State> {
@@ -295,7 +297,7 @@ async fn a_new_domain_joins_by_being_listed(pool: PgPool) {
         .execute(&pool)
         .await
         .unwrap();
-    // The one line: the crate root's list, plus the new domain.
+    // One line: the crate root's list, plus the new domain.
     let listed = Module::<throwaway::Domain>::new();
     let domains: Vec<&dyn AnyDomain> = DOMAINS.iter().copied().chain([&listed as &dyn AnyDomain]).collect();
     let catalog = Catalog::new(&domains);
@@ -329,7 +331,11 @@ async fn a_new_domain_joins_by_being_listed(pool: PgPool) {
     // Served: its route behind the shared token verifier, its timer and consumer by invocation.
     let settings = Arc::new(settings(&[("DEV_LOGIN_ENABLED", "true")]));
     let config = Config::from_source(settings.as_ref()).unwrap();
-    let app = App::compose(&domains, config, settings, pool.clone()).unwrap();
+    // And its line in the wiring: what it needs from the others (here the token verifier).
+    let app = App::compose_with(&domains, config, settings, pool.clone(), |platform, wired| {
+        Ok(vec![Module::<throwaway::Domain>::build(platform, wired.verifier.clone())?])
+    })
+    .unwrap();
     let login =
         call(&app.router, Method::POST, "/api/auth/dev-login", Some(json!({"email": "t@example.com"}))).await;
     let token = login.body["data"]["accessToken"].as_str().unwrap().to_string();

@@ -45,7 +45,7 @@ async fn app(server: &MockServer, pool: &PgPool, extra: &[(&str, &str)]) -> axum
     let mut platform = App::platform(DOMAINS, config, settings, pool.clone()).unwrap();
     let base = url::Url::parse(&format!("{}/", server.uri())).unwrap();
     platform.events = Arc::new(ServiceBusSink::new(&base, "events", Arc::new(Token)).unwrap());
-    App::mount(DOMAINS, platform).unwrap().router
+    App::mount(platform).unwrap().router
 }
 
 async fn unpublished(pool: &PgPool) -> i64 {

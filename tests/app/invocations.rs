@@ -38,8 +38,9 @@ mod slow {
 
     impl DomainModule for Domain {
         type State = ();
+        type Needs = ();
         const NAME: &'static str = "slow";
-        fn state(_: &Platform) -> anyhow::Result<()> {
+        fn state(_: &Platform, (): ()) -> anyhow::Result<()> {
             Ok(())
         }
         fn functions() -> Vec<Function<()>> {
@@ -56,7 +57,11 @@ fn slow_app(pool: PgPool, extra: &[(&str, &str)]) -> axum::Router {
     let domains: Vec<&dyn AnyDomain> = DOMAINS.iter().copied().chain([&*listed as &dyn AnyDomain]).collect();
     let settings = Arc::new(settings(extra));
     let config = Config::from_source(settings.as_ref()).unwrap();
-    App::compose(&domains, config, settings, pool).unwrap().router
+    App::compose_with(&domains, config, settings, pool, |platform, _| {
+        Ok(vec![Module::<slow::Domain>::build(platform, ())?])
+    })
+    .unwrap()
+    .router
 }
 
 async fn invoke(app: &axum::Router, function: &str, payload: serde_json::Value) -> Answer {

@@ -51,7 +51,7 @@ fn app_with_sink(pool: &PgPool, sink: Arc<dyn EventSink>) -> axum::Router {
     let config = Config::from_source(settings.as_ref()).unwrap();
     let mut platform = App::platform(DOMAINS, config, settings, pool.clone()).unwrap();
     platform.events = sink;
-    App::mount(DOMAINS, platform).unwrap().router
+    App::mount(platform).unwrap().router
 }
 
 async fn run_relay(app: &axum::Router) -> crate::support::Answer {

@@ -144,7 +144,7 @@ async fn app_publishing_to(server: &MockServer, pool: &PgPool) -> axum::Router {
     let config = healthsync::config::Config::from_source(settings.as_ref()).unwrap();
     let mut platform = App::platform(DOMAINS, config, settings, pool.clone()).unwrap();
     platform.events = Arc::new(sink_for(server).await);
-    App::mount(DOMAINS, platform).unwrap().router
+    App::mount(platform).unwrap().router
 }
 
 async fn run_relay(app: &axum::Router) -> crate::support::Answer {

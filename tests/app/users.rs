@@ -157,7 +157,7 @@ async fn consents_are_versioned_records_and_other_domains_can_check_them(pool: P
                                     {"type": "AI_OVERSEAS_TRANSFER", "granted": true, "version": "2026-11"}]});
     let a = authed(&app, &s.access, Method::PUT, "/api/users/me/consents", Some(grant)).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
-    use healthsync::users::{ConsentKind, has_consent};
+    use healthsync::users::api::{ConsentKind, has_consent};
     assert!(has_consent(&state.platform.db, id, ConsentKind::HealthData).await.unwrap());
     assert!(has_consent(&state.platform.db, id, ConsentKind::AiOverseasTransfer).await.unwrap());
     assert!(!has_consent(&state.platform.db, id, ConsentKind::NightPromotional).await.unwrap());
@@ -482,12 +482,14 @@ async fn a_deleted_user_is_refused_at_once_even_with_a_cached_status(pool: PgPoo
 
 #[sqlx::test]
 async fn routes_that_need_a_finished_onboarding_refuse_a_pending_account_with_403(pool: PgPool) {
-    use healthsync::users::ActiveUser;
-    let (state, app) = setup(pool);
-    // A route as later domains write them: it takes `ActiveUser`.
+    use healthsync::users::api::ActiveUser;
+    let whole =
+        healthsync::app::App::with_pool(std::sync::Arc::new(crate::support::settings(LOCAL)), pool).unwrap();
+    let app = whole.router.clone();
+    // A route as later domains write them: it takes `ActiveUser` (with the app's one verifier).
     let guarded = Router::new()
         .route("/guarded", axum::routing::get(|ActiveUser(u): ActiveUser| async move { u.id.to_string() }))
-        .with_state(healthsync::users::verifier(&state.platform).unwrap());
+        .with_state(whole.wired.verifier.clone());
     let s = dev_login(&app, "pending@example.com").await;
     let a = authed(&guarded, &s.access, Method::GET, "/guarded", None).await;
     assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.text);
@@ -539,7 +541,7 @@ async fn of_three_concurrent_erasures_one_wins_and_one_user_deleted_is_announced
 
 #[sqlx::test]
 async fn the_document_names_the_consent_versions_in_force(pool: PgPool) {
-    use healthsync::users::ConsentKind;
+    use healthsync::users::api::ConsentKind;
     let (_, app) = setup(pool);
     let doc = call(&app, Method::GET, "/api/openapi.json", None).await.body;
     let pattern = doc["components"]["schemas"]["ConsentAnswer"]["properties"]["version"]["pattern"]

@@ -23,7 +23,7 @@ use crate::{
         ApiResult,
         envelope::{Envelope, PreRendered},
     },
-    users::ActiveUser,
+    users::api::ActiveUser,
 };
 
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]

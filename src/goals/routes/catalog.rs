@@ -8,7 +8,7 @@ use super::MissionView;
 use crate::{
     goals::{GoalsState, store},
     http::{ApiResult, Success, envelope::Envelope},
-    users::AuthUser,
+    users::api::AuthUser,
 };
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -18,7 +18,7 @@ use crate::{
         envelope::Envelope,
         text::{self, TextError},
     },
-    users::ActiveUser,
+    users::api::ActiveUser,
 };
 
 /// The longest note kept, in characters.

@@ -18,7 +18,7 @@ use crate::{
         store,
     },
     http::{ApiError, ApiQuery, ApiResult, FieldError, Success, envelope::Envelope},
-    users::ActiveUser,
+    users::api::ActiveUser,
 };
 
 /// The longest period, in days (a leap year).

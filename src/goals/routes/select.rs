@@ -19,7 +19,7 @@ use crate::{
     },
     platform::time::seoul_date,
     platform::ratelimit,
-    users::ActiveUser,
+    users::api::ActiveUser,
 };
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -178,7 +178,7 @@ pub async fn reset_missions(
     }
     // Each reset may ask Claude for picks: a per-user limit keeps a loop of resets from spending
     // the AI budget (and the API) in seconds.
-    ratelimit::check(state.cache.as_ref(), "goals-reset", &user.id.to_string(), state.resets_per_hour, HOUR)
+    ratelimit::check(state.cache.as_ref(), "goals-reset", &user.id.to_string(), state.own.resets_per_hour, HOUR)
         .await
         .map_err(|r| ApiError::TooManyRequests { retry_after_secs: r.retry_after_secs })?;
     let now = state.clock.now();
@@ -195,7 +195,7 @@ pub async fn reset_missions(
     }
     let input = recommend::Input { attention: assessment::attention(&state, user.id).await?, exclude, last_rate };
     let catalog = store::catalog(&state.db).await?;
-    let new_recommendations = api::recommendations(&state.recommender, user.id, &catalog, &input)
+    let new_recommendations = api::recommendations(state.own.recommender.as_deref(), user.id, &catalog, &input)
         .await
         .into_iter()
         .map(|(m, reason)| Recommendation { mission: MissionView::from(m), reason })

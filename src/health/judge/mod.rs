@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::model::{Condition, Measurements, items, urine_protein_label};
-use crate::users::model::Sex;
+use crate::users::api::Sex;
 pub use overall::{Flag, FlagCode, MetabolicCriterion, MetabolicSyndrome, Overall, Referral};
 use scales::Scale;
 

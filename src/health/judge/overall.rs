@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use super::{Grade, GradedItem, ItemAssessment, rules::RuleVersion};
 use crate::{
     health::model::{Condition, Measurements},
-    users::model::Sex,
+    users::api::Sex,
 };
 
 /// The overall categories of the national checkup.

@@ -4,7 +4,7 @@
 //! a band. Values are read as continuous: "AST 41–50" is `40 < x < 51`, so 40.5 is 정상B.
 
 use super::Grade;
-use crate::users::model::Sex;
+use crate::users::api::Sex;
 
 /// An interval of the real line; each end is `(value, inclusive)`, `None` is unbounded.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 
 use super::{overall::metabolic_syndrome, *};
-use crate::{health::model::Condition, users::model::Sex::*};
+use crate::{health::model::Condition, users::api::Sex::*};
 
 const A: Grade = Grade::NormalA;
 const B: Grade = Grade::NormalB;

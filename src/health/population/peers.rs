@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::ITEMS;
 use crate::{
     health::views::CheckupRecord,
-    users::model::{Sex, age_on},
+    users::api::{Sex, age_on},
 };
 
 /// NHIS age band code of an age: 5 = 20–24, 6 = 25–29 … 18 = 85+; none under 20.

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::users::model::Sex;
+use crate::users::api::Sex;
 pub use tilko::map::Mapped;
 
 /// The app the user approves the sign-in with (간편인증).

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use super::{CheckupProvider, Completion, ProviderError, StartOutcome, StartRequest, tilko::map};
 use crate::{
     platform::time::Clock,
-    users::model::{Sex, age_on},
+    users::api::{Sex, age_on},
 };
 
 pub struct Sample {

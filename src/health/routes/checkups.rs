@@ -20,7 +20,7 @@ use crate::{
     },
     http::{ApiError, ApiJson, ApiPath, ApiResult, Routes, Success, envelope::Envelope, error::violated_constraint},
     platform::bus::{self, NewEvent},
-    users::ActiveUser,
+    users::api::ActiveUser,
 };
 
 pub fn routes() -> Routes<HealthState> {

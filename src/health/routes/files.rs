@@ -35,7 +35,7 @@ use crate::{
         text::{self, TextError},
     },
     platform::blob::{BlobName, BlobWriter},
-    users::{self, ActiveUser},
+    users::api::{self as users, ActiveUser},
 };
 
 /// The largest result sheet accepted.
@@ -230,7 +230,7 @@ pub async fn upload_file(
     }
     let reserve = announced.unwrap_or(MAX_FILE_BYTES as u64).min(MAX_FILE_BYTES as u64);
     let id = Uuid::now_v7();
-    uploads::reserve(&state.db, user.id, id, reserve, state.uploads).await?.map_err(refusal)?;
+    uploads::reserve(&state.db, user.id, id, reserve, state.own.uploads).await?.map_err(refusal)?;
     let stem = format!("{}health/checkup-files/{id}", users::blob_prefix(user.id));
     let (check, digest, name, writer) = match stream(&state, &stem, body).await {
         Streamed::Whole { check, digest, name, writer } => (check, digest, name, writer),

@@ -17,7 +17,7 @@ use crate::{
         ApiError, ApiQuery, ApiResult, Routes, Success,
         envelope::{Envelope, PreRendered},
     },
-    users::ActiveUser,
+    users::api::ActiveUser,
 };
 
 pub fn routes() -> Routes<HealthState> {

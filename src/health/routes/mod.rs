@@ -17,7 +17,7 @@ use super::{
 };
 use crate::{
     http::{ApiError, ApiResult, Routes},
-    users::{self, ConsentKind, model::Sex},
+    users::api::{self as users, ConsentKind, Sex},
 };
 
 pub fn routes() -> Routes<HealthState> {

@@ -13,7 +13,7 @@ use crate::{
     domain::Platform,
     health::{api, store, views},
     platform::blob,
-    users::{self, ConsentKind},
+    users::api::{self as users, ConsentKind},
 };
 
 pub async fn export(platform: &Platform, user: Uuid) -> anyhow::Result<Value> {

@@ -30,7 +30,7 @@ use crate::{
         bus::{self, NewEvent},
         ratelimit,
     },
-    users::{ActiveUser, model},
+    users::api::{ActiveUser, parse_birth_date, parse_name},
 };
 
 const HOUR: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -148,11 +148,11 @@ pub async fn start_sync(
     let mut errors = Vec::new();
     let phone = phone(&req.phone_number).map_err(|e| errors.push(e)).ok();
     let name = match req.name.as_deref() {
-        Some(n) => model::parse_name(n).map_err(|e| errors.push(e)).ok(),
+        Some(n) => parse_name(n).map_err(|e| errors.push(e)).ok(),
         None => info.name.clone(),
     };
     let birth: Option<NaiveDate> = match req.birth_date.as_deref() {
-        Some(b) => model::parse_birth_date(b, state.clock.today()).map_err(|e| errors.push(e)).ok(),
+        Some(b) => parse_birth_date(b, state.clock.today()).map_err(|e| errors.push(e)).ok(),
         None => info.birth_date,
     };
     let telecom = match req.telecom.as_deref().map(|t| text::visible_text(t, 10, false)) {
@@ -173,7 +173,7 @@ pub async fn start_sync(
     let start = StartRequest { name, birth_date, phone, login_type: req.login_type, telecom, sex };
     // One open job per user: the slot is taken before the aggregator sends anything to a phone.
     let id = Uuid::now_v7();
-    if let Err(open_until) = store::jobs::take_slot(&state.db, id, user.id, state.provider.name()).await? {
+    if let Err(open_until) = store::jobs::take_slot(&state.db, id, user.id, state.own.provider.name()).await? {
         let minutes = (open_until - state.clock.now()).num_minutes().max(0) + 1;
         return Err(ApiError::Conflict {
             code: "SYNC_ALREADY_PENDING",
@@ -183,14 +183,14 @@ pub async fn start_sync(
         });
     }
     // Each start sends an approval request to someone's phone: a per-user rate on top.
-    let per_hour = state.sync_starts_per_hour;
+    let per_hour = state.own.sync_starts_per_hour;
     if let Err(limited) =
         ratelimit::check(state.cache.as_ref(), "health-sync-start", &user.id.to_string(), per_hour, HOUR).await
     {
         store::jobs::drop_slot(&state.db, id).await?;
         return Err(limited.into());
     }
-    let outcome = match state.provider.start(&start).await {
+    let outcome = match state.own.provider.start(&start).await {
         Ok(outcome) => outcome,
         Err(e) => {
             store::jobs::drop_slot(&state.db, id).await?;
@@ -201,7 +201,7 @@ pub async fn start_sync(
         StartOutcome::Waiting(h) => (Some(h), None),
         StartOutcome::Rejected(r) => (None, Some(r)),
     };
-    let job = store::jobs::started(&state.db, id, handle, reason.as_deref(), state.clock.now() + state.job_ttl).await?;
+    let job = store::jobs::started(&state.db, id, handle, reason.as_deref(), state.clock.now() + state.own.job_ttl).await?;
     let body = answer(&state, user.id, &job).await?;
     Ok(Success(StatusCode::ACCEPTED, "인증 요청을 보냈습니다.", body))
 }
@@ -241,7 +241,7 @@ pub async fn complete_sync(
         });
     };
     let handle = job.handle.clone().unwrap_or_default();
-    let completion = match state.provider.complete(&handle).await {
+    let completion = match state.own.provider.complete(&handle).await {
         Ok(c) => c,
         Err(e) => {
             store::jobs::release(&state.db, job.id).await?;

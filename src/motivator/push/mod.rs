@@ -30,7 +30,7 @@ use super::{MotivatorState, events::NotificationCreated, store};
 use crate::{
     functions::{self, InvocationError, InvocationRequest, InvocationResponse, InvokeFuture, MESSAGE_IN, ServiceBusMessage},
     platform::bus::Handled,
-    users::events::UserDeleted,
+    users::api::events::UserDeleted,
 };
 
 pub const CONSUMER: &str = "MotivatorPush";
@@ -79,7 +79,7 @@ pub fn consume(state: MotivatorState, req: InvocationRequest) -> InvokeFuture {
                 outcomes.push(functions::dead_letter(&state.db, CONSUMER, &msg, "body is not a notification.created").await?);
                 continue;
             };
-            let Some(sender) = state.push.clone() else {
+            let Some(sender) = state.own.push.clone() else {
                 outcomes.push(Handled::Applied);
                 continue;
             };
@@ -168,7 +168,7 @@ pub fn erase(state: MotivatorState, req: InvocationRequest) -> InvokeFuture {
                 functions::dead_letter(&state.db, ERASER, &msg, "body has no valid userId").await?;
                 continue;
             };
-            erased += installations::erase(&state.db, state.push.as_deref(), user_id).await.map_err(failed)?;
+            erased += installations::erase(&state.db, state.own.push.as_deref(), user_id).await.map_err(failed)?;
         }
         Ok(InvocationResponse::default().returning(json!({ "installationsRemoved": erased })))
     })

@@ -11,7 +11,7 @@ mod sessions;
 
 pub use consents::{ConsentRecord, current_consents, has_consent, record_consents, withdrawn_before};
 pub use sessions::{
-    REUSE_GRACE_SECS, Rotation, SessionRow, insert_refresh, refresh_owner, revoke_by_token, rotate_refresh,
+    Rotation, SessionRow, insert_refresh, refresh_owner, revoke_by_token, rotate_refresh,
 };
 
 use super::{

@@ -50,7 +50,7 @@ impl GoalsApp {
         let read = time.clone();
         // The app's one clock: every domain reads it from the platform.
         platform.clock = Clock::from_fn(move || *read.lock().unwrap());
-        let app = App::mount(DOMAINS, platform).unwrap();
+        let app = App::mount(platform).unwrap();
         GoalsApp { router: app.router, platform: app.platform, pool, time }
     }
 

@@ -67,7 +67,7 @@ impl IntelApp {
         let time = Arc::new(Mutex::new(at(NOW)));
         let read = time.clone();
         platform.clock = Clock::from_fn(move || *read.lock().unwrap());
-        let app = App::mount(DOMAINS, platform).unwrap();
+        let app = App::mount(platform).unwrap();
         IntelApp { router: app.router, platform: app.platform, pool, time }
     }
 
