@@ -139,22 +139,19 @@ pub async fn record_dead_letter(conn: &mut PgConnection, dl: &DeadLetter<'_>) ->
     Ok(())
 }
 
-/// Deletes every outbox row, dead letter and local queue row whose payload names `user`
-/// (`"userId"`), in the caller's transaction: part of erasing a user.
+/// Deletes every outbox row, dead letter and local queue row about `user` (their
+/// `data_subjects` hold the id, whatever key the payload keeps it under), in the caller's
+/// transaction: part of erasing a user. Each is a lookup in the table's GIN index.
 pub async fn forget_user(conn: &mut PgConnection, user: Uuid) -> anyhow::Result<()> {
-    let id = user.to_string();
-    sqlx::query("DELETE FROM events.outbox WHERE payload ? 'userId' AND payload->>'userId' = $1")
-        .bind(&id)
+    sqlx::query!("DELETE FROM events.outbox WHERE data_subjects @> ARRAY[$1::uuid]", user)
         .execute(&mut *conn)
         .await
         .context("dropping events about the user")?;
-    sqlx::query("DELETE FROM events.dead_letters WHERE body ? 'userId' AND body->>'userId' = $1")
-        .bind(&id)
+    sqlx::query!("DELETE FROM events.dead_letters WHERE data_subjects @> ARRAY[$1::uuid]", user)
         .execute(&mut *conn)
         .await
         .context("dropping dead letters about the user")?;
-    sqlx::query("DELETE FROM events.local_queue WHERE body->>'userId' = $1")
-        .bind(&id)
+    sqlx::query!("DELETE FROM events.local_queue WHERE data_subjects @> ARRAY[$1::uuid]", user)
         .execute(&mut *conn)
         .await
         .context("dropping queued messages about the user")?;
