@@ -31,11 +31,11 @@ ins AS (
   ON CONFLICT ON CONSTRAINT completions_pkey DO NOTHING
   RETURNING streak_days, points)
 SELECT ctx.goal_id, ctx.total, ins.streak_days, ins.points FROM ctx LEFT JOIN ins ON true \gset
-INSERT INTO events.outbox (id, event_type, payload, correlation_id)
+INSERT INTO events.outbox (id, event_type, payload, correlation_id, data_subjects)
 VALUES (gen_random_uuid(), 'mission.completed',
         jsonb_build_object('userId', ('00000000-0000-4000-8000-' || lpad(:u::text, 12, '0')), 'goalId', :goal_id::text,
                            'missionId', (ARRAY['water-8-cups','walk-7000-steps','sleep-7-hours','breathing-5','bp-check'])[:mi],
                            'day', (now() AT TIME ZONE 'Asia/Seoul')::date, 'streakDays', :streak_days::int, 'points', :points::int),
-        NULL);
+        NULL, ARRAY[('00000000-0000-4000-8000-' || lpad(:u::text, 12, '0'))::uuid]);
 SELECT pg_notify('events_outbox', '');
 END;

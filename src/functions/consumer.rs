@@ -43,6 +43,8 @@ pub async fn dead_letter(
         reason,
         body: Some(&msg.body),
         delivery_count: i32::try_from(msg.delivery_count).unwrap_or(i32::MAX),
+        // Off the wire, perhaps unreadable: every user id in the body is taken as its subject.
+        data_subjects: None,
     };
     let mut conn = pool.acquire().await.context("acquiring a connection")?;
     record_dead_letter(&mut conn, &dl).await?;

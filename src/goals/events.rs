@@ -20,6 +20,10 @@ pub struct GoalSet {
 
 impl Event for GoalSet {
     const SUBJECT: &'static str = "goal.set";
+
+    fn data_subjects(&self) -> Vec<Uuid> {
+        vec![self.user_id]
+    }
 }
 
 /// A mission was completed for a Seoul day (once per mission and day).
@@ -36,6 +40,10 @@ pub struct MissionCompleted {
 
 impl Event for MissionCompleted {
     const SUBJECT: &'static str = "mission.completed";
+
+    fn data_subjects(&self) -> Vec<Uuid> {
+        vec![self.user_id]
+    }
 }
 
 /// A mission's streak reached a milestone (3, 7, 21 or 30 days), once per goal and mission.
@@ -51,6 +59,10 @@ pub struct GoalAchieved {
 
 impl Event for GoalAchieved {
     const SUBJECT: &'static str = "goal.achieved";
+
+    fn data_subjects(&self) -> Vec<Uuid> {
+        vec![self.user_id]
+    }
 }
 
 /// A user reset their goal: it is closed, and they were offered new missions.
@@ -65,4 +77,8 @@ pub struct MissionReset {
 
 impl Event for MissionReset {
     const SUBJECT: &'static str = "mission.reset";
+
+    fn data_subjects(&self) -> Vec<Uuid> {
+        vec![self.user_id]
+    }
 }

@@ -20,6 +20,10 @@ pub struct CheckupSynced {
 
 impl Event for CheckupSynced {
     const SUBJECT: &'static str = "checkup.synced";
+
+    fn data_subjects(&self) -> Vec<Uuid> {
+        vec![self.user_id]
+    }
 }
 
 /// A checkup was typed in (manually or from an uploaded sheet).
@@ -33,4 +37,8 @@ pub struct CheckupRecorded {
 
 impl Event for CheckupRecorded {
     const SUBJECT: &'static str = "checkup.recorded";
+
+    fn data_subjects(&self) -> Vec<Uuid> {
+        vec![self.user_id]
+    }
 }

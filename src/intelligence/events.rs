@@ -28,4 +28,9 @@ pub struct AiCall {
 
 impl Event for AiCall {
     const SUBJECT: &'static str = "ai.call";
+
+    /// About no user: the payload names none.
+    fn data_subjects(&self) -> Vec<uuid::Uuid> {
+        Vec::new()
+    }
 }

@@ -44,6 +44,18 @@ pub enum Step {
 
 impl Event for NudgeBatch {
     const SUBJECT: &'static str = "nudge.batch";
+
+    /// Every user the batch names: the listed users, or a range's bounds (user ids too). Erasing
+    /// one of them drops the whole batch wherever it still is.
+    fn data_subjects(&self) -> Vec<Uuid> {
+        match &self.step {
+            Step::Plan { after } => after.iter().copied().collect(),
+            Step::Slice { after, until } | Step::Targets { after, until } => {
+                after.iter().copied().chain([*until]).collect()
+            }
+            Step::Users { user_ids } => user_ids.clone(),
+        }
+    }
 }
 
 /// Notifications were written to users' inboxes (one event per slice or message): the push
@@ -65,4 +77,10 @@ pub struct NotificationCreated {
 
 impl Event for NotificationCreated {
     const SUBJECT: &'static str = "notification.created";
+
+    /// The one user whose notifications these are, when the event says; a push batch is a
+    /// reference whose rows the erasure deletes with the user.
+    fn data_subjects(&self) -> Vec<Uuid> {
+        self.user_id.iter().copied().collect()
+    }
 }

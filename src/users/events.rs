@@ -14,6 +14,10 @@ pub struct UserRegistered {
 
 impl Event for UserRegistered {
     const SUBJECT: &'static str = "user.registered";
+
+    fn data_subjects(&self) -> Vec<Uuid> {
+        vec![self.user_id]
+    }
 }
 
 /// The account and all its data were erased; other domains drop what is left (files, caches).
@@ -25,4 +29,8 @@ pub struct UserDeleted {
 
 impl Event for UserDeleted {
     const SUBJECT: &'static str = "user.deleted";
+
+    fn data_subjects(&self) -> Vec<Uuid> {
+        vec![self.user_id]
+    }
 }

@@ -8,7 +8,7 @@ use axum::{
     http::{Method, Request, StatusCode},
 };
 use bytes::Bytes;
-use healthsync::platform::blob::BlobName;
+use healthsync::platform::{blob::BlobName, bus};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -397,14 +397,18 @@ async fn export_returns_everything_and_delete_leaves_nothing_in_any_table_or_con
     call(&app, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": s.refresh}))).await;
     let file = BlobName::parse(&format!("users/{}/checkups/2024.pdf", s.user_id)).unwrap();
     state.platform.blob.put(&file, Bytes::from_static(b"%PDF-1.7"), "application/pdf").await.unwrap();
-    // A poison message about the user, too.
-    sqlx::query(
-        "INSERT INTO events.dead_letters (consumer, message_id, reason, body) VALUES ('X', 'm', 'r', $1)",
-    )
-    .bind(json!({"userId": s.user_id}))
-    .execute(&pool)
-    .await
-    .unwrap();
+    // A poison message about the user, too, recorded as a consumer records one off the wire.
+    let body = json!({"userId": s.user_id});
+    let poison = bus::DeadLetter {
+        consumer: "X",
+        message_id: "m",
+        subject: None,
+        reason: "r",
+        body: Some(&body),
+        delivery_count: 1,
+        data_subjects: None,
+    };
+    bus::record_dead_letter(&mut pool.acquire().await.unwrap(), &poison).await.unwrap();
 
     let e = authed(&app, &s.access, Method::GET, "/api/users/me/export", None).await;
     assert_eq!(e.status, StatusCode::OK, "{}", e.text);

@@ -84,7 +84,7 @@ async fn listen(pool: PgPool, notified: Arc<Notify>) {
     }
 }
 
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 struct Claimed {
     id: i64,
     function_name: String,
@@ -94,6 +94,7 @@ struct Claimed {
     correlation_id: Option<String>,
     enqueued_at: DateTime<Utc>,
     delivery_count: i32,
+    data_subjects: Vec<uuid::Uuid>,
 }
 
 /// Delivers due messages until the process ends.
@@ -130,15 +131,18 @@ pub async fn run_delivery(pool: PgPool, handler: Handler, wake: Arc<Notify>, pol
 }
 
 async fn claim(pool: &PgPool, limit: i64) -> anyhow::Result<Vec<Claimed>> {
-    sqlx::query_as(
-        "UPDATE events.local_queue SET locked_until = now() + $2::interval, delivery_count = delivery_count + 1 \
+    sqlx::query_as!(
+        Claimed,
+        "UPDATE events.local_queue \
+         SET locked_until = now() + $2::text::interval, delivery_count = delivery_count + 1 \
          WHERE id IN (SELECT id FROM events.local_queue \
                       WHERE next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now()) \
                       ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) \
-         RETURNING id, function_name, message_id, subject, body, correlation_id, enqueued_at, delivery_count",
+         RETURNING id, function_name, message_id, subject, body, correlation_id, enqueued_at, delivery_count, \
+           data_subjects",
+        limit,
+        LOCK,
     )
-    .bind(limit)
-    .bind(LOCK)
     .fetch_all(pool)
     .await
     .context("claiming due messages")
@@ -196,8 +200,7 @@ async fn deliver(pool: &PgPool, handler: &Handler, msg: Claimed, policy: Redeliv
 }
 
 async fn complete(pool: &PgPool, id: i64) -> anyhow::Result<()> {
-    sqlx::query("DELETE FROM events.local_queue WHERE id = $1")
-        .bind(id)
+    sqlx::query!("DELETE FROM events.local_queue WHERE id = $1", id)
         .execute(pool)
         .await
         .context("completing a message")?;
@@ -221,20 +224,24 @@ async fn abandon_or_dead_letter(
             reason: &reason,
             body: Some(&msg.body),
             delivery_count: msg.delivery_count,
+            data_subjects: Some(&msg.data_subjects),
         };
         bus::record_dead_letter(&mut tx, &dl).await?;
-        sqlx::query("DELETE FROM events.local_queue WHERE id = $1").bind(msg.id).execute(&mut *tx).await?;
+        sqlx::query!("DELETE FROM events.local_queue WHERE id = $1", msg.id)
+            .execute(&mut *tx)
+            .await
+            .context("taking the dead letter off the queue")?;
         tx.commit().await.context("committing the dead letter")?;
         return Ok(());
     }
     let backoff_ms = policy.wait.as_millis() as f64;
     tracing::info!(function = %msg.function_name, reason, delivery = msg.delivery_count, "message abandoned; will be redelivered");
-    sqlx::query(
+    sqlx::query!(
         "UPDATE events.local_queue SET locked_until = NULL, \
          next_attempt_at = now() + make_interval(secs => $2::double precision / 1000) WHERE id = $1",
+        msg.id,
+        backoff_ms,
     )
-    .bind(msg.id)
-    .bind(backoff_ms)
     .execute(pool)
     .await
     .context("abandoning a message")?;

@@ -92,8 +92,6 @@ impl Relayed {
     }
 }
 
-const SELECT: &str = "SELECT id, event_type, payload, correlation_id, created_at FROM events.outbox";
-
 /// Publishes at most `limit` of the oldest events and returns how many went out; `Err` when a
 /// target failed (after what did go out, and what can never go out, is settled).
 pub async fn relay_batch(pool: &PgPool, sink: &dyn EventSink, limit: i64) -> anyhow::Result<usize> {
@@ -118,13 +116,15 @@ pub async fn relay_after(
 ) -> anyhow::Result<Relayed> {
     let mut tx = pool.begin().await.context("starting the relay transaction")?;
     let (at, id) = after.unzip();
-    let events: Vec<OutboxEvent> = sqlx::query_as(&format!(
-        "{SELECT} WHERE published_at IS NULL AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3)) \
-         ORDER BY created_at, id LIMIT $1 FOR UPDATE SKIP LOCKED"
-    ))
-    .bind(limit)
-    .bind(at)
-    .bind(id)
+    let events = sqlx::query_as!(
+        OutboxEvent,
+        "SELECT id, event_type, payload, correlation_id, created_at, data_subjects FROM events.outbox \
+         WHERE published_at IS NULL AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3::uuid)) \
+         ORDER BY created_at, id LIMIT $1 FOR UPDATE SKIP LOCKED",
+        limit,
+        at,
+        id,
+    )
     .fetch_all(&mut *tx)
     .await
     .context("reading unpublished outbox rows")?;
@@ -168,14 +168,16 @@ pub async fn relay_ids(pool: &PgPool, sink: &dyn EventSink, ids: &[uuid::Uuid]) 
     let mut tx = pool.begin().await.context("starting the relay transaction")?;
     // Should this process be frozen or killed mid-send (a Consumption instance after its answer),
     // the server ends the session and frees the rows for the sweep instead of holding their locks.
-    sqlx::query("SET LOCAL idle_in_transaction_session_timeout = '30s'")
+    sqlx::query!("SET LOCAL idle_in_transaction_session_timeout = '30s'")
         .execute(&mut *tx)
         .await
         .context("bounding the relay transaction")?;
-    let events: Vec<OutboxEvent> = sqlx::query_as(&format!(
-        "{SELECT} WHERE id = ANY($1) AND published_at IS NULL ORDER BY created_at, id FOR UPDATE SKIP LOCKED"
-    ))
-    .bind(ids)
+    let events = sqlx::query_as!(
+        OutboxEvent,
+        "SELECT id, event_type, payload, correlation_id, created_at, data_subjects FROM events.outbox \
+         WHERE id = ANY($1) AND published_at IS NULL ORDER BY created_at, id FOR UPDATE SKIP LOCKED",
+        ids,
+    )
     .fetch_all(&mut *tx)
     .await
     .context("reading the request's outbox rows")?;
@@ -208,8 +210,7 @@ async fn publish_locked(
         }
     };
     if !delivery.published.is_empty() {
-        sqlx::query("UPDATE events.outbox SET published_at = now() WHERE id = ANY($1)")
-            .bind(&delivery.published)
+        sqlx::query!("UPDATE events.outbox SET published_at = now() WHERE id = ANY($1)", &delivery.published)
             .execute(&mut *tx)
             .await
             .context("marking outbox rows published")?;
@@ -226,10 +227,10 @@ async fn publish_locked(
             reason,
             body: Some(&event.payload),
             delivery_count: 0,
+            data_subjects: Some(&event.data_subjects),
         };
         super::record_dead_letter(&mut tx, &dl).await?;
-        sqlx::query("DELETE FROM events.outbox WHERE id = $1")
-            .bind(id)
+        sqlx::query!("DELETE FROM events.outbox WHERE id = $1", id)
             .execute(&mut *tx)
             .await
             .context("taking a dead-lettered event out of the outbox")?;
@@ -265,17 +266,18 @@ impl EventSink for LocalQueueSink {
     ) -> anyhow::Result<Delivery> {
         for event in events {
             for sub in self.subscriptions.iter().filter(|s| s.subjects.contains(&event.event_type)) {
-                sqlx::query(
+                sqlx::query!(
                     "INSERT INTO events.local_queue \
-                     (function_name, message_id, subject, body, correlation_id) \
-                     VALUES ($1, $2, $3, $4, $5) \
+                     (function_name, message_id, subject, body, correlation_id, data_subjects) \
+                     VALUES ($1, $2, $3, $4, $5, $6) \
                      ON CONFLICT ON CONSTRAINT local_queue_function_message_key DO NOTHING",
+                    sub.function_name,
+                    event.id.to_string(),
+                    event.event_type,
+                    event.payload,
+                    event.correlation_id.as_deref(),
+                    &event.data_subjects,
                 )
-                .bind(&sub.function_name)
-                .bind(event.id.to_string())
-                .bind(&event.event_type)
-                .bind(&event.payload)
-                .bind(&event.correlation_id)
                 .execute(&mut *conn)
                 .await
                 .with_context(|| format!("enqueueing for {}", sub.function_name))?;
@@ -295,23 +297,24 @@ const PRUNE_BATCH: i64 = 5_000;
 /// Deletes old published outbox rows and old processed-message marks, a bounded batch of each,
 /// and returns how many went. Unpublished rows are never touched.
 pub async fn prune(pool: &sqlx::PgPool) -> anyhow::Result<u64> {
-    let outbox = sqlx::query(
+    // The retentions are readable constants ("7 days"), bound as text and cast.
+    let outbox = sqlx::query!(
         "DELETE FROM events.outbox WHERE id IN (SELECT id FROM events.outbox \
-         WHERE published_at < now() - $1::interval LIMIT $2)",
+         WHERE published_at < now() - $1::text::interval LIMIT $2)",
+        PUBLISHED_RETENTION,
+        PRUNE_BATCH,
     )
-    .bind(PUBLISHED_RETENTION)
-    .bind(PRUNE_BATCH)
     .execute(pool)
     .await
     .context("pruning published events")?
     .rows_affected();
-    let marks = sqlx::query(
+    let marks = sqlx::query!(
         "DELETE FROM events.processed_messages WHERE (consumer, message_id) IN \
          (SELECT consumer, message_id FROM events.processed_messages \
-          WHERE processed_at < now() - $1::interval LIMIT $2)",
+          WHERE processed_at < now() - $1::text::interval LIMIT $2)",
+        PROCESSED_RETENTION,
+        PRUNE_BATCH,
     )
-    .bind(PROCESSED_RETENTION)
-    .bind(PRUNE_BATCH)
     .execute(pool)
     .await
     .context("pruning processed-message marks")?

@@ -50,7 +50,7 @@ impl Filter {
 }
 
 /// A dead letter of `events.dead_letters`.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Recorded {
     pub id: i64,
     pub consumer: String,
@@ -58,20 +58,23 @@ pub struct Recorded {
     pub subject: Option<String>,
     pub body: Option<Value>,
     pub created_at: DateTime<Utc>,
+    /// The users it is about, copied to the local queue when it is replayed there.
+    pub data_subjects: Vec<uuid::Uuid>,
 }
 
 /// The recorded dead letters not replayed yet that `filter` selects, oldest first. Events the
 /// relay could never publish (too large) are not among them: sending them again cannot succeed.
 pub async fn recorded(pool: &PgPool, filter: &Filter) -> anyhow::Result<Vec<Recorded>> {
-    sqlx::query_as(
-        "SELECT id, consumer, message_id, subject, body, created_at FROM events.dead_letters \
+    sqlx::query_as!(
+        Recorded,
+        "SELECT id, consumer, message_id, subject, body, created_at, data_subjects FROM events.dead_letters \
          WHERE replayed_at IS NULL AND consumer <> $3 AND ($1::text IS NULL OR lower(consumer) = lower($1)) \
            AND ($2::timestamptz IS NULL OR created_at >= $2) \
          ORDER BY created_at, id",
+        filter.function.as_deref(),
+        filter.since,
+        super::RELAY_DEAD_LETTER,
     )
-    .bind(&filter.function)
-    .bind(filter.since)
-    .bind(super::RELAY_DEAD_LETTER)
     .fetch_all(pool)
     .await
     .context("reading dead letters")
@@ -82,15 +85,17 @@ pub async fn recorded(pool: &PgPool, filter: &Filter) -> anyhow::Result<Vec<Reco
 pub async fn requeue_local(pool: &PgPool, dl: &Recorded) -> anyhow::Result<bool> {
     let Some(body) = &dl.body else { return Ok(false) };
     let mut tx = pool.begin().await?;
-    sqlx::query(
-        "INSERT INTO events.local_queue (function_name, message_id, subject, body) VALUES ($1, $2, $3, $4) \
+    sqlx::query!(
+        "INSERT INTO events.local_queue (function_name, message_id, subject, body, data_subjects) \
+         VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT ON CONSTRAINT local_queue_function_message_key DO UPDATE \
            SET delivery_count = 0, next_attempt_at = now(), locked_until = NULL",
+        dl.consumer,
+        dl.message_id,
+        dl.subject.as_deref().unwrap_or("replayed"),
+        body,
+        &dl.data_subjects,
     )
-    .bind(&dl.consumer)
-    .bind(&dl.message_id)
-    .bind(dl.subject.as_deref().unwrap_or("replayed"))
-    .bind(body)
     .execute(&mut *tx)
     .await
     .context("requeueing a dead letter")?;
@@ -100,8 +105,7 @@ pub async fn requeue_local(pool: &PgPool, dl: &Recorded) -> anyhow::Result<bool>
 }
 
 async fn mark_replayed(conn: &mut sqlx::PgConnection, id: i64) -> anyhow::Result<()> {
-    sqlx::query("UPDATE events.dead_letters SET replayed_at = now() WHERE id = $1")
-        .bind(id)
+    sqlx::query!("UPDATE events.dead_letters SET replayed_at = now() WHERE id = $1", id)
         .execute(conn)
         .await
         .context("marking a dead letter replayed")?;

@@ -21,6 +21,11 @@ pub struct HeartbeatRecorded {
 
 impl crate::platform::bus::Event for HeartbeatRecorded {
     const SUBJECT: &'static str = "system.heartbeat";
+
+    /// About no user: a heartbeat is the system's.
+    fn data_subjects(&self) -> Vec<uuid::Uuid> {
+        Vec::new()
+    }
 }
 
 pub const HEARTBEAT_EVENT: &str = <HeartbeatRecorded as crate::platform::bus::Event>::SUBJECT;

@@ -5,6 +5,7 @@
 //! visit, celebration), push through a Notification Hubs fake, the operators' batch, and data
 //! rights.
 
+mod erasure;
 mod push;
 mod replay;
 
