@@ -208,6 +208,6 @@ async fn create_entra_principal(pool: &PgPool, principal: &AppPrincipal) -> anyh
 
 /// A cheap liveness probe of the database.
 pub async fn ping(pool: &PgPool) -> anyhow::Result<()> {
-    sqlx::query("SELECT 1").execute(pool).await.context("pinging PostgreSQL")?;
+    sqlx::query!("SELECT 1 AS one").fetch_one(pool).await.context("pinging PostgreSQL")?;
     Ok(())
 }
