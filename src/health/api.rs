@@ -100,7 +100,7 @@ pub async fn user_info(platform: &Platform, user: Uuid) -> anyhow::Result<UserIn
     Ok(match row {
         Some(u) => UserInfo {
             age: u.birth_date.map(|b| age_on(b, platform.clock.today())),
-            gender: u.sex(),
+            gender: u.sex,
             birth_date: u.birth_date,
             name: u.name,
             occupation: u.occupation,
