@@ -50,7 +50,7 @@ pub async fn attention(state: &GoalsState, user: Uuid) -> anyhow::Result<BTreeSe
         .filter(|i| matches!(i.grade, Grade::NormalB | Grade::Suspected))
         .filter_map(|i| item_for(i.item))
         .collect();
-    if latest.smoking == Some(3) {
+    if latest.smoking == Some(api::Smoking::Current) {
         out.insert(AssessmentItem::Smoking);
     }
     if latest.drinking == Some(true) {

@@ -22,7 +22,7 @@ pub use super::judge::{
     Assessment, Coverage, Flag, FlagCode, Grade, GradedItem, ItemAssessment, ItemValue, MetabolicCriterion,
     MetabolicSyndrome, Overall, Referral,
 };
-pub use super::views::CheckupRecord;
+pub use super::{model::Smoking, views::CheckupRecord};
 use super::{store, views};
 use crate::{
     domain::Platform,

@@ -227,7 +227,7 @@ fn attention(record: Option<&CheckupRecord>) -> BTreeSet<AssessmentItem> {
         .filter(|i| matches!(i.grade, Grade::NormalB | Grade::Suspected))
         .filter_map(|i| item_for(i.item))
         .collect();
-    if r.smoking == Some(3) {
+    if r.smoking == Some(health::Smoking::Current) {
         out.insert(AssessmentItem::Smoking);
     }
     if r.drinking == Some(true) {
