@@ -43,7 +43,7 @@ pub fn attention_of(latest: &api::CheckupRecord) -> BTreeSet<AssessmentItem> {
         .filter(|i| matches!(i.grade, Grade::NormalB | Grade::Suspected))
         .filter_map(|i| item_for(i.item))
         .collect();
-    if latest.smoking == Some(3) {
+    if latest.smoking == Some(api::Smoking::Current) {
         out.insert(AssessmentItem::Smoking);
     }
     if latest.drinking == Some(true) {

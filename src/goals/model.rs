@@ -7,25 +7,19 @@ use chrono::NaiveTime;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// Declares a closed set of codes stored as text: `as_str`, `parse` and a Korean label.
+/// Declares a closed set of codes stored as text, spelled the same in the database (`sqlx::Type`)
+/// and on the wire (serde): the variant's name in SCREAMING_SNAKE_CASE. Each has a Korean label.
 macro_rules! codes {
-    ($(#[$doc:meta])* $name:ident $(as $schema:ident)? { $($variant:ident = $code:literal / $label:literal),+ $(,)? }) => {
+    ($(#[$doc:meta])* $name:ident $(as $schema:ident)? { $($variant:ident / $label:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
         #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+        #[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
         $(#[schema(as = $schema)])?
         pub enum $name { $($variant),+ }
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $code),+ }
-            }
-
-            pub fn parse(s: &str) -> Option<Self> {
-                match s { $($code => Some($name::$variant),)+ _ => None }
-            }
 
             /// How the app shows it.
             pub fn label(self) -> &'static str {
@@ -38,23 +32,23 @@ macro_rules! codes {
 codes!(
     /// What area of life a mission belongs to.
     Category as MissionCategory {
-        Exercise = "EXERCISE" / "운동",
-        Diet = "DIET" / "식단",
-        Sleep = "SLEEP" / "수면",
-        Stress = "STRESS" / "스트레스",
-        Hydration = "HYDRATION" / "수분",
-        Smoking = "SMOKING" / "금연",
-        Alcohol = "ALCOHOL" / "절주",
-        Monitoring = "MONITORING" / "자기 기록",
+        Exercise / "운동",
+        Diet / "식단",
+        Sleep / "수면",
+        Stress / "스트레스",
+        Hydration / "수분",
+        Smoking / "금연",
+        Alcohol / "절주",
+        Monitoring / "자기 기록",
     }
 );
 
 codes!(
     /// How hard a mission is to keep daily.
     Difficulty {
-        Easy = "EASY" / "쉬움",
-        Medium = "MEDIUM" / "보통",
-        Hard = "HARD" / "어려움",
+        Easy / "쉬움",
+        Medium / "보통",
+        Hard / "어려움",
     }
 );
 
@@ -62,40 +56,40 @@ codes!(
     /// Items of the national checkup's assessment (and its lifestyle questions) that a mission's
     /// habit helps with. The health domain's assessment names the ones that need attention.
     AssessmentItem {
-        BloodPressure = "BLOOD_PRESSURE" / "혈압",
-        Glucose = "GLUCOSE" / "공복혈당",
-        Lipids = "LIPIDS" / "이상지질(콜레스테롤·중성지방)",
-        Waist = "WAIST" / "허리둘레",
-        Bmi = "BMI" / "체질량지수",
-        Liver = "LIVER" / "간 수치",
-        Haemoglobin = "HAEMOGLOBIN" / "혈색소",
-        Smoking = "SMOKING" / "흡연",
-        Alcohol = "ALCOHOL" / "음주",
+        BloodPressure / "혈압",
+        Glucose / "공복혈당",
+        Lipids / "이상지질(콜레스테롤·중성지방)",
+        Waist / "허리둘레",
+        Bmi / "체질량지수",
+        Liver / "간 수치",
+        Haemoglobin / "혈색소",
+        Smoking / "흡연",
+        Alcohol / "음주",
     }
 );
 
 codes!(
     /// The unit of a daily target.
     TargetUnit {
-        Minutes = "MINUTES" / "분",
-        Hours = "HOURS" / "시간",
-        Steps = "STEPS" / "보",
-        Floors = "FLOORS" / "층",
-        Cups = "CUPS" / "잔",
-        Servings = "SERVINGS" / "접시",
-        Meals = "MEALS" / "끼",
-        Times = "TIMES" / "회",
-        Items = "ITEMS" / "가지",
-        Drinks = "DRINKS" / "잔",
-        Cigarettes = "CIGARETTES" / "개비",
+        Minutes / "분",
+        Hours / "시간",
+        Steps / "보",
+        Floors / "층",
+        Cups / "잔",
+        Servings / "접시",
+        Meals / "끼",
+        Times / "회",
+        Items / "가지",
+        Drinks / "잔",
+        Cigarettes / "개비",
     }
 );
 
 codes!(
     /// Whether the daily target is a floor or a ceiling.
     Comparison {
-        AtLeast = "AT_LEAST" / "이상",
-        AtMost = "AT_MOST" / "이하",
+        AtLeast / "이상",
+        AtMost / "이하",
     }
 );
 
@@ -212,13 +206,14 @@ mod tests {
     #[test]
     fn codes_round_trip_through_their_text() {
         for c in Category::ALL {
-            assert_eq!(Category::parse(c.as_str()), Some(*c));
+            assert_eq!(serde_json::from_value::<Category>(serde_json::to_value(c).unwrap()).unwrap(), *c);
         }
         for a in AssessmentItem::ALL {
-            assert_eq!(AssessmentItem::parse(a.as_str()), Some(*a));
+            assert_eq!(serde_json::from_value::<AssessmentItem>(serde_json::to_value(a).unwrap()).unwrap(), *a);
         }
         assert_eq!(serde_json::to_value(AssessmentItem::BloodPressure).unwrap(), "BLOOD_PRESSURE");
-        assert_eq!(Category::parse("exercise"), None);
+        assert_eq!(serde_json::to_value(Comparison::AtLeast).unwrap(), "AT_LEAST");
+        assert!(serde_json::from_value::<Category>(serde_json::json!("exercise")).is_err());
         let id: MissionId = serde_json::from_value(serde_json::json!("bp-check")).unwrap();
         assert_eq!(serde_json::to_value(&id).unwrap(), "bp-check");
         assert!(serde_json::from_value::<MissionId>(serde_json::json!("BP check")).is_err());

@@ -23,7 +23,7 @@ pub use super::judge::{
     MetabolicSyndrome, Overall, Referral,
 };
 pub use super::events;
-pub use super::views::CheckupRecord;
+pub use super::{model::Smoking, views::CheckupRecord};
 use super::{store, views};
 use crate::{
     domain::Platform,

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{
     judge::{self, Assessment, Grade, GradedItem, ItemValue, Overall},
-    model::{Condition, Measurements, Source, hearing_label, items},
+    model::{Condition, Measurements, Smoking, Source, hearing_label, items},
     provider::tilko::map::centre_category,
     store::checkups::StoredCheckup,
 };
@@ -76,7 +76,8 @@ pub struct CheckupRecord {
     pub centre_opinion: Option<String>,
     pub treated_for: Vec<Condition>,
     /// 1 never, 2 former, 3 current.
-    pub smoking: Option<u8>,
+    #[schema(value_type = Option<u8>)]
+    pub smoking: Option<Smoking>,
     pub drinking: Option<bool>,
     pub file_id: Option<Uuid>,
     /// Every measured item with unit, LOINC code and grade.

@@ -65,7 +65,7 @@ pub fn checkup_lines(record: &CheckupRecord) -> String {
     }
     let ms = &record.assessment.metabolic_syndrome;
     out.push(format!("대사증후군 기준 충족 수: {}/{} (평가 {}개)", ms.count, 5, ms.evaluated));
-    if record.smoking == Some(3) {
+    if record.smoking == Some(api::Smoking::Current) {
         out.push("흡연: 현재 흡연".into());
     }
     if record.drinking == Some(true) {

@@ -117,7 +117,7 @@ pub async fn migrate_for(pool: &PgPool, config: &Config) -> anyhow::Result<()> {
 /// `pgaadauth_create_principal_with_oid`, the documented way to add a managed identity) and is a
 /// member of [`APP_ROLE`]. Idempotent.
 pub async fn grant_app_access(pool: &PgPool, principal: Option<&AppPrincipal>) -> anyhow::Result<()> {
-    sqlx::raw_sql(
+    sqlx::query!(
         r"DO $grant$
         DECLARE s text;
         BEGIN
@@ -148,19 +148,21 @@ pub async fn grant_app_access(pool: &PgPool, principal: Option<&AppPrincipal>) -
     .await
     .context("granting the app role its rights")?;
     let Some(principal) = principal else { return Ok(()) };
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)")
-        .bind(&principal.role)
-        .fetch_one(pool)
-        .await
-        .context("looking for the app principal's role")?;
+    let exists = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1) AS "exists!""#,
+        principal.role
+    )
+    .fetch_one(pool)
+    .await
+    .context("looking for the app principal's role")?;
     if !exists {
         create_entra_principal(pool, principal).await?;
     }
-    let quoted: String = sqlx::query_scalar("SELECT quote_ident($1)")
-        .bind(&principal.role)
+    let quoted = sqlx::query_scalar!(r#"SELECT quote_ident($1) AS "quoted!""#, principal.role)
         .fetch_one(pool)
         .await
         .context("quoting the app principal's role")?;
+    // runtime: GRANT names the role (an identifier, quoted above): it cannot be a bound parameter.
     sqlx::raw_sql(&format!("GRANT {APP_ROLE} TO {quoted}"))
         .execute(pool)
         .await
@@ -172,12 +174,15 @@ pub async fn grant_app_access(pool: &PgPool, principal: Option<&AppPrincipal>) -
 /// `postgres` database on every server, from ours only when installed there.
 async fn create_entra_principal(pool: &PgPool, principal: &AppPrincipal) -> anyhow::Result<()> {
     const CREATE: &str = "SELECT * FROM pgaadauth_create_principal_with_oid($1, $2, 'service', false, false)";
-    let here: bool =
-        sqlx::query_scalar("SELECT to_regproc('pgaadauth_create_principal_with_oid') IS NOT NULL")
-            .fetch_one(pool)
-            .await
-            .context("looking for pgaadauth")?;
+    let here = sqlx::query_scalar!(
+        r#"SELECT to_regproc('pgaadauth_create_principal_with_oid') IS NOT NULL AS "here!""#
+    )
+    .fetch_one(pool)
+    .await
+    .context("looking for pgaadauth")?;
     let run = |pool: PgPool| async move {
+        // runtime: the function exists only on Azure's servers, not in the database the queries are
+        // checked against.
         sqlx::query(CREATE)
             .bind(&principal.role)
             .bind(&principal.object_id)
@@ -191,11 +196,12 @@ async fn create_entra_principal(pool: &PgPool, principal: &AppPrincipal) -> anyh
     }
     let options = pool.connect_options().as_ref().clone().database("postgres");
     let admin = PgPoolOptions::new().max_connections(1).connect_lazy_with(options);
-    let found: bool =
-        sqlx::query_scalar("SELECT to_regproc('pgaadauth_create_principal_with_oid') IS NOT NULL")
-            .fetch_one(&admin)
-            .await
-            .context("looking for pgaadauth in the postgres database")?;
+    let found = sqlx::query_scalar!(
+        r#"SELECT to_regproc('pgaadauth_create_principal_with_oid') IS NOT NULL AS "here!""#
+    )
+    .fetch_one(&admin)
+    .await
+    .context("looking for pgaadauth in the postgres database")?;
     anyhow::ensure!(
         found,
         "the role {} does not exist and this server has no pgaadauth to create it: create it (LOGIN) and run `healthsync migrate` again",
@@ -208,6 +214,6 @@ async fn create_entra_principal(pool: &PgPool, principal: &AppPrincipal) -> anyh
 
 /// A cheap liveness probe of the database.
 pub async fn ping(pool: &PgPool) -> anyhow::Result<()> {
-    sqlx::query("SELECT 1").execute(pool).await.context("pinging PostgreSQL")?;
+    sqlx::query!("SELECT 1 AS one").fetch_one(pool).await.context("pinging PostgreSQL")?;
     Ok(())
 }

@@ -53,9 +53,9 @@ impl Profile {
     fn of(u: UserRow, today: chrono::NaiveDate) -> Self {
         Profile {
             user_id: u.id,
-            status: u.status(),
+            status: u.status,
             age: u.birth_date.map(|b| model::age_on(b, today)),
-            sex: u.sex(),
+            sex: u.sex,
             email: u.email,
             name: u.name,
             birth_date: u.birth_date,
@@ -89,7 +89,7 @@ fn collect<T>(errors: &mut Vec<FieldError>, r: Result<T, FieldError>) -> Option<
 }
 
 fn parse_sex(raw: &str) -> Result<Sex, FieldError> {
-    Sex::parse(raw).ok_or_else(|| FieldError::new("sex", "MALE 또는 FEMALE 로 입력해 주세요."))
+    model::code::<Sex>(raw).ok_or_else(|| FieldError::new("sex", "MALE 또는 FEMALE 로 입력해 주세요."))
 }
 
 /// Finishes onboarding: PENDING → ACTIVE with the profile. Emits `user.registered`.
@@ -213,7 +213,7 @@ async fn consent_states(state: &UsersState, user: Uuid) -> anyhow::Result<Vec<Co
     Ok(ConsentKind::ALL
         .into_iter()
         .map(|kind| {
-            let rec = records.iter().find(|r| r.kind == kind.as_str());
+            let rec = records.iter().find(|r| r.kind == kind);
             ConsentState {
                 kind,
                 granted: rec.is_some_and(|r| r.granted && r.version == kind.current_version()),
@@ -269,7 +269,7 @@ pub async fn put_consents(
         errors.push(FieldError::new("consents", "동의 항목을 1~3개 보내 주세요."));
     }
     for (i, answer) in req.consents.iter().enumerate() {
-        match ConsentKind::parse(&answer.kind) {
+        match model::code::<ConsentKind>(&answer.kind) {
             None => {
                 errors.push(FieldError::new(format!("consents[{i}].type"), "알 수 없는 동의 항목입니다."))
             }

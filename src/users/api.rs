@@ -27,7 +27,7 @@ pub struct Person {
 /// The profile of `user`, or `None` when there is no such account.
 pub async fn person(db: &sqlx::PgPool, user: Uuid) -> anyhow::Result<Option<Person>> {
     Ok(store::get(db, user).await?.map(|u| Person {
-        sex: u.sex(),
+        sex: u.sex,
         name: u.name,
         birth_date: u.birth_date,
         occupation: u.occupation,

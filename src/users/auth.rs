@@ -204,7 +204,7 @@ impl Auth {
         let mut conn = pool.acquire().await.context("acquiring a connection")?;
         let session = Uuid::now_v7();
         store::insert_refresh(&mut conn, user.id, session, &hash, expires).await?;
-        self.pair(user.id, session, user.status(), refresh, new_user)
+        self.pair(user.id, session, user.status, refresh, new_user)
     }
 
     /// A token pair of `session` (the refresh-token family the access token names).

@@ -203,7 +203,7 @@ pub async fn refresh(
     match store::rotate_refresh(&state.db, &old, &new_hash, expires).await? {
         Rotation::Rotated { user, session } => {
             let Some(row) = store::get(&state.db, user).await? else { return Err(invalid()) };
-            let pair = state.own.auth.pair(user, session, row.status(), new_token, false)?;
+            let pair = state.own.auth.pair(user, session, row.status, new_token, false)?;
             Ok(Success::new(pair).message("토큰이 갱신되었습니다."))
         }
         Rotation::Reused { user } => {

@@ -10,46 +10,30 @@ use crate::http::{
     text::{self, TextError},
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+// Stored as text (`users.users.sex`), spelled as on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Sex {
     Male,
     Female,
 }
 
-impl Sex {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Sex::Male => "MALE",
-            Sex::Female => "FEMALE",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "MALE" => Some(Sex::Male),
-            "FEMALE" => Some(Sex::Female),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+// Stored as text (`users.users.status`), spelled as on the wire. A stored value outside these is
+// an error when read, never a guess.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum UserStatus {
     /// Signed in, onboarding not finished.
     Pending,
     Active,
 }
 
-impl UserStatus {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "PENDING" => Some(UserStatus::Pending),
-            "ACTIVE" => Some(UserStatus::Active),
-            _ => None,
-        }
-    }
+/// One of the codes of `T` (an enum spelled on the wire as its serde names), read from a request
+/// field that is kept a string so that an unknown code gets the field's own message.
+pub fn code<T: serde::de::DeserializeOwned>(raw: &str) -> Option<T> {
+    T::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(raw)).ok()
 }
 
 /// Age in full years on `today`.
@@ -106,8 +90,10 @@ pub fn parse_height(v: f64) -> Result<f64, FieldError> {
 }
 
 /// The consents a user gives separately (개인정보보호법 §23, §28-8; 정보통신망법 §50).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+// Stored as text (`users.consents.kind`), spelled as on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ConsentKind {
     /// Processing of health (sensitive) data.
     HealthData,
@@ -127,10 +113,6 @@ impl ConsentKind {
             ConsentKind::AiOverseasTransfer => "AI_OVERSEAS_TRANSFER",
             ConsentKind::NightPromotional => "NIGHT_PROMOTIONAL",
         }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
     /// The version of the consent text in force; a grant must name it.

@@ -43,8 +43,7 @@ pub async fn export(platform: &Platform, user: Uuid) -> anyhow::Result<Value> {
 /// one wins (the account row is locked first), the others find nothing and announce nothing.
 pub async fn erase(platform: &Platform, user: Uuid) -> anyhow::Result<bool> {
     let mut tx = platform.db.begin().await.context("starting the erasure")?;
-    let exists: Option<Uuid> = sqlx::query_scalar("SELECT id FROM users.users WHERE id = $1 FOR UPDATE")
-        .bind(user)
+    let exists = sqlx::query_scalar!("SELECT id FROM users.users WHERE id = $1 FOR UPDATE", user)
         .fetch_optional(&mut *tx)
         .await
         .context("locking the account")?;

@@ -485,6 +485,31 @@ async fn a_deleted_user_is_refused_at_once_even_with_a_cached_status(pool: PgPoo
 }
 
 #[sqlx::test]
+async fn a_stored_status_the_code_does_not_know_is_an_error_not_a_pending_account(pool: PgPool) {
+    let (_, app) = setup(pool.clone());
+    let s = dev_login(&app, "suspended@example.com").await;
+    // A later migration admits a status this build does not know (as one adding SUSPENDED would).
+    sqlx::query("ALTER TABLE users.users DROP CONSTRAINT users_status_check").execute(&pool).await.unwrap();
+    sqlx::query("UPDATE users.users SET status = 'SUSPENDED' WHERE id = $1::uuid")
+        .bind(&s.user_id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    // Read as PENDING, the account could finish onboarding and be shown as PENDING: it is refused.
+    let p = authed(&app, &s.access, Method::GET, "/api/users/profile", None).await;
+    assert_eq!(p.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", p.text);
+    assert_eq!(p.body["code"], "INTERNAL_ERROR");
+    let r = authed(&app, &s.access, Method::POST, "/api/users/register", Some(registration())).await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", r.text);
+    let status: String = sqlx::query_scalar("SELECT status FROM users.users WHERE id = $1::uuid")
+        .bind(&s.user_id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "SUSPENDED", "nothing changed the account");
+}
+
+#[sqlx::test]
 async fn routes_that_need_a_finished_onboarding_refuse_a_pending_account_with_403(pool: PgPool) {
     use healthsync::users::api::ActiveUser;
     let whole =

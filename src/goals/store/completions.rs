@@ -41,7 +41,6 @@ pub enum Outcome {
     Existing(Completion),
 }
 
-#[derive(sqlx::FromRow)]
 struct Recorded {
     goal_id: Uuid,
     /// The completion's time is before the goal was created (nothing was written).
@@ -66,28 +65,31 @@ pub async fn complete(
     notes: Option<&str>,
 ) -> anyhow::Result<Outcome> {
     let mut tx = pool.begin().await.context("starting a completion")?;
-    let recorded: Option<Recorded> = sqlx::query_as(
-        "WITH ctx AS ( \
-           SELECT g.id AS goal_id, $4 < g.created_at AS before_goal, \
-                  coalesce((SELECT c.streak_days FROM goals.completions c \
-                             WHERE c.user_id = $1 AND c.mission_id = $2 AND c.day = $3::date - 1), 0) + 1 AS streak, \
-                  (SELECT count(*) FROM goals.completions c WHERE c.user_id = $1 AND c.mission_id = $2) AS total \
-           FROM goals.goals g JOIN goals.goal_missions gm ON gm.goal_id = g.id \
-           WHERE g.user_id = $1 AND g.end_date IS NULL AND gm.mission_id = $2), \
-         ins AS ( \
-           INSERT INTO goals.completions (user_id, mission_id, day, goal_id, completed_at, notes, streak_days, points) \
-           SELECT $1, $2, $3, goal_id, $4, $5, streak, ($6::int[])[least(streak, cardinality($6::int[]))] FROM ctx \
-           WHERE NOT before_goal \
-           ON CONFLICT ON CONSTRAINT completions_pkey DO NOTHING \
-           RETURNING streak_days, points) \
-         SELECT goal_id, before_goal, ctx.total, ins.streak_days, ins.points FROM ctx LEFT JOIN ins ON true",
+    let recorded = sqlx::query_as!(
+        Recorded,
+        r#"WITH ctx AS (
+             SELECT g.id AS goal_id, $4 < g.created_at AS before_goal,
+                    coalesce((SELECT c.streak_days FROM goals.completions c
+                               WHERE c.user_id = $1 AND c.mission_id = $2 AND c.day = $3::date - 1), 0) + 1 AS streak,
+                    (SELECT count(*) FROM goals.completions c WHERE c.user_id = $1 AND c.mission_id = $2) AS total
+             FROM goals.goals g JOIN goals.goal_missions gm ON gm.goal_id = g.id
+             WHERE g.user_id = $1 AND g.end_date IS NULL AND gm.mission_id = $2),
+           ins AS (
+             INSERT INTO goals.completions (user_id, mission_id, day, goal_id, completed_at, notes, streak_days, points)
+             SELECT $1, $2, $3, goal_id, $4, $5, streak, ($6::int[])[least(streak, cardinality($6::int[]))] FROM ctx
+             WHERE NOT before_goal
+             ON CONFLICT ON CONSTRAINT completions_pkey DO NOTHING
+             RETURNING streak_days, points)
+           SELECT goal_id AS "goal_id!", before_goal AS "before_goal!", ctx.total AS "total!",
+                  ins.streak_days AS "streak_days?", ins.points AS "points?"
+           FROM ctx LEFT JOIN ins ON true"#,
+        user,
+        mission.as_str(),
+        day,
+        at,
+        notes,
+        &rules::points_by_streak(),
     )
-    .bind(user)
-    .bind(mission.as_str())
-    .bind(day)
-    .bind(at)
-    .bind(notes)
-    .bind(rules::points_by_streak())
     .fetch_optional(&mut *tx)
     .await
     .context("recording a completion")?;
@@ -103,15 +105,15 @@ pub async fn complete(
     };
     let mut achieved = None;
     if let Some(milestone) = rules::milestone(streak_days) {
-        let first: Option<i32> = sqlx::query_scalar(
+        let first = sqlx::query_scalar!(
             "INSERT INTO goals.achievements (goal_id, mission_id, milestone, user_id, achieved_on) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT ON CONSTRAINT achievements_pkey DO NOTHING RETURNING milestone",
+            goal_id,
+            mission.as_str(),
+            milestone,
+            user,
+            day,
         )
-        .bind(goal_id)
-        .bind(mission.as_str())
-        .bind(milestone)
-        .bind(user)
-        .bind(day)
         .fetch_optional(&mut *tx)
         .await
         .context("recording an achievement")?;
@@ -148,17 +150,24 @@ async fn existing(
     mission: &MissionId,
     day: NaiveDate,
 ) -> anyhow::Result<Completion> {
-    let (goal_id, completed_at, streak_days, points, total): (Uuid, DateTime<Utc>, i32, i32, i64) = sqlx::query_as(
-        "SELECT goal_id, completed_at, streak_days, points, \
-                (SELECT count(*) FROM goals.completions a WHERE a.user_id = c.user_id AND a.mission_id = c.mission_id \
-                   AND a.day <= c.day) \
-         FROM goals.completions c WHERE c.user_id = $1 AND c.mission_id = $2 AND c.day = $3",
+    let c = sqlx::query!(
+        r#"SELECT goal_id, completed_at, streak_days, points,
+                  (SELECT count(*) FROM goals.completions a WHERE a.user_id = c.user_id AND a.mission_id = c.mission_id
+                     AND a.day <= c.day) AS "total!"
+           FROM goals.completions c WHERE c.user_id = $1 AND c.mission_id = $2 AND c.day = $3"#,
+        user,
+        mission.as_str(),
+        day,
     )
-    .bind(user)
-    .bind(mission.as_str())
-    .bind(day)
     .fetch_one(conn)
     .await
     .context("reading an existing completion")?;
-    Ok(Completion { goal_id, day, completed_at, streak_days, points, total_completed: total })
+    Ok(Completion {
+        goal_id: c.goal_id,
+        day,
+        completed_at: c.completed_at,
+        streak_days: c.streak_days,
+        points: c.points,
+        total_completed: c.total,
+    })
 }

@@ -18,95 +18,102 @@ use super::model::{
     AssessmentItem, Category, Comparison, DailyTarget, Difficulty, Mission, MissionId, TargetUnit,
 };
 
-/// The columns of a mission, as `MissionRow` reads them (`m` is the missions table).
-pub(crate) const MISSION_COLUMNS: &str = "m.id, m.category, m.difficulty, m.title, m.description, m.health_benefit, \
-     m.estimated_minutes, m.target_value, m.target_unit, m.target_comparison, m.target_text, m.helps, \
-     m.reminder_time, m.sort_order, m.retired_at IS NOT NULL AS retired";
+/// `query_as!` into `$record`: a mission's columns (`m` is the missions table, the fields of
+/// [`MissionRow`]), then `$rest` (string literals: more columns, and the rest of the statement).
+macro_rules! select_missions {
+    ($record:ident, $rest:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            $record,
+            r#"SELECT m.id, m.category AS "category: Category", m.difficulty AS "difficulty: Difficulty", m.title,
+                      m.description, m.health_benefit, m.estimated_minutes, m.target_value,
+                      m.target_unit AS "target_unit: TargetUnit", m.target_comparison AS "target_comparison: Comparison",
+                      m.target_text, m.helps AS "helps: Vec<AssessmentItem>", m.reminder_time, m.sort_order,
+                      m.retired_at IS NOT NULL AS "retired!""# + $rest
+            $(, $arg)*
+        )
+    };
+}
+pub(crate) use select_missions;
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// A mission as read ([`select_missions`]).
+#[derive(Debug, Clone)]
 pub(crate) struct MissionRow {
-    id: String,
-    category: String,
-    difficulty: String,
-    title: String,
-    description: String,
-    health_benefit: String,
-    estimated_minutes: i32,
-    target_value: i32,
-    target_unit: String,
-    target_comparison: String,
-    target_text: String,
-    helps: Vec<String>,
-    reminder_time: NaiveTime,
-    sort_order: i32,
-    retired: bool,
+    pub(crate) id: String,
+    pub(crate) category: Category,
+    pub(crate) difficulty: Difficulty,
+    pub(crate) title: String,
+    pub(crate) description: String,
+    pub(crate) health_benefit: String,
+    pub(crate) estimated_minutes: i32,
+    pub(crate) target_value: i32,
+    pub(crate) target_unit: TargetUnit,
+    pub(crate) target_comparison: Comparison,
+    pub(crate) target_text: String,
+    pub(crate) helps: Vec<AssessmentItem>,
+    pub(crate) reminder_time: NaiveTime,
+    pub(crate) sort_order: i32,
+    pub(crate) retired: bool,
 }
 
-impl TryFrom<MissionRow> for Mission {
-    type Error = anyhow::Error;
-
-    fn try_from(r: MissionRow) -> anyhow::Result<Mission> {
-        let bad = |what: &str| anyhow::anyhow!("mission {} has an unknown {what}", r.id);
-        Ok(Mission {
-            category: Category::parse(&r.category).ok_or_else(|| bad("category"))?,
-            difficulty: Difficulty::parse(&r.difficulty).ok_or_else(|| bad("difficulty"))?,
-            target: DailyTarget {
-                value: r.target_value,
-                unit: TargetUnit::parse(&r.target_unit).ok_or_else(|| bad("target unit"))?,
-                comparison: Comparison::parse(&r.target_comparison).ok_or_else(|| bad("comparison"))?,
-                text: r.target_text,
-            },
-            helps: r
-                .helps
-                .iter()
-                .map(|h| AssessmentItem::parse(h).ok_or_else(|| bad("assessment item")))
-                .collect::<anyhow::Result<_>>()?,
+impl From<MissionRow> for Mission {
+    fn from(r: MissionRow) -> Mission {
+        Mission {
             id: MissionId::from_db(r.id),
+            category: r.category,
+            difficulty: r.difficulty,
             title: r.title,
             description: r.description,
             health_benefit: r.health_benefit,
             estimated_minutes: r.estimated_minutes,
+            target: DailyTarget {
+                value: r.target_value,
+                unit: r.target_unit,
+                comparison: r.target_comparison,
+                text: r.target_text,
+            },
+            helps: r.helps,
             reminder_time: r.reminder_time,
             sort_order: r.sort_order,
             retired: r.retired,
-        })
+        }
     }
 }
 
-fn missions(rows: Vec<MissionRow>) -> anyhow::Result<Vec<Mission>> {
-    rows.into_iter().map(Mission::try_from).collect()
+fn missions(rows: Vec<MissionRow>) -> Vec<Mission> {
+    rows.into_iter().map(Mission::from).collect()
 }
 
 /// The missions offered now (not retired), in catalogue order.
 pub async fn catalog(pool: &PgPool) -> anyhow::Result<Vec<Mission>> {
-    let rows = sqlx::query_as(&format!(
-        "SELECT {MISSION_COLUMNS} FROM goals.missions m WHERE m.retired_at IS NULL ORDER BY m.sort_order, m.id"
-    ))
+    let rows = select_missions!(
+        MissionRow,
+        " FROM goals.missions m WHERE m.retired_at IS NULL ORDER BY m.sort_order, m.id"
+    )
     .fetch_all(pool)
     .await
     .context("reading the mission catalogue")?;
-    missions(rows)
+    Ok(missions(rows))
 }
 
 /// Every mission, retired ones included (history names them), in catalogue order.
 pub async fn all_missions(pool: &PgPool) -> anyhow::Result<Vec<Mission>> {
-    let rows =
-        sqlx::query_as(&format!("SELECT {MISSION_COLUMNS} FROM goals.missions m ORDER BY m.sort_order, m.id"))
-            .fetch_all(pool)
-            .await
-            .context("reading all missions")?;
-    missions(rows)
+    let rows = select_missions!(MissionRow, " FROM goals.missions m ORDER BY m.sort_order, m.id")
+        .fetch_all(pool)
+        .await
+        .context("reading all missions")?;
+    Ok(missions(rows))
 }
 
 /// The missions with these ids, retired ones included; unknown ids are simply absent.
 pub async fn missions_by_ids(pool: &PgPool, ids: &[MissionId]) -> anyhow::Result<Vec<Mission>> {
-    let ids: Vec<&str> = ids.iter().map(MissionId::as_str).collect();
-    let rows = sqlx::query_as(&format!(
-        "SELECT {MISSION_COLUMNS} FROM goals.missions m WHERE m.id = ANY($1) ORDER BY m.sort_order, m.id"
-    ))
-    .bind(&ids)
+    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    let rows = select_missions!(
+        MissionRow,
+        " FROM goals.missions m WHERE m.id = ANY($1) ORDER BY m.sort_order, m.id",
+        &ids,
+    )
     .fetch_all(pool)
     .await
     .context("looking up missions")?;
-    missions(rows)
+    Ok(missions(rows))
 }

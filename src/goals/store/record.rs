@@ -1,7 +1,7 @@
 //! Reading a user's goals and completions for statistics, and the users with an open goal.
 
 use anyhow::Context;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -12,31 +12,30 @@ use crate::goals::{
 
 /// Every goal and completion of a user (a few thousand rows after years of daily use).
 pub async fn record(pool: &PgPool, user: Uuid) -> anyhow::Result<Record> {
-    let goals: Vec<(NaiveDate, Option<NaiveDate>, Vec<String>)> = sqlx::query_as(
-        "SELECT g.start_date, g.end_date, \
-                ARRAY(SELECT mission_id FROM goals.goal_missions WHERE goal_id = g.id ORDER BY position) \
-         FROM goals.goals g WHERE g.user_id = $1 ORDER BY g.start_date, g.created_at",
+    let goals = sqlx::query!(
+        r#"SELECT g.start_date, g.end_date,
+                  ARRAY(SELECT mission_id FROM goals.goal_missions WHERE goal_id = g.id ORDER BY position)
+                    AS "missions!"
+           FROM goals.goals g WHERE g.user_id = $1 ORDER BY g.start_date, g.created_at"#,
+        user,
     )
-    .bind(user)
     .fetch_all(pool)
     .await
     .context("reading a user's goals")?;
-    let done: Vec<(String, NaiveDate)> =
-        sqlx::query_as("SELECT mission_id, day FROM goals.completions WHERE user_id = $1 ORDER BY day")
-            .bind(user)
-            .fetch_all(pool)
-            .await
-            .context("reading a user's completions")?;
+    let done = sqlx::query!("SELECT mission_id, day FROM goals.completions WHERE user_id = $1 ORDER BY day", user)
+        .fetch_all(pool)
+        .await
+        .context("reading a user's completions")?;
     Ok(Record {
         goals: goals
             .into_iter()
-            .map(|(start, end, missions)| GoalSpan {
-                start,
-                end,
-                missions: missions.into_iter().map(MissionId::from_db).collect(),
+            .map(|g| GoalSpan {
+                start: g.start_date,
+                end: g.end_date,
+                missions: g.missions.into_iter().map(MissionId::from_db).collect(),
             })
             .collect(),
-        done: done.into_iter().map(|(m, d)| (MissionId::from_db(m), d)).collect(),
+        done: done.into_iter().map(|c| (MissionId::from_db(c.mission_id), c.day)).collect(),
     })
 }
 
@@ -47,42 +46,44 @@ pub async fn records_of(
 ) -> anyhow::Result<std::collections::HashMap<Uuid, (Record, Option<DateTime<Utc>>)>> {
     let mut out: std::collections::HashMap<Uuid, (Record, Option<DateTime<Utc>>)> =
         users.iter().map(|u| (*u, (Record::default(), None))).collect();
-    let goals: Vec<(Uuid, NaiveDate, Option<NaiveDate>, Vec<String>)> = sqlx::query_as(
-        "SELECT g.user_id, g.start_date, g.end_date, \
-                ARRAY(SELECT mission_id FROM goals.goal_missions WHERE goal_id = g.id ORDER BY position) \
-         FROM goals.goals g WHERE g.user_id = ANY($1) ORDER BY g.user_id, g.start_date, g.created_at",
+    let goals = sqlx::query!(
+        r#"SELECT g.user_id, g.start_date, g.end_date,
+                  ARRAY(SELECT mission_id FROM goals.goal_missions WHERE goal_id = g.id ORDER BY position)
+                    AS "missions!"
+           FROM goals.goals g WHERE g.user_id = ANY($1) ORDER BY g.user_id, g.start_date, g.created_at"#,
+        users,
     )
-    .bind(users)
     .fetch_all(pool)
     .await
     .context("reading many users' goals")?;
-    for (user, start, end, missions) in goals {
-        if let Some((r, _)) = out.get_mut(&user) {
-            r.goals.push(GoalSpan { start, end, missions: missions.into_iter().map(MissionId::from_db).collect() });
+    for g in goals {
+        if let Some((r, _)) = out.get_mut(&g.user_id) {
+            let missions = g.missions.into_iter().map(MissionId::from_db).collect();
+            r.goals.push(GoalSpan { start: g.start_date, end: g.end_date, missions });
         }
     }
-    let done: Vec<(Uuid, String, NaiveDate)> = sqlx::query_as(
+    let done = sqlx::query!(
         "SELECT user_id, mission_id, day FROM goals.completions WHERE user_id = ANY($1) ORDER BY user_id, day",
+        users,
     )
-    .bind(users)
     .fetch_all(pool)
     .await
     .context("reading many users' completions")?;
-    for (user, mission, day) in done {
-        if let Some((r, _)) = out.get_mut(&user) {
-            r.done.push((MissionId::from_db(mission), day));
+    for c in done {
+        if let Some((r, _)) = out.get_mut(&c.user_id) {
+            r.done.push((MissionId::from_db(c.mission_id), c.day));
         }
     }
-    let last: Vec<(Uuid, Option<DateTime<Utc>>)> = sqlx::query_as(
-        "SELECT user_id, max(completed_at) FROM goals.completions WHERE user_id = ANY($1) GROUP BY user_id",
+    let last = sqlx::query!(
+        "SELECT user_id, max(completed_at) AS last FROM goals.completions WHERE user_id = ANY($1) GROUP BY user_id",
+        users,
     )
-    .bind(users)
     .fetch_all(pool)
     .await
     .context("reading many users' last activity")?;
-    for (user, at) in last {
-        if let Some((_, l)) = out.get_mut(&user) {
-            *l = at;
+    for l in last {
+        if let Some((_, at)) = out.get_mut(&l.user_id) {
+            *at = l.last;
         }
     }
     Ok(out)
@@ -90,8 +91,7 @@ pub async fn records_of(
 
 /// When the user last completed a mission.
 pub async fn last_activity(pool: &PgPool, user: Uuid) -> anyhow::Result<Option<DateTime<Utc>>> {
-    sqlx::query_scalar("SELECT max(completed_at) FROM goals.completions WHERE user_id = $1")
-        .bind(user)
+    sqlx::query_scalar!("SELECT max(completed_at) FROM goals.completions WHERE user_id = $1", user)
         .fetch_one(pool)
         .await
         .context("reading a user's last activity")
@@ -100,12 +100,12 @@ pub async fn last_activity(pool: &PgPool, user: Uuid) -> anyhow::Result<Option<D
 /// Users with an open goal, in id order, after `after` (keyset paging: pass the last id of the
 /// previous page). Served by the partial unique index on open goals.
 pub async fn users_with_active_goal(pool: &PgPool, after: Option<Uuid>, limit: i64) -> anyhow::Result<Vec<Uuid>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "SELECT user_id FROM goals.goals WHERE end_date IS NULL AND ($1::uuid IS NULL OR user_id > $1) \
          ORDER BY user_id LIMIT $2",
+        after,
+        limit,
     )
-    .bind(after)
-    .bind(limit)
     .fetch_all(pool)
     .await
     .context("paging users with an open goal")

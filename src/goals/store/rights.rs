@@ -2,53 +2,50 @@
 //! exported as JSON and erased.
 
 use anyhow::Context;
-use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Value, json};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-type GoalRow =
-    (Uuid, NaiveDate, Option<NaiveDate>, Option<String>, Option<String>, DateTime<Utc>, Option<DateTime<Utc>>, Vec<String>);
-
-type CompletionRow = (String, NaiveDate, Uuid, DateTime<Utc>, Option<String>, i32, i32);
+use super::goals::CloseReason;
 
 pub async fn export(pool: &PgPool, user: Uuid) -> anyhow::Result<Value> {
-    let goals: Vec<GoalRow> = sqlx::query_as(
-        "SELECT g.id, g.start_date, g.end_date, g.close_reason, g.reset_note, g.created_at, g.closed_at, \
-                ARRAY(SELECT mission_id FROM goals.goal_missions WHERE goal_id = g.id ORDER BY position) \
-         FROM goals.goals g WHERE g.user_id = $1 ORDER BY g.start_date, g.created_at",
+    let goals = sqlx::query!(
+        r#"SELECT g.id, g.start_date, g.end_date, g.close_reason AS "close_reason: CloseReason", g.reset_note, g.created_at, g.closed_at,
+                  ARRAY(SELECT mission_id FROM goals.goal_missions WHERE goal_id = g.id ORDER BY position)
+                    AS "missions!"
+           FROM goals.goals g WHERE g.user_id = $1 ORDER BY g.start_date, g.created_at"#,
+        user,
     )
-    .bind(user)
     .fetch_all(pool)
     .await
     .context("exporting goals")?;
-    let completions: Vec<CompletionRow> = sqlx::query_as(
+    let completions = sqlx::query!(
         "SELECT mission_id, day, goal_id, completed_at, notes, streak_days, points FROM goals.completions \
          WHERE user_id = $1 ORDER BY day, mission_id",
+        user,
     )
-    .bind(user)
     .fetch_all(pool)
     .await
     .context("exporting completions")?;
-    let achievements: Vec<(Uuid, String, i32, NaiveDate)> = sqlx::query_as(
+    let achievements = sqlx::query!(
         "SELECT goal_id, mission_id, milestone, achieved_on FROM goals.achievements WHERE user_id = $1 \
          ORDER BY achieved_on, mission_id, milestone",
+        user,
     )
-    .bind(user)
     .fetch_all(pool)
     .await
     .context("exporting achievements")?;
     Ok(json!({
-        "goals": goals.iter().map(|(id, start, end, reason, note, created, closed, missions)| json!({
-            "goalId": id, "startDate": start, "endDate": end, "closeReason": reason, "resetReason": note,
-            "createdAt": created, "closedAt": closed, "missionIds": missions,
+        "goals": goals.iter().map(|g| json!({
+            "goalId": g.id, "startDate": g.start_date, "endDate": g.end_date, "closeReason": g.close_reason,
+            "resetReason": g.reset_note, "createdAt": g.created_at, "closedAt": g.closed_at, "missionIds": g.missions,
         })).collect::<Vec<_>>(),
-        "completions": completions.iter().map(|(m, day, goal, at, notes, streak, points)| json!({
-            "missionId": m, "date": day, "goalId": goal, "completedAt": at, "notes": notes,
-            "streakDays": streak, "earnedPoints": points,
+        "completions": completions.iter().map(|c| json!({
+            "missionId": c.mission_id, "date": c.day, "goalId": c.goal_id, "completedAt": c.completed_at,
+            "notes": c.notes, "streakDays": c.streak_days, "earnedPoints": c.points,
         })).collect::<Vec<_>>(),
-        "achievements": achievements.iter().map(|(goal, m, milestone, on)| json!({
-            "goalId": goal, "missionId": m, "streakDays": milestone, "achievedOn": on,
+        "achievements": achievements.iter().map(|a| json!({
+            "goalId": a.goal_id, "missionId": a.mission_id, "streakDays": a.milestone, "achievedOn": a.achieved_on,
         })).collect::<Vec<_>>(),
     }))
 }
@@ -57,12 +54,17 @@ pub async fn export(pool: &PgPool, user: Uuid) -> anyhow::Result<Value> {
 /// Completions, goal missions and achievements hang off the goals (`ON DELETE CASCADE`); they are
 /// deleted explicitly too, so no row survives whatever the keys.
 pub async fn erase(conn: &mut PgConnection, user: Uuid) -> anyhow::Result<()> {
-    for sql in [
-        "DELETE FROM goals.achievements WHERE user_id = $1",
-        "DELETE FROM goals.completions WHERE user_id = $1",
-        "DELETE FROM goals.goals WHERE user_id = $1",
-    ] {
-        sqlx::query(sql).bind(user).execute(&mut *conn).await.context("erasing a user's goals")?;
-    }
+    sqlx::query!("DELETE FROM goals.achievements WHERE user_id = $1", user)
+        .execute(&mut *conn)
+        .await
+        .context("erasing a user's achievements")?;
+    sqlx::query!("DELETE FROM goals.completions WHERE user_id = $1", user)
+        .execute(&mut *conn)
+        .await
+        .context("erasing a user's completions")?;
+    sqlx::query!("DELETE FROM goals.goals WHERE user_id = $1", user)
+        .execute(&mut *conn)
+        .await
+        .context("erasing a user's goals")?;
     Ok(())
 }

@@ -13,8 +13,10 @@ use utoipa::ToSchema;
 pub use items::{ItemInfo, NUMERIC_ITEMS};
 
 /// Where a checkup came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+// Stored as text (`health.checkups.source`), spelled as on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 #[schema(as = CheckupSource)]
 pub enum Source {
     /// Fetched from NHIS through an aggregator (two-step simple authentication).
@@ -25,23 +27,11 @@ pub enum Source {
     Upload,
 }
 
-impl Source {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Source::Nhis => "nhis",
-            Source::Manual => "manual",
-            Source::Upload => "upload",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [Source::Nhis, Source::Manual, Source::Upload].into_iter().find(|v| v.as_str() == s)
-    }
-}
-
 /// A condition the person is already diagnosed with and treated for (유질환자).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+// Stored as text (`health.checkups.treated_for`), spelled as on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
 #[schema(as = TreatedCondition)]
 pub enum Condition {
     Hypertension,
@@ -49,19 +39,34 @@ pub enum Condition {
     Dyslipidemia,
 }
 
-impl Condition {
-    pub const ALL: [Condition; 3] = [Condition::Hypertension, Condition::Diabetes, Condition::Dyslipidemia];
+/// The questionnaire's smoking answer. Its NHIS code (DOMAIN.md §2) is what is stored
+/// (`health.checkups.smoking`, a `smallint`) and what the wire carries; a stored code outside these
+/// is an error when read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[serde(into = "u8", try_from = "u8")]
+#[repr(i16)]
+pub enum Smoking {
+    Never = 1,
+    Former = 2,
+    Current = 3,
+}
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Condition::Hypertension => "HYPERTENSION",
-            Condition::Diabetes => "DIABETES",
-            Condition::Dyslipidemia => "DYSLIPIDEMIA",
-        }
+impl From<Smoking> for u8 {
+    fn from(s: Smoking) -> u8 {
+        s as u8
     }
+}
 
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.as_str() == s)
+impl TryFrom<u8> for Smoking {
+    type Error = String;
+
+    fn try_from(code: u8) -> Result<Self, String> {
+        match code {
+            1 => Ok(Smoking::Never),
+            2 => Ok(Smoking::Former),
+            3 => Ok(Smoking::Current),
+            _ => Err(format!("{code} is not a smoking code (1 never, 2 former, 3 current)")),
+        }
     }
 }
 
@@ -111,7 +116,8 @@ pub struct Measurements {
     pub hearing_left: Option<u8>,
     pub hearing_right: Option<u8>,
     /// 1 never, 2 former, 3 current
-    pub smoking: Option<u8>,
+    #[schema(value_type = Option<u8>)]
+    pub smoking: Option<Smoking>,
     pub drinking: Option<bool>,
 }
 

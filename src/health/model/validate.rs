@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{Condition, Measurements, NewCheckup, Source, items, round_to};
+use super::{Condition, Measurements, NewCheckup, Smoking, Source, items, round_to};
 use crate::http::{
     FieldError,
     text::{self, TextError},
@@ -187,7 +187,8 @@ pub fn parse_manual(
     let hearing = "청력은 1(정상) 또는 2(비정상)로 입력해 주세요.";
     m.hearing_left = code(&mut errors, "hearingLeft", e.hearing_left, 2, hearing);
     m.hearing_right = code(&mut errors, "hearingRight", e.hearing_right, 2, hearing);
-    m.smoking = code(&mut errors, "smoking", e.smoking, 3, "흡연은 1(비흡연)~3(현재 흡연) 코드로 입력해 주세요.");
+    m.smoking = code(&mut errors, "smoking", e.smoking, 3, "흡연은 1(비흡연)~3(현재 흡연) 코드로 입력해 주세요.")
+        .and_then(|c| Smoking::try_from(c).ok());
     let centre = match e.centre.as_deref().map(|c| text::visible_text(c, 100, false)) {
         None | Some(Err(TextError::Empty)) => None,
         Some(Ok(c)) => Some(c),
@@ -245,7 +246,6 @@ pub fn keep_plausible(m: &mut Measurements) -> Vec<String> {
     m.urine_protein = bad(m.urine_protein, 6);
     m.hearing_left = bad(m.hearing_left, 2);
     m.hearing_right = bad(m.hearing_right, 2);
-    m.smoking = bad(m.smoking, 3);
     errors.into_iter().map(|e| e.field).collect()
 }
 

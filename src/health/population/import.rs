@@ -244,6 +244,7 @@ async fn import_one(pool: &PgPool, input: Input, progress: bool) -> anyhow::Resu
         format!("CREATE TABLE {load} (LIKE health.population_checkups)"),
         format!("ALTER TABLE {load} ADD CONSTRAINT population_checkups_{year}_year_check CHECK (year = {year})"),
     ] {
+        // runtime: DDL naming the year's own load table (identifiers cannot be bound).
         sqlx::query(&sql).execute(&mut *db).await.with_context(|| format!("preparing the load of {year}"))?;
     }
     let mut copy = db
@@ -278,22 +279,24 @@ async fn import_one(pool: &PgPool, input: Input, progress: bool) -> anyhow::Resu
         "SET LOCAL work_mem = '256MB'".to_string(),
         format!("DELETE FROM health.population_percentiles WHERE year = {year}"),
     ] {
+        // runtime: DDL naming the year's partition (identifiers cannot be bound), and a SET.
         sqlx::query(&sql).execute(&mut *db).await.with_context(|| format!("replacing the year {year}"))?;
     }
+    // runtime: reads the year's partition by name, with the items' expressions built from `ITEMS`.
     report.percentile_groups = sqlx::query(&percentile_sql(year))
         .execute(&mut *db)
         .await
         .context("computing percentiles")?
         .rows_affected();
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO health.population_imports (year, files, rows_loaded, bad_rows) VALUES ($1, $2, $3, $4) \
          ON CONFLICT ON CONSTRAINT population_imports_pkey DO UPDATE SET files = EXCLUDED.files, \
          rows_loaded = EXCLUDED.rows_loaded, bad_rows = EXCLUDED.bad_rows, updated_at = now()",
+        year,
+        &[report.source.clone()][..],
+        report.rows_loaded as i64,
+        report.bad_rows as i64,
     )
-    .bind(year)
-    .bind(vec![report.source.clone()])
-    .bind(report.rows_loaded as i64)
-    .bind(report.bad_rows as i64)
     .execute(&mut *db)
     .await
     .context("recording the import")?;

@@ -81,7 +81,6 @@ pub struct Peers {
     pub items: Vec<PeerItem>,
 }
 
-#[derive(sqlx::FromRow)]
 struct Row {
     year: i16,
     item: String,
@@ -117,16 +116,17 @@ pub async fn compare(
     };
     out.age_band = Some(AgeBand { code: band, label: age_band_label(band) });
     let sex_code: i16 = if sex == Sex::Male { 1 } else { 2 };
-    let rows: Vec<Row> = sqlx::query_as(
+    let rows = sqlx::query_as!(
+        Row,
         "WITH y AS (SELECT coalesce((SELECT max(year) FROM health.population_percentiles \
                       WHERE sex = $1 AND age_band = $2 AND year <= $3), \
                      (SELECT max(year) FROM health.population_percentiles WHERE sex = $1 AND age_band = $2)) AS year) \
          SELECT p.year, p.item, p.n, p.min_value, p.max_value, p.p FROM health.population_percentiles p, y \
          WHERE p.year = y.year AND p.sex = $1 AND p.age_band = $2",
+        sex_code,
+        band,
+        latest.year as i16,
     )
-    .bind(sex_code)
-    .bind(band)
-    .bind(latest.year as i16)
     .fetch_all(pool)
     .await
     .context("reading the population percentiles")?;

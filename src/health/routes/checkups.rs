@@ -13,13 +13,11 @@ use super::{profile, require_consent};
 use crate::{
     health::{
         HealthState, api,
-        events::CheckupRecorded,
         model::validate::{self, ManualEntry},
         store,
         views::{self, CheckupRecord},
     },
-    http::{ApiError, ApiJson, ApiPath, ApiResult, Routes, Success, envelope::Envelope, error::violated_constraint},
-    platform::bus::{self, NewEvent},
+    http::{ApiError, ApiJson, ApiPath, ApiResult, Routes, Success, envelope::Envelope, error::ResultExt},
     users::api::ActiveUser,
 };
 
@@ -55,28 +53,14 @@ pub async fn record_checkup(
     {
         return Err(file_missing());
     }
-    let mut tx = state.db.begin().await.map_err(anyhow::Error::new)?;
-    let inserted = store::checkups::insert(&mut tx, user.id, &new, entry.file_id, false).await;
-    let id = match inserted {
-        Ok(Some(id)) => id,
-        Ok(None) => return Err(anyhow::anyhow!("an insert without ON CONFLICT returned nothing").into()),
-        Err(e) => {
-            tx.rollback().await.ok();
-            return Err(match violated_constraint(&e) {
-                Some("checkups_user_date_key") => ApiError::Conflict {
-                    code: "CHECKUP_EXISTS",
-                    message: "같은 날짜의 검진 결과가 이미 있습니다.".into(),
-                },
-                Some("checkups_file_fkey") => file_missing(),
-                _ => ApiError::from(e),
-            });
-        }
-    };
-    let (stored, _) = store::checkups::get_in(&mut tx, user.id, id).await?.ok_or_else(not_found)?;
+    let stored = store::checkups::record(&state.db, user.id, &new, entry.file_id, sex)
+        .await
+        .on_constraint("checkups_file_fkey", file_missing)?
+        .ok_or_else(|| ApiError::Conflict {
+            code: "CHECKUP_EXISTS",
+            message: "같은 날짜의 검진 결과가 이미 있습니다.".into(),
+        })?;
     let record = views::record(&stored, sex);
-    let event = CheckupRecorded { user_id: user.id, checkup_id: id, worst_grade: record.assessment.worst_grade() };
-    bus::publish(&mut tx, NewEvent::of(&event)?).await?;
-    tx.commit().await.map_err(anyhow::Error::new)?;
     api::invalidate(&state, user.id).await;
     Ok(Success::created(record).message("검진 결과를 저장했습니다."))
 }

@@ -16,20 +16,18 @@ use super::{profile, require_consent};
 use crate::{
     health::{
         HealthState, api,
-        events::CheckupSynced,
-        judge,
         provider::{Completion, LoginType, ProviderError, StartOutcome, StartRequest},
-        store::{self, jobs::JobRow},
+        store::{
+            self,
+            jobs::{JobRow, JobStatus},
+        },
     },
     http::{
         ApiError, ApiJson, ApiPath, ApiResult, FieldError, Routes, Success,
         envelope::Envelope,
         text::{self, TextError},
     },
-    platform::{
-        bus::{self, NewEvent},
-        ratelimit,
-    },
+    platform::ratelimit,
     users::api::{ActiveUser, parse_birth_date, parse_name},
 };
 
@@ -102,10 +100,10 @@ fn failure_message(reason: Option<&str>) -> &'static str {
 }
 
 async fn answer(state: &HealthState, user: Uuid, job: &JobRow) -> ApiResult<SyncAnswer> {
-    let status = match job.status.as_str() {
-        "SUCCESS" => SyncStatus::Success,
-        "FAILED" => SyncStatus::Failed,
-        _ => SyncStatus::PendingApproval,
+    let status = match job.status {
+        JobStatus::Success => SyncStatus::Success,
+        JobStatus::Failed => SyncStatus::Failed,
+        JobStatus::Starting | JobStatus::Pending | JobStatus::Fetching => SyncStatus::PendingApproval,
     };
     let message = match status {
         SyncStatus::Success => format!("검진 결과 {}건을 새로 불러왔습니다.", job.new_checkups.unwrap_or(0)),
@@ -227,7 +225,7 @@ pub async fn complete_sync(
     let job = store::jobs::get(&state.db, user.id, job_id)
         .await?
         .ok_or_else(|| ApiError::not_found("동기화 요청을 찾을 수 없습니다."))?;
-    if matches!(job.status.as_str(), "SUCCESS" | "FAILED") {
+    if job.status.is_closed() {
         return Ok(Success::new(answer(&state, user.id, &job).await?));
     }
     if job.expires_at <= state.clock.now() {
@@ -257,22 +255,7 @@ pub async fn complete_sync(
         Completion::Expired => store::jobs::fail(&state.db, job.id, "APPROVAL_EXPIRED").await?,
         Completion::Rejected(reason) => store::jobs::fail(&state.db, job.id, &reason).await?,
         Completion::Approved(mapped) => {
-            let mut tx = state.db.begin().await.map_err(anyhow::Error::new)?;
-            let mut new = 0;
-            let mut worst: Option<judge::Grade> = None;
-            for c in &mapped.checkups {
-                if store::checkups::insert(&mut tx, user.id, c, None, true).await?.is_some() {
-                    new += 1;
-                    let grade = judge::assess(&c.measurements, sex, c.checkup_date, &c.treated_for).worst_grade();
-                    worst = [worst, grade].into_iter().flatten().max_by_key(|g| g.severity());
-                }
-            }
-            let done = store::jobs::succeed(&mut tx, job.id, mapped.checkups.len() as i32, new).await?;
-            if new > 0 {
-                let event = CheckupSynced { user_id: user.id, job_id: job.id, new_checkups: new as u32, worst_grade: worst };
-                bus::publish(&mut tx, NewEvent::of(&event)?).await?;
-            }
-            tx.commit().await.map_err(anyhow::Error::new)?;
+            let done = store::jobs::complete(&state.db, user.id, job.id, &mapped.checkups, sex).await?;
             api::invalidate(&state, user.id).await;
             Some(done)
         }

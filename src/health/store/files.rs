@@ -7,7 +7,7 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FileRow {
     pub id: Uuid,
@@ -17,17 +17,20 @@ pub struct FileRow {
     pub content_type: String,
     pub size_bytes: i64,
     /// Hex SHA-256 of the content.
-    #[sqlx(skip)]
     pub sha256: String,
     pub file_name: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(sqlx::FromRow)]
+/// A file's row as read: the digest as stored (bytes).
 struct Row {
-    #[sqlx(flatten)]
-    file: FileRow,
-    digest: Vec<u8>,
+    id: Uuid,
+    blob_name: String,
+    content_type: String,
+    size_bytes: i64,
+    sha256: Vec<u8>,
+    file_name: Option<String>,
+    created_at: DateTime<Utc>,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -36,11 +39,17 @@ fn hex(bytes: &[u8]) -> String {
 
 impl From<Row> for FileRow {
     fn from(r: Row) -> Self {
-        FileRow { sha256: hex(&r.digest), ..r.file }
+        FileRow {
+            id: r.id,
+            blob_name: r.blob_name,
+            content_type: r.content_type,
+            size_bytes: r.size_bytes,
+            sha256: hex(&r.sha256),
+            file_name: r.file_name,
+            created_at: r.created_at,
+        }
     }
 }
-
-const COLUMNS: &str = "id, blob_name, content_type, size_bytes, sha256 AS digest, file_name, created_at";
 
 pub struct NewFile<'a> {
     pub id: Uuid,
@@ -62,17 +71,19 @@ pub async fn insert_settled(pool: &PgPool, f: &NewFile<'_>) -> anyhow::Result<Fi
 }
 
 pub async fn insert(conn: &mut sqlx::PgConnection, f: &NewFile<'_>) -> anyhow::Result<FileRow> {
-    let row: Row = sqlx::query_as(&format!(
+    let row = sqlx::query_as!(
+        Row,
         "INSERT INTO health.checkup_files (id, user_id, blob_name, content_type, size_bytes, sha256, file_name) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
-    ))
-    .bind(f.id)
-    .bind(f.user)
-    .bind(f.blob_name)
-    .bind(f.content_type)
-    .bind(f.size)
-    .bind(f.sha256)
-    .bind(f.file_name)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         RETURNING id, blob_name, content_type, size_bytes, sha256, file_name, created_at",
+        f.id,
+        f.user,
+        f.blob_name,
+        f.content_type,
+        f.size,
+        f.sha256,
+        f.file_name,
+    )
     .fetch_one(conn)
     .await
     .context("recording an uploaded file")?;
@@ -80,10 +91,12 @@ pub async fn insert(conn: &mut sqlx::PgConnection, f: &NewFile<'_>) -> anyhow::R
 }
 
 pub async fn list(pool: &PgPool, user: Uuid) -> anyhow::Result<Vec<FileRow>> {
-    let rows: Vec<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM health.checkup_files WHERE user_id = $1 ORDER BY created_at DESC"
-    ))
-    .bind(user)
+    let rows = sqlx::query_as!(
+        Row,
+        "SELECT id, blob_name, content_type, size_bytes, sha256, file_name, created_at \
+         FROM health.checkup_files WHERE user_id = $1 ORDER BY created_at DESC",
+        user,
+    )
     .fetch_all(pool)
     .await
     .context("listing uploaded files")?;
@@ -91,20 +104,21 @@ pub async fn list(pool: &PgPool, user: Uuid) -> anyhow::Result<Vec<FileRow>> {
 }
 
 pub async fn get(pool: &PgPool, user: Uuid, id: Uuid) -> anyhow::Result<Option<FileRow>> {
-    let row: Option<Row> =
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM health.checkup_files WHERE user_id = $1 AND id = $2"))
-            .bind(user)
-            .bind(id)
-            .fetch_optional(pool)
-            .await
-            .context("reading an uploaded file")?;
+    let row = sqlx::query_as!(
+        Row,
+        "SELECT id, blob_name, content_type, size_bytes, sha256, file_name, created_at \
+         FROM health.checkup_files WHERE user_id = $1 AND id = $2",
+        user,
+        id,
+    )
+    .fetch_optional(pool)
+    .await
+    .context("reading an uploaded file")?;
     Ok(row.map(FileRow::from))
 }
 
 pub async fn delete(pool: &PgPool, user: Uuid, id: Uuid) -> anyhow::Result<bool> {
-    let done = sqlx::query("DELETE FROM health.checkup_files WHERE user_id = $1 AND id = $2")
-        .bind(user)
-        .bind(id)
+    let done = sqlx::query!("DELETE FROM health.checkup_files WHERE user_id = $1 AND id = $2", user, id)
         .execute(pool)
         .await
         .context("deleting an uploaded file")?;

@@ -12,25 +12,35 @@ use uuid::Uuid;
 
 /// Erases the user's rows in this schema (the blobs go with the user's prefix).
 pub async fn erase(conn: &mut PgConnection, user: Uuid) -> anyhow::Result<()> {
-    for table in ["checkups", "checkup_files", "sync_jobs", "file_uploads"] {
-        sqlx::query(&format!("DELETE FROM health.{table} WHERE user_id = $1"))
-            .bind(user)
-            .execute(&mut *conn)
-            .await
-            .with_context(|| format!("erasing health.{table}"))?;
-    }
+    sqlx::query!("DELETE FROM health.checkups WHERE user_id = $1", user)
+        .execute(&mut *conn)
+        .await
+        .context("erasing health.checkups")?;
+    sqlx::query!("DELETE FROM health.checkup_files WHERE user_id = $1", user)
+        .execute(&mut *conn)
+        .await
+        .context("erasing health.checkup_files")?;
+    sqlx::query!("DELETE FROM health.sync_jobs WHERE user_id = $1", user)
+        .execute(&mut *conn)
+        .await
+        .context("erasing health.sync_jobs")?;
+    sqlx::query!("DELETE FROM health.file_uploads WHERE user_id = $1", user)
+        .execute(&mut *conn)
+        .await
+        .context("erasing health.file_uploads")?;
     Ok(())
 }
 
 /// Which of `users` still hold health rows (checkups, files or sync jobs).
 pub async fn holding_data(pool: &sqlx::PgPool, users: &[Uuid]) -> anyhow::Result<Vec<Uuid>> {
-    sqlx::query_scalar(
-        "SELECT user_id FROM health.checkups WHERE user_id = ANY($1) \
-         UNION SELECT user_id FROM health.checkup_files WHERE user_id = ANY($1) \
-         UNION SELECT user_id FROM health.sync_jobs WHERE user_id = ANY($1)",
+    let held = sqlx::query_scalar!(
+        r#"SELECT user_id AS "user_id!" FROM health.checkups WHERE user_id = ANY($1)
+           UNION SELECT user_id FROM health.checkup_files WHERE user_id = ANY($1)
+           UNION SELECT user_id FROM health.sync_jobs WHERE user_id = ANY($1)"#,
+        users,
     )
-    .bind(users)
     .fetch_all(pool)
     .await
-    .context("finding who holds health data")
+    .context("finding who holds health data")?;
+    Ok(held)
 }

@@ -27,8 +27,6 @@ pub enum Refusal {
     Held,
 }
 
-const TODAY: &str = "(now() AT TIME ZONE 'Asia/Seoul')::date";
-
 /// Reserves `bytes` for upload `id` of `user`, or says which limit it would pass.
 pub async fn reserve(
     pool: &PgPool,
@@ -38,24 +36,27 @@ pub async fn reserve(
     limits: UploadLimits,
 ) -> anyhow::Result<Result<(), Refusal>> {
     let mut tx = pool.begin().await.context("starting an upload reservation")?;
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('health.file_uploads:' || $1::text, 0))")
-        .bind(user)
+    sqlx::query!("SELECT pg_advisory_xact_lock(hashtextextended('health.file_uploads:' || $1::uuid::text, 0))", user)
         .execute(&mut *tx)
         .await
         .context("locking the user's uploads")?;
-    let (count, day_bytes, held, until_tomorrow): (i64, i64, i64, i64) = sqlx::query_as(&format!(
-        "SELECT (SELECT count(*) FROM health.file_uploads WHERE user_id = $1 AND seoul_day = {TODAY}), \
-                (SELECT coalesce(sum(bytes), 0)::bigint FROM health.file_uploads \
-                  WHERE user_id = $1 AND seoul_day = {TODAY}), \
-                (SELECT coalesce(sum(size_bytes), 0)::bigint FROM health.checkup_files WHERE user_id = $1) \
-                + (SELECT coalesce(sum(bytes), 0)::bigint FROM health.file_uploads \
-                    WHERE user_id = $1 AND state = 'RESERVED' AND created_at > now() - interval '1 hour'), \
-                ceil(extract(epoch FROM (({TODAY} + 1)::timestamp AT TIME ZONE 'Asia/Seoul') - now()))::bigint"
-    ))
-    .bind(user)
+    // Seoul's today is `(now() AT TIME ZONE 'Asia/Seoul')::date` throughout.
+    let used = sqlx::query!(
+        r#"SELECT (SELECT count(*) FROM health.file_uploads
+                    WHERE user_id = $1 AND seoul_day = (now() AT TIME ZONE 'Asia/Seoul')::date) AS "count!",
+                  (SELECT coalesce(sum(bytes), 0)::bigint FROM health.file_uploads
+                    WHERE user_id = $1 AND seoul_day = (now() AT TIME ZONE 'Asia/Seoul')::date) AS "day_bytes!",
+                  (SELECT coalesce(sum(size_bytes), 0)::bigint FROM health.checkup_files WHERE user_id = $1)
+                  + (SELECT coalesce(sum(bytes), 0)::bigint FROM health.file_uploads
+                      WHERE user_id = $1 AND state = 'RESERVED' AND created_at > now() - interval '1 hour') AS "held!",
+                  ceil(extract(epoch FROM ((((now() AT TIME ZONE 'Asia/Seoul')::date + 1)::timestamp
+                                           AT TIME ZONE 'Asia/Seoul') - now())))::bigint AS "until_tomorrow!""#,
+        user,
+    )
     .fetch_one(&mut *tx)
     .await
     .context("reading the user's uploads")?;
+    let (count, day_bytes, held, until_tomorrow) = (used.count, used.day_bytes, used.held, used.until_tomorrow);
     let retry_after_secs = until_tomorrow.max(1) as u64;
     let refusal = if count as u64 >= u64::from(limits.per_day) {
         Some(Refusal::DailyCount { retry_after_secs })
@@ -69,12 +70,13 @@ pub async fn reserve(
     if let Some(r) = refusal {
         return Ok(Err(r));
     }
-    sqlx::query(&format!(
-        "INSERT INTO health.file_uploads (id, user_id, bytes, seoul_day) VALUES ($1, $2, $3, {TODAY})"
-    ))
-    .bind(id)
-    .bind(user)
-    .bind(bytes as i64)
+    sqlx::query!(
+        "INSERT INTO health.file_uploads (id, user_id, bytes, seoul_day) \
+         VALUES ($1, $2, $3, (now() AT TIME ZONE 'Asia/Seoul')::date)",
+        id,
+        user,
+        bytes as i64,
+    )
     .execute(&mut *tx)
     .await
     .context("reserving an upload")?;
@@ -85,11 +87,14 @@ pub async fn reserve(
 /// Settles a reservation with the bytes the upload took: STORED (in the transaction that records
 /// the file) or REFUSED (its bytes were read, and count for the day).
 pub async fn settle(conn: &mut PgConnection, id: Uuid, bytes: u64, stored: bool) -> anyhow::Result<()> {
-    sqlx::query("UPDATE health.file_uploads SET bytes = $2, state = $3, updated_at = now() WHERE id = $1")
-        .bind(id)
-        .bind(bytes as i64)
-        .bind(if stored { "STORED" } else { "REFUSED" })
-        .execute(conn)
+    sqlx::query!(
+        "UPDATE health.file_uploads SET bytes = $2, state = CASE WHEN $3 THEN 'STORED' ELSE 'REFUSED' END, \
+         updated_at = now() WHERE id = $1",
+        id,
+        bytes as i64,
+        stored,
+    )
+    .execute(conn)
         .await
         .context("settling an upload")?;
     Ok(())
@@ -97,8 +102,7 @@ pub async fn settle(conn: &mut PgConnection, id: Uuid, bytes: u64, stored: bool)
 
 /// Gives a reservation back (storage failed: the user did nothing wrong).
 pub async fn release(pool: &PgPool, id: Uuid) -> anyhow::Result<()> {
-    sqlx::query("DELETE FROM health.file_uploads WHERE id = $1")
-        .bind(id)
+    sqlx::query!("DELETE FROM health.file_uploads WHERE id = $1", id)
         .execute(pool)
         .await
         .context("releasing an upload reservation")?;
@@ -108,10 +112,10 @@ pub async fn release(pool: &PgPool, id: Uuid) -> anyhow::Result<()> {
 /// Forgets uploads of earlier days (only the current day counts) and reservations of requests that
 /// died. Returns how many rows went.
 pub async fn prune(pool: &PgPool) -> anyhow::Result<u64> {
-    let done = sqlx::query(&format!(
-        "DELETE FROM health.file_uploads WHERE seoul_day < {TODAY} - 1 \
+    let done = sqlx::query!(
+        "DELETE FROM health.file_uploads WHERE seoul_day < (now() AT TIME ZONE 'Asia/Seoul')::date - 1 \
             OR (state = 'RESERVED' AND created_at < now() - interval '1 hour')"
-    ))
+    )
     .execute(pool)
     .await
     .context("pruning upload records")?;

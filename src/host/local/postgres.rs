@@ -156,12 +156,13 @@ pub async fn ensure_database(port: u16) -> anyhow::Result<()> {
     use sqlx::Connection;
     let admin = format!("postgres://postgres@127.0.0.1:{port}/postgres");
     let mut conn = sqlx::PgConnection::connect(&admin).await.context("connecting to the private cluster")?;
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'healthsync')")
-            .fetch_one(&mut conn)
-            .await?;
+    let exists = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'healthsync') AS "exists!""#
+    )
+    .fetch_one(&mut conn)
+    .await?;
     if !exists {
-        sqlx::query("CREATE DATABASE healthsync")
+        sqlx::query!("CREATE DATABASE healthsync")
             .execute(&mut conn)
             .await
             .context("creating the database")?;

@@ -13,24 +13,27 @@ pub async fn insert_refresh(
     hash: &[u8],
     expires_at: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO users.refresh_tokens (id, user_id, family_id, token_hash, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        Uuid::now_v7(),
+        user,
+        family,
+        hash,
+        expires_at,
     )
-    .bind(Uuid::now_v7())
-    .bind(user)
-    .bind(family)
-    .bind(hash)
-    .bind(expires_at)
     .execute(conn)
     .await
     .context("storing a refresh token")?;
     Ok(())
 }
 
-/// user, family, expires, replaced, revoked
-type TokenRow = (Uuid, Uuid, DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
-/// created, expires, replaced, revoked
-pub type SessionRow = (DateTime<Utc>, DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+/// A session (a refresh token family's member) as the user's export shows it.
+pub struct SessionRow {
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub replaced_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
 
 /// How long after its rotation a refresh token may come back without revoking its family.
 pub const REUSE_GRACE_SECS: i64 = 20;
@@ -54,15 +57,17 @@ pub async fn rotate_refresh(
     expires_at: DateTime<Utc>,
 ) -> anyhow::Result<Rotation> {
     let mut tx = pool.begin().await.context("starting the refresh transaction")?;
-    let row: Option<TokenRow> = sqlx::query_as(
+    let row = sqlx::query!(
         "SELECT user_id, family_id, expires_at, replaced_at, revoked_at FROM users.refresh_tokens \
          WHERE token_hash = $1 FOR UPDATE",
+        old,
     )
-    .bind(old)
     .fetch_optional(&mut *tx)
     .await
     .context("reading a refresh token")?;
-    let Some((user, family, expires, replaced, revoked)) = row else { return Ok(Rotation::Invalid) };
+    let Some(row) = row else { return Ok(Rotation::Invalid) };
+    let (user, family, expires, replaced, revoked) =
+        (row.user_id, row.family_id, row.expires_at, row.replaced_at, row.revoked_at);
     // Every early answer below ends the transaction explicitly: a dropped one would keep the
     // row lock until its connection is next used, stalling a logout of the same family.
     // A client that retries a refresh whose answer it lost (or two racing requests) presents the
@@ -80,8 +85,7 @@ pub async fn rotate_refresh(
         tx.rollback().await.context("ending the refresh transaction")?;
         return Ok(Rotation::Invalid);
     }
-    sqlx::query("UPDATE users.refresh_tokens SET replaced_at = now() WHERE token_hash = $1")
-        .bind(old)
+    sqlx::query!("UPDATE users.refresh_tokens SET replaced_at = now() WHERE token_hash = $1", old)
         .execute(&mut *tx)
         .await
         .context("retiring a refresh token")?;
@@ -91,10 +95,10 @@ pub async fn rotate_refresh(
 }
 
 async fn revoke_family_in(conn: &mut PgConnection, family: Uuid) -> anyhow::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE users.refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
+        family,
     )
-    .bind(family)
     .execute(conn)
     .await
     .context("revoking a token family")?;
@@ -103,8 +107,7 @@ async fn revoke_family_in(conn: &mut PgConnection, family: Uuid) -> anyhow::Resu
 
 /// The owner of a refresh token, for per-account limits before the token is used.
 pub async fn refresh_owner(pool: &PgPool, hash: &[u8]) -> anyhow::Result<Option<Uuid>> {
-    sqlx::query_scalar("SELECT user_id FROM users.refresh_tokens WHERE token_hash = $1")
-        .bind(hash)
+    sqlx::query_scalar!("SELECT user_id FROM users.refresh_tokens WHERE token_hash = $1", hash)
         .fetch_optional(pool)
         .await
         .context("reading a refresh token's owner")
@@ -114,14 +117,12 @@ pub async fn refresh_owner(pool: &PgPool, hash: &[u8]) -> anyhow::Result<Option<
 /// such token.
 pub async fn revoke_by_token(pool: &PgPool, hash: &[u8]) -> anyhow::Result<Option<Uuid>> {
     let mut conn = pool.acquire().await.context("acquiring a connection")?;
-    let found: Option<(Uuid, Uuid)> =
-        sqlx::query_as("SELECT family_id, user_id FROM users.refresh_tokens WHERE token_hash = $1")
-            .bind(hash)
-            .fetch_optional(&mut *conn)
-            .await
-            .context("reading a refresh token")?;
-    let Some((family, user)) = found else { return Ok(None) };
-    revoke_family_in(&mut conn, family).await?;
-    Ok(Some(user))
+    let found = sqlx::query!("SELECT family_id, user_id FROM users.refresh_tokens WHERE token_hash = $1", hash)
+        .fetch_optional(&mut *conn)
+        .await
+        .context("reading a refresh token")?;
+    let Some(found) = found else { return Ok(None) };
+    revoke_family_in(&mut conn, found.family_id).await?;
+    Ok(Some(found.user_id))
 }
 
