@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::{
     Engine, IntelState, coach,
-    engine::{self, Ask, Purpose, Spender},
+    engine::{self, Ask, Offline, Purpose, Spender},
     profile,
     safety::{self, Guard, Reading},
     store,
@@ -229,7 +229,7 @@ pub async fn consultation(
     };
     let (response, questions, response_type, engine) = match safety::check(&checked) {
         Some(guard) => {
-            engine::announce(state.platform(), Purpose::Chat, Engine::Offline, false, "red_flag").await;
+            engine::announce(state.platform(), Purpose::Chat, Engine::Offline, false, Offline::RedFlag.into()).await;
             guarded(guard)
         }
         None => answer(&state, user.id, session, &message, context.as_deref()).await?,
@@ -294,14 +294,14 @@ async fn answer(
         if let Ok(r) = engine::ask::<Reply>(state.platform(), true, Some(spender), ask, valid).await {
             // The second layer: Claude saw a red flag the rules missed. Its coaching is not shown.
             if let Some(guard) = r.safety.guard() {
-                engine::announce(state.platform(), Purpose::Chat, Engine::Offline, false, "red_flag_ai").await;
+                engine::announce(state.platform(), Purpose::Chat, Engine::Offline, false, Offline::RedFlagAi.into()).await;
                 return Ok(guarded(guard));
             }
             let q = [r.suggested_questions[0].clone(), r.suggested_questions[1].clone(), r.suggested_questions[2].clone()];
             return Ok((r.response, q, ResponseType::Coaching, Engine::Claude));
         }
     } else {
-        engine::announce(state.platform(), Purpose::Chat, Engine::Offline, false, "no_consent").await;
+        engine::announce(state.platform(), Purpose::Chat, Engine::Offline, false, Offline::NoConsent.into()).await;
     }
     let (a, q) = coach::chat(message, &coach::ChatContext { attention: &attention, open_missions: &open });
     Ok((a, q, ResponseType::Offline, Engine::Offline))
