@@ -19,7 +19,7 @@ use super::{
     engine::{self, Ask, Offline, Purpose, Spender},
     profile,
     safety::{self, Guard, Reading},
-    store,
+    store::{self, Role},
 };
 use crate::{
     goals::api as goals,
@@ -58,24 +58,14 @@ pub struct ConsultationRequest {
 
 /// `coaching` (Claude), `offline` (the offline coach), `emergency` (emergency guidance, before any
 /// AI call), `medical_boundary` (a diagnosis or prescription was asked: referral).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum ResponseType {
     Coaching,
     Offline,
     Emergency,
     MedicalBoundary,
-}
-
-impl ResponseType {
-    fn as_str(self) -> &'static str {
-        match self {
-            ResponseType::Coaching => "coaching",
-            ResponseType::Offline => "offline",
-            ResponseType::Emergency => "emergency",
-            ResponseType::MedicalBoundary => "medical_boundary",
-        }
-    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -238,11 +228,8 @@ pub async fn consultation(
     let ex = store::Exchange {
         question: &message,
         answer: &response,
-        engine: match engine {
-            Engine::Claude => "claude",
-            Engine::Offline => "offline",
-        },
-        response_type: response_type.as_str(),
+        engine,
+        response_type,
         asked_at,
         answered_at,
     };
@@ -277,9 +264,9 @@ async fn answer(
         let mut turns = Vec::new();
         if let Some(session) = session {
             let (earlier, _) = store::messages(&state.db, session, HISTORY_TURNS).await?;
-            let skip = earlier.iter().position(|m| m.role == "user").unwrap_or(earlier.len());
+            let skip = earlier.iter().position(|m| m.role == Role::User).unwrap_or(earlier.len());
             for m in &earlier[skip..] {
-                turns.push(if m.role == "user" { Turn::user(&m.content) } else { Turn::assistant(&m.content) });
+                turns.push(if m.role == Role::User { Turn::user(&m.content) } else { Turn::assistant(&m.content) });
             }
         }
         let question = match context {
@@ -324,7 +311,8 @@ pub struct HistoryQuery {
 #[serde(rename_all = "camelCase")]
 pub struct ChatMessage {
     /// `user` or `assistant`.
-    pub role: String,
+    #[schema(value_type = String)]
+    pub role: Role,
     pub content: String,
     pub timestamp: DateTime<Utc>,
 }
