@@ -17,15 +17,17 @@ use crate::platform::ai::Usage;
 /// Reserves `tokens` for `s` that expire after `ttl`; `None` when the day's budget is spoken for.
 pub async fn reserve(pool: &PgPool, s: Spender, tokens: u64, ttl: Duration) -> anyhow::Result<Option<Uuid>> {
     let mut tx = pool.begin().await.context("starting the budget transaction")?;
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('ai-budget:' || $1::text || ':' || $2::text, 0))")
-        .bind(s.user)
-        .bind(s.day)
-        .execute(&mut *tx)
-        .await
-        .context("locking the user's AI budget")?;
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock(hashtextextended('ai-budget:' || $1::uuid::text || ':' || $2::date::text, 0))",
+        s.user,
+        s.day,
+    )
+    .execute(&mut *tx)
+    .await
+    .context("locking the user's AI budget")?;
     // A new statement after the lock: it sees every hold committed before the lock was granted.
     let id = Uuid::now_v7();
-    let granted: Option<Uuid> = sqlx::query_scalar(
+    let granted = sqlx::query_scalar!(
         "WITH gone AS ( \
            DELETE FROM intelligence.usage_reservations WHERE user_id = $1 AND day = $2 AND expires_at <= now() \
          ), spent AS ( \
@@ -37,15 +39,15 @@ pub async fn reserve(pool: &PgPool, s: Spender, tokens: u64, ttl: Duration) -> a
          ) \
          INSERT INTO intelligence.usage_reservations (id, user_id, day, tokens, expires_at) \
          SELECT $3, $1, $2, $4, now() + make_interval(secs => $5) FROM spent, held \
-         WHERE spent.n + held.n < $6 \
+         WHERE spent.n + held.n < $6::bigint \
          RETURNING id",
+        s.user,
+        s.day,
+        id,
+        tokens.clamp(1, i64::MAX as u64) as i64,
+        ttl.as_secs_f64(),
+        s.daily_tokens.min(i64::MAX as u64) as i64,
     )
-    .bind(s.user)
-    .bind(s.day)
-    .bind(id)
-    .bind(tokens.clamp(1, i64::MAX as u64) as i64)
-    .bind(ttl.as_secs_f64())
-    .bind(s.daily_tokens.min(i64::MAX as u64) as i64)
     .fetch_optional(&mut *tx)
     .await
     .context("reserving AI tokens")?;
@@ -57,8 +59,7 @@ pub async fn reserve(pool: &PgPool, s: Spender, tokens: u64, ttl: Duration) -> a
 /// transaction (the one that publishes the call's event).
 pub async fn settle(conn: &mut PgConnection, s: Spender, reservations: &[Uuid], usage: Usage) -> anyhow::Result<()> {
     if !reservations.is_empty() {
-        sqlx::query("DELETE FROM intelligence.usage_reservations WHERE id = ANY($1)")
-            .bind(reservations)
+        sqlx::query!("DELETE FROM intelligence.usage_reservations WHERE id = ANY($1)", reservations)
             .execute(&mut *conn)
             .await
             .context("releasing AI token reservations")?;

@@ -16,10 +16,10 @@ use uuid::Uuid;
 
 use super::{
     Engine, IntelState, coach,
-    engine::{self, Ask, Purpose, Spender},
+    engine::{self, Ask, Offline, Purpose, Spender},
     profile,
     safety::{self, Guard, Reading},
-    store,
+    store::{self, Role},
 };
 use crate::{
     goals::api as goals,
@@ -58,24 +58,14 @@ pub struct ConsultationRequest {
 
 /// `coaching` (Claude), `offline` (the offline coach), `emergency` (emergency guidance, before any
 /// AI call), `medical_boundary` (a diagnosis or prescription was asked: referral).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum ResponseType {
     Coaching,
     Offline,
     Emergency,
     MedicalBoundary,
-}
-
-impl ResponseType {
-    fn as_str(self) -> &'static str {
-        match self {
-            ResponseType::Coaching => "coaching",
-            ResponseType::Offline => "offline",
-            ResponseType::Emergency => "emergency",
-            ResponseType::MedicalBoundary => "medical_boundary",
-        }
-    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -229,7 +219,7 @@ pub async fn consultation(
     };
     let (response, questions, response_type, engine) = match safety::check(&checked) {
         Some(guard) => {
-            engine::announce(&state.platform, Purpose::Chat, Engine::Offline, false, "red_flag").await;
+            engine::announce(&state.platform, Purpose::Chat, Engine::Offline, false, Offline::RedFlag.into()).await;
             guarded(guard)
         }
         None => answer(&state, user.id, session, &message, context.as_deref()).await?,
@@ -238,11 +228,8 @@ pub async fn consultation(
     let ex = store::Exchange {
         question: &message,
         answer: &response,
-        engine: match engine {
-            Engine::Claude => "claude",
-            Engine::Offline => "offline",
-        },
-        response_type: response_type.as_str(),
+        engine,
+        response_type,
         asked_at,
         answered_at,
     };
@@ -277,9 +264,9 @@ async fn answer(
         let mut turns = Vec::new();
         if let Some(session) = session {
             let (earlier, _) = store::messages(&state.db, session, HISTORY_TURNS).await?;
-            let skip = earlier.iter().position(|m| m.role == "user").unwrap_or(earlier.len());
+            let skip = earlier.iter().position(|m| m.role == Role::User).unwrap_or(earlier.len());
             for m in &earlier[skip..] {
-                turns.push(if m.role == "user" { Turn::user(&m.content) } else { Turn::assistant(&m.content) });
+                turns.push(if m.role == Role::User { Turn::user(&m.content) } else { Turn::assistant(&m.content) });
             }
         }
         let question = match context {
@@ -294,14 +281,14 @@ async fn answer(
         if let Ok(r) = engine::ask::<Reply>(&state.platform, true, Some(spender), ask, valid).await {
             // The second layer: Claude saw a red flag the rules missed. Its coaching is not shown.
             if let Some(guard) = r.safety.guard() {
-                engine::announce(&state.platform, Purpose::Chat, Engine::Offline, false, "red_flag_ai").await;
+                engine::announce(&state.platform, Purpose::Chat, Engine::Offline, false, Offline::RedFlagAi.into()).await;
                 return Ok(guarded(guard));
             }
             let q = [r.suggested_questions[0].clone(), r.suggested_questions[1].clone(), r.suggested_questions[2].clone()];
             return Ok((r.response, q, ResponseType::Coaching, Engine::Claude));
         }
     } else {
-        engine::announce(&state.platform, Purpose::Chat, Engine::Offline, false, "no_consent").await;
+        engine::announce(&state.platform, Purpose::Chat, Engine::Offline, false, Offline::NoConsent.into()).await;
     }
     let (a, q) = coach::chat(message, &coach::ChatContext { attention: &attention, open_missions: &open });
     Ok((a, q, ResponseType::Offline, Engine::Offline))
@@ -324,7 +311,8 @@ pub struct HistoryQuery {
 #[serde(rename_all = "camelCase")]
 pub struct ChatMessage {
     /// `user` or `assistant`.
-    pub role: String,
+    #[schema(value_type = String)]
+    pub role: Role,
     pub content: String,
     pub timestamp: DateTime<Utc>,
 }

@@ -17,6 +17,7 @@ use uuid::Uuid;
 use super::{
     Engine, IntelState, coach,
     engine::{self, Ask, Purpose, Spender},
+    events::Outcome,
     profile::{self, Subject},
 };
 use crate::{
@@ -222,7 +223,7 @@ pub async fn diagnose(state: &IntelState, user: Uuid) -> ApiResult<Diagnosis> {
         && hit.checkup_id == record.id
         && hit.ai_allowed == allowed
     {
-        engine::announce(&state.platform, Purpose::Diagnosis, hit.diagnosis.engine, true, "ok").await;
+        engine::announce(&state.platform, Purpose::Diagnosis, hit.diagnosis.engine, true, Outcome::Ok).await;
         return Ok(hit.diagnosis);
     }
     let a = &record.assessment;

@@ -11,7 +11,10 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{budget, events::AiCall};
+use super::{
+    budget,
+    events::{AiCall, Outcome},
+};
 use crate::{
     domain::Platform,
     platform::{
@@ -21,15 +24,18 @@ use crate::{
 };
 
 /// Which engine wrote an answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+// Also a chat message's `engine` column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum Engine {
     Claude,
     Offline,
 }
 
 /// What an AI call is for: its effort, its sizes and its name in analytics.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Purpose {
     Diagnosis,
     Recommend,
@@ -55,15 +61,6 @@ const RESERVATION_SLACK: Duration = Duration::from_secs(30);
 
 impl Purpose {
     pub const ALL: [Purpose; 4] = [Purpose::Diagnosis, Purpose::Recommend, Purpose::Chat, Purpose::Nudge];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Purpose::Diagnosis => "diagnosis",
-            Purpose::Recommend => "recommend",
-            Purpose::Chat => "chat",
-            Purpose::Nudge => "nudge",
-        }
-    }
 
     /// The effort each purpose asks for: the short ones (a nudge, picks from a list, an
     /// explanation of numbers the rules computed) need no deep thought; a free conversation with
@@ -114,9 +111,9 @@ pub fn check_fits(platform: &Platform) -> anyhow::Result<()> {
         let budget = p.limits(platform.ai.config()).budget;
         anyhow::ensure!(
             budget + Duration::from_secs(3) <= long,
-            "a {} call may take {} ms, longer than HTTP_LONG_TIMEOUT_MS ({} ms) allows: raise HTTP_LONG_TIMEOUT_MS \
+            "a {:?} call may take {} ms, longer than HTTP_LONG_TIMEOUT_MS ({} ms) allows: raise HTTP_LONG_TIMEOUT_MS \
              or ANTHROPIC_MIN_TOKENS_PER_SEC, or lower ANTHROPIC_FIRST_TOKEN_MS",
-            p.as_str(),
+            p,
             budget.as_millis(),
             long.as_millis()
         );
@@ -132,14 +129,26 @@ pub struct Spender {
     pub daily_tokens: u64,
 }
 
-/// Why Claude did not answer (the outcome of an offline answer).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Why Claude did not answer: the outcome of an offline answer, as the `ai.call` event names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Offline {
     NotConfigured,
     NoConsent,
     Budget,
+    /// The rules found a red flag in the message (before any call).
     RedFlag,
-    Failed(&'static str),
+    /// Claude's own reading found a red flag the rules missed (its coaching is not shown).
+    RedFlagAi,
+    /// The budget could not be read: the coach answers rather than spend unchecked.
+    UsageUnreadable,
+    BreakerOpen,
+    Timeout,
+    Unavailable,
+    ModelUnavailable,
+    Refused,
+    Transport,
+    Malformed,
     InvalidAnswer,
     /// Cut at `max_tokens` (and no retry fitted or the retry was cut too).
     Truncated,
@@ -147,17 +156,17 @@ pub enum Offline {
     Refusal,
 }
 
-impl Offline {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Offline::NotConfigured => "not_configured",
-            Offline::NoConsent => "no_consent",
-            Offline::Budget => "budget",
-            Offline::RedFlag => "red_flag",
-            Offline::Failed(kind) => kind,
-            Offline::InvalidAnswer => "invalid_answer",
-            Offline::Truncated => "truncated",
-            Offline::Refusal => "refusal",
+impl From<AiError> for Offline {
+    fn from(e: AiError) -> Self {
+        match e {
+            AiError::NotConfigured => Offline::NotConfigured,
+            AiError::BreakerOpen => Offline::BreakerOpen,
+            AiError::Timeout => Offline::Timeout,
+            AiError::Unavailable(_) => Offline::Unavailable,
+            AiError::ModelUnavailable => Offline::ModelUnavailable,
+            AiError::Refused(_) => Offline::Refused,
+            AiError::Transport => Offline::Transport,
+            AiError::Malformed => Offline::Malformed,
         }
     }
 }
@@ -200,7 +209,7 @@ pub async fn ask<T: DeserializeOwned>(
         None
     };
     if let Some(why) = why_not {
-        announce(platform, purpose, Engine::Offline, false, why.as_str()).await;
+        announce(platform, purpose, Engine::Offline, false, why.into()).await;
         return Err(why);
     }
     let started = Instant::now();
@@ -235,7 +244,7 @@ pub async fn ask<T: DeserializeOwned>(
         _ => Err(Offline::InvalidAnswer),
     });
     let event = AiCall {
-        purpose: purpose.as_str().into(),
+        purpose,
         engine: if outcome.is_ok() { Engine::Claude } else { Engine::Offline },
         model: spent.model.clone().or_else(|| Some(ai.model().to_string())),
         input_tokens: spent.usage.input_tokens,
@@ -244,8 +253,8 @@ pub async fn ask<T: DeserializeOwned>(
         cache_hit: false,
         attempts: spent.attempts,
         outcome: match &outcome {
-            Ok(_) => "ok".into(),
-            Err(o) => o.as_str().into(),
+            Ok(_) => Outcome::Ok,
+            Err(o) => (*o).into(),
         },
     };
     if let Err(err) = record(platform, spender, &spent, &event).await {
@@ -268,7 +277,7 @@ async fn hold(platform: &Platform, spender: Option<Spender>, prompt: &Prompt<'_>
         Ok(None) => Err(Offline::Budget),
         Err(err) => {
             tracing::warn!(error = format!("{err:#}"), "reserving AI tokens failed; the coach answers");
-            Err(Offline::Failed("usage_unreadable"))
+            Err(Offline::UsageUnreadable)
         }
     }
 }
@@ -288,15 +297,14 @@ async fn call(platform: &Platform, prompt: &Prompt<'_>, spent: &mut Spent) -> Re
                 Stop::PauseTurn | Stop::Other => Err(Offline::InvalidAnswer),
             }
         }
-        Err(AiError::BreakerOpen) => Err(Offline::Failed("breaker_open")),
-        Err(e) => Err(Offline::Failed(e.kind())),
+        Err(e) => Err(e.into()),
     }
 }
 
 /// Announces an answer that made no call (the coach, a guard, a cache hit).
-pub async fn announce(platform: &Platform, purpose: Purpose, engine: Engine, cache_hit: bool, outcome: &str) {
+pub async fn announce(platform: &Platform, purpose: Purpose, engine: Engine, cache_hit: bool, outcome: Outcome) {
     let event = AiCall {
-        purpose: purpose.as_str().into(),
+        purpose,
         engine,
         model: None,
         input_tokens: 0,
@@ -304,7 +312,7 @@ pub async fn announce(platform: &Platform, purpose: Purpose, engine: Engine, cac
         latency_ms: 0,
         cache_hit,
         attempts: 0,
-        outcome: outcome.into(),
+        outcome,
     };
     let spent = Spent { usage: Usage::default(), model: None, attempts: 0, reservations: Vec::new() };
     if let Err(err) = record(platform, None, &spent, &event).await {

@@ -2,7 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Engine;
+use super::{
+    Engine,
+    engine::{Offline, Purpose},
+};
 use crate::platform::bus::Event;
 
 /// One answer of the AI layer, for analytics (Event Hubs in Azure): who answered, with which model,
@@ -12,7 +15,7 @@ use crate::platform::bus::Event;
 #[serde(rename_all = "camelCase")]
 pub struct AiCall {
     /// `diagnosis`, `recommend`, `chat` or `nudge`.
-    pub purpose: String,
+    pub purpose: Purpose,
     pub engine: Engine,
     pub model: Option<String>,
     pub input_tokens: u64,
@@ -21,9 +24,23 @@ pub struct AiCall {
     pub cache_hit: bool,
     /// HTTP attempts made (retries included); 0 without a call.
     pub attempts: u32,
-    /// `ok`, or why the offline coach answered (`not_configured`, `no_consent`, `budget`,
-    /// `red_flag`, `breaker_open`, `timeout`, `unavailable`, `malformed`, `invalid_answer`, …).
-    pub outcome: String,
+    pub outcome: Outcome,
+}
+
+/// `ok`, or why the offline coach answered (`not_configured`, `no_consent`, `budget`, `red_flag`,
+/// `breaker_open`, `timeout`, `unavailable`, `malformed`, `invalid_answer`, …: [`Offline`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Ok,
+    #[serde(untagged)]
+    Offline(Offline),
+}
+
+impl From<Offline> for Outcome {
+    fn from(why: Offline) -> Self {
+        Outcome::Offline(why)
+    }
 }
 
 impl Event for AiCall {

@@ -14,7 +14,8 @@ use uuid::Uuid;
 
 use super::{
     Engine, IntelState, coach,
-    engine::{self, Ask, Purpose, Spender},
+    engine::{self, Ask, Offline, Purpose, Spender},
+    events::Outcome,
     profile::{self, Subject},
 };
 use crate::{
@@ -238,7 +239,7 @@ pub async fn recommend(state: &IntelState, user: Uuid) -> ApiResult<Recommendati
         && hit.day == progress.today
         && hit.ai_allowed == allowed
     {
-        engine::announce(&state.platform, Purpose::Recommend, hit.recs.engine, true, "ok").await;
+        engine::announce(&state.platform, Purpose::Recommend, hit.recs.engine, true, Outcome::Ok).await;
         return Ok(hit.recs);
     }
     let input = Input {
@@ -299,7 +300,7 @@ impl Recommender for AiRecommender {
         let state = &self.0;
         let allowed = users::has_consent(&state.db, user, ConsentKind::AiOverseasTransfer).await?;
         if !allowed {
-            engine::announce(&state.platform, Purpose::Recommend, Engine::Offline, false, "no_consent").await;
+            engine::announce(&state.platform, Purpose::Recommend, Engine::Offline, false, Offline::NoConsent.into()).await;
             return Ok(Vec::new());
         }
         let record = record(state, user).await?;

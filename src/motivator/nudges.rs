@@ -38,8 +38,9 @@ pub const CONSUMER: &str = "MotivatorNudgeSlice";
 /// The most ids one plan step reads (the goals API's page limit).
 pub const PLAN_PAGE: u32 = 10_000;
 
-/// Who started a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Who started a run (`motivator.nudge_runs.trigger`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Trigger {
     Timer,
     Operator,
@@ -57,8 +58,7 @@ pub async fn start_run(
     let day = seoul_date(run_at);
     let slice_size = state.own.slice_size;
     let mut tx = state.db.begin().await?;
-    let trigger_name = if trigger == Trigger::Timer { "TIMER" } else { "OPERATOR" };
-    store::create_run(&mut tx, run_id, run_at, day, trigger_name, slice_size).await?;
+    store::create_run(&mut tx, run_id, run_at, day, trigger, slice_size).await?;
     // An operator's targets are kept in the database and split into slices here, before anything
     // is published: each slice event names a range of them, never the ids themselves.
     let steps = match users {
@@ -231,8 +231,8 @@ pub async fn process(
                 let w = &worded[&segment];
                 let mut n = NewNotification::new(*user, Kind::DailyNudge, w.title.clone(), w.body.clone());
                 n.segment = Some(segment.key());
-                n.motivation_type = Some(segment.motivation.as_str());
-                n.priority = Some(segment.urgency.as_str());
+                n.motivation_type = Some(segment.motivation);
+                n.priority = Some(segment.urgency);
                 n.nudge_day = Some(batch.day);
                 rows.push(n);
             }

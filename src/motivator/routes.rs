@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::{
     MotivatorState, nudges,
     rules::{self, MotivationType, Priority, Standing},
-    store::{self, Notification},
+    store::{self, Notification, PushPlatform},
     wording,
 };
 use crate::{
@@ -151,25 +151,6 @@ pub async fn read(
     Ok(Success::new(ReadResult { notification, unread_count }).message("알림을 읽음으로 표시했습니다."))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
-pub enum PushPlatform {
-    /// Firebase Cloud Messaging (Android).
-    #[serde(rename = "FCM")]
-    Fcm,
-    /// Apple Push Notification service (iOS).
-    #[serde(rename = "APNS")]
-    Apns,
-}
-
-impl PushPlatform {
-    fn as_str(self) -> &'static str {
-        match self {
-            PushPlatform::Fcm => "FCM",
-            PushPlatform::Apns => "APNS",
-        }
-    }
-}
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceRequest {
@@ -205,7 +186,7 @@ pub async fn register_device(
 ) -> ApiResult<Success<store::Device>> {
     check_token(&req.token)?;
     let device =
-        store::upsert_device(&state.db, user.id, req.platform.as_str(), &req.token, state.own.devices_per_user).await?;
+        store::upsert_device(&state.db, user.id, req.platform, &req.token, state.own.devices_per_user).await?;
     Ok(Success::new(device).message("푸시 알림 기기를 등록했습니다."))
 }
 

@@ -25,8 +25,10 @@ pub fn is_quiet(at: DateTime<Utc>) -> bool {
     !(QUIET_UNTIL_HOUR..QUIET_FROM_HOUR).contains(&hour)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+// Also a notification's `motivation_type` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum MotivationType {
     Achievement,
     HabitFormation,
@@ -37,20 +39,13 @@ pub enum MotivationType {
 impl MotivationType {
     pub const ALL: [MotivationType; 4] =
         [Self::Achievement, Self::HabitFormation, Self::Social, Self::HealthBenefit];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Achievement => "ACHIEVEMENT",
-            Self::HabitFormation => "HABIT_FORMATION",
-            Self::Social => "SOCIAL",
-            Self::HealthBenefit => "HEALTH_BENEFIT",
-        }
-    }
 }
 
 /// Urgency, shown to the app as `priority`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+// Also a notification's `priority` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Priority {
     High,
     Medium,
@@ -59,14 +54,6 @@ pub enum Priority {
 
 impl Priority {
     pub const ALL: [Priority; 3] = [Self::High, Self::Medium, Self::Low];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::High => "HIGH",
-            Self::Medium => "MEDIUM",
-            Self::Low => "LOW",
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -93,14 +80,14 @@ impl StreakBand {
             _ => Self::Strong,
         }
     }
+}
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::None => "NONE",
-            Self::Starting => "STARTING",
-            Self::Building => "BUILDING",
-            Self::Strong => "STRONG",
-        }
+/// The name serde gives a unit variant (`HABIT_FORMATION`): what the app reads, the segment key
+/// and the wording brief say.
+pub fn name(variant: impl Serialize) -> String {
+    match serde_json::to_value(variant) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
     }
 }
 
@@ -127,7 +114,7 @@ pub struct Segment {
 impl Segment {
     /// `ACHIEVEMENT.HIGH.BUILDING`
     pub fn key(&self) -> String {
-        format!("{}.{}.{}", self.motivation.as_str(), self.urgency.as_str(), self.streak.as_str())
+        format!("{}.{}.{}", name(self.motivation), name(self.urgency), name(self.streak))
     }
 
     /// Every segment (4 × 3 × 4).
@@ -293,6 +280,13 @@ mod tests {
 
     fn at(hour: u32) -> DateTime<Utc> {
         SEOUL.with_ymd_and_hms(2026, 12, 1, hour, 0, 0).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_segments_key_names_its_parts_as_the_app_reads_them() {
+        let s = Segment { motivation: MotivationType::HabitFormation, urgency: Priority::High, streak: StreakBand::None };
+        assert_eq!(s.key(), "HABIT_FORMATION.HIGH.NONE");
+        assert_eq!(Segment::all().map(|s| s.key()).collect::<std::collections::HashSet<_>>().len(), 48);
     }
 
     #[test]

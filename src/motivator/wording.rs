@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::rules::{MotivationType, Priority, Segment, StreakBand};
+use super::rules::{MotivationType, Priority, Segment, StreakBand, name};
 use crate::{
     domain::Platform,
     intelligence::api::{self as intelligence, NudgeBrief},
@@ -36,11 +36,12 @@ pub async fn segment_wording(platform: &Platform, day: NaiveDate, segment: &Segm
     // of that segment; no personal data is in the prompt. Off, failing or out of its breaker's
     // grace, the template below answers.
     let fallback = template(segment);
+    let (motivation, urgency, streak_band) = (name(segment.motivation), name(segment.urgency), name(segment.streak));
     let brief = NudgeBrief {
         segment: &segment.key(),
-        motivation: segment.motivation.as_str(),
-        urgency: segment.urgency.as_str(),
-        streak_band: segment.streak.as_str(),
+        motivation: &motivation,
+        urgency: &urgency,
+        streak_band: &streak_band,
         fallback: intelligence::Wording {
             title: fallback.title.clone(),
             body: fallback.body.clone(),

@@ -21,7 +21,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::platform::http_client::LazyClient;
+use crate::{
+    motivator::store::{Kind, PushPlatform},
+    platform::http_client::LazyClient,
+};
 
 const API_VERSION: &str = "api-version=2015-01";
 
@@ -29,7 +32,7 @@ const API_VERSION: &str = "api-version=2015-01";
 #[derive(Debug, Clone)]
 pub struct PushMessage {
     pub notification_id: Uuid,
-    pub kind: String,
+    pub kind: Kind,
     pub title: String,
     pub body: String,
 }
@@ -38,8 +41,8 @@ pub struct PushMessage {
 #[derive(Debug, Clone)]
 pub struct Installation<'a> {
     pub id: &'a str,
-    /// `FCM` or `APNS` (ours); the hub's names are `fcmv1` and `apns`.
-    pub platform: &'a str,
+    /// Ours; the hub's names are `fcmv1` and `apns`.
+    pub platform: PushPlatform,
     pub token: &'a str,
     pub user: Uuid,
 }
@@ -65,7 +68,7 @@ pub trait PushSender: Send + Sync {
     /// Deletes an installation (done also when the hub does not know it).
     async fn uninstall(&self, installation_id: &str) -> Outcome;
     /// Sends `message` to every installation of `platform` that carries `tag`.
-    async fn send(&self, platform: &str, tag: &str, message: &PushMessage) -> Outcome;
+    async fn send(&self, platform: PushPlatform, tag: &str, message: &PushMessage) -> Outcome;
 }
 
 /// The tag of a user's installations.
@@ -129,22 +132,20 @@ impl NotificationHubs {
     }
 
     /// The hub's name for a platform, and the send's format header.
-    pub fn platform(platform: &str) -> Option<(&'static str, &'static str)> {
+    pub fn platform(platform: PushPlatform) -> (&'static str, &'static str) {
         match platform {
-            "FCM" => Some(("fcmv1", "fcmv1")),
-            "APNS" => Some(("apns", "apple")),
-            _ => None,
+            PushPlatform::Fcm => ("fcmv1", "fcmv1"),
+            PushPlatform::Apns => ("apns", "apple"),
         }
     }
 
     /// The native payload of a platform.
-    pub fn payload(platform: &str, m: &PushMessage) -> Option<Value> {
+    pub fn payload(platform: PushPlatform, m: &PushMessage) -> Value {
         let data = json!({ "notificationId": m.notification_id, "kind": m.kind });
         match platform {
-            "FCM" => Some(json!({ "message": { "notification": { "title": m.title, "body": m.body }, "data": data } })),
-            "APNS" => Some(json!({ "aps": { "alert": { "title": m.title, "body": m.body }, "sound": "default" },
-                                   "notificationId": m.notification_id, "kind": m.kind })),
-            _ => None,
+            PushPlatform::Fcm => json!({ "message": { "notification": { "title": m.title, "body": m.body }, "data": data } }),
+            PushPlatform::Apns => json!({ "aps": { "alert": { "title": m.title, "body": m.body }, "sound": "default" },
+                                          "notificationId": m.notification_id, "kind": m.kind }),
         }
     }
 
@@ -207,9 +208,7 @@ fn encode(s: &str) -> String {
 #[async_trait]
 impl PushSender for NotificationHubs {
     async fn install(&self, i: &Installation<'_>) -> Outcome {
-        let Some((platform, _)) = Self::platform(i.platform) else {
-            return Outcome::Refused(format!("unknown platform {}", i.platform));
-        };
+        let (platform, _) = Self::platform(i.platform);
         let body = json!({
             "installationId": i.id,
             "platform": platform,
@@ -230,10 +229,9 @@ impl PushSender for NotificationHubs {
         self.call(request).await
     }
 
-    async fn send(&self, platform: &str, tag: &str, message: &PushMessage) -> Outcome {
-        let (Some((_, format)), Some(body)) = (Self::platform(platform), Self::payload(platform, message)) else {
-            return Outcome::Refused(format!("unknown platform {platform}"));
-        };
+    async fn send(&self, platform: PushPlatform, tag: &str, message: &PushMessage) -> Outcome {
+        let (_, format) = Self::platform(platform);
+        let body = Self::payload(platform, message);
         let request = self
             .client
             .get()

@@ -9,6 +9,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::hubs::{Installation, Outcome, PushSender, with_backoff};
+use crate::motivator::store::PushPlatform;
 
 /// The most devices of one user that receive pushes (the newest).
 pub const MAX_DEVICES: usize = 10;
@@ -31,10 +32,10 @@ pub fn installation_id(token: &str) -> String {
     format!("hs-{hex}")
 }
 
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 struct Installed {
     installation_id: String,
-    platform: String,
+    platform: PushPlatform,
     token: Option<String>,
 }
 
@@ -52,16 +53,16 @@ fn settled(outcome: Outcome, what: &str) -> Result<bool, PushError> {
     }
 }
 
-async fn record(db: &PgPool, id: &str, user: Uuid, platform: &str, token: &str) -> anyhow::Result<()> {
-    sqlx::query(
+async fn record(db: &PgPool, id: &str, user: Uuid, platform: PushPlatform, token: &str) -> anyhow::Result<()> {
+    sqlx::query!(
         "INSERT INTO motivator.installations (installation_id, user_id, platform, token) VALUES ($1, $2, $3, $4) \
          ON CONFLICT ON CONSTRAINT installations_pkey DO UPDATE SET user_id = EXCLUDED.user_id, \
            platform = EXCLUDED.platform, token = EXCLUDED.token, installed_at = now(), erased_at = NULL",
+        id,
+        user,
+        platform as PushPlatform,
+        token,
     )
-    .bind(id)
-    .bind(user)
-    .bind(platform)
-    .bind(token)
     .execute(db)
     .await
     .map(|_| ())
@@ -69,8 +70,7 @@ async fn record(db: &PgPool, id: &str, user: Uuid, platform: &str, token: &str) 
 }
 
 async fn forget(db: &PgPool, id: &str) -> anyhow::Result<()> {
-    sqlx::query("DELETE FROM motivator.installations WHERE installation_id = $1")
-        .bind(id)
+    sqlx::query!("DELETE FROM motivator.installations WHERE installation_id = $1", id)
         .execute(db)
         .await
         .map(|_| ())
@@ -79,28 +79,32 @@ async fn forget(db: &PgPool, id: &str) -> anyhow::Result<()> {
 
 /// Brings the hub in step with `user`'s devices and returns the platforms the user can be
 /// reached on.
-pub async fn reconcile(db: &PgPool, hub: &dyn PushSender, user: Uuid) -> Result<Vec<String>, PushError> {
-    let devices: Vec<(String, String)> = sqlx::query_as(
-        "SELECT token, platform FROM motivator.devices WHERE user_id = $1 ORDER BY updated_at DESC, created_at DESC",
+pub async fn reconcile(db: &PgPool, hub: &dyn PushSender, user: Uuid) -> Result<Vec<PushPlatform>, PushError> {
+    let devices = sqlx::query!(
+        r#"SELECT token, platform AS "platform: PushPlatform" FROM motivator.devices WHERE user_id = $1
+           ORDER BY updated_at DESC, created_at DESC"#,
+        user,
     )
-    .bind(user)
     .fetch_all(db)
     .await
     .map_err(|e| anyhow::Error::new(e).context("reading the user's devices"))?;
-    let installed: Vec<Installed> = sqlx::query_as(
-        "SELECT installation_id, platform, token FROM motivator.installations WHERE user_id = $1 AND erased_at IS NULL",
+    let installed = sqlx::query_as!(
+        Installed,
+        r#"SELECT installation_id, platform AS "platform: PushPlatform", token FROM motivator.installations
+           WHERE user_id = $1 AND erased_at IS NULL"#,
+        user,
     )
-    .bind(user)
     .fetch_all(db)
     .await
     .map_err(|e| anyhow::Error::new(e).context("reading the user's installations"))?;
 
     let mut platforms = Vec::new();
     let mut kept = Vec::new();
-    for (token, platform) in devices.iter().take(MAX_DEVICES) {
+    for d in devices.iter().take(MAX_DEVICES) {
+        let (token, platform) = (&d.token, d.platform);
         let id = installation_id(token);
         let current =
-            installed.iter().any(|i| i.installation_id == id && &i.platform == platform && i.token.as_ref() == Some(token));
+            installed.iter().any(|i| i.installation_id == id && i.platform == platform && i.token.as_ref() == Some(token));
         let reachable = current || {
             let inst = Installation { id: &id, platform, token, user };
             let done = settled(with_backoff(|| hub.install(&inst)).await, "installing a device")?;
@@ -109,26 +113,29 @@ pub async fn reconcile(db: &PgPool, hub: &dyn PushSender, user: Uuid) -> Result<
             }
             done
         };
-        if reachable && !platforms.contains(platform) {
-            platforms.push(platform.clone());
+        if reachable && !platforms.contains(&platform) {
+            platforms.push(platform);
         }
         kept.push(id);
     }
     for stale in installed.iter().filter(|i| !kept.contains(&i.installation_id)) {
         // Moved to another account, removed, or beyond the cap.
-        let owner: Option<(Uuid, String)> = match &stale.token {
-            Some(token) => sqlx::query_as("SELECT user_id, platform FROM motivator.devices WHERE token = $1")
-                .bind(token)
-                .fetch_optional(db)
-                .await
-                .map_err(|e| anyhow::Error::new(e).context("finding a device's owner"))?,
+        let owner = match &stale.token {
+            Some(token) => sqlx::query!(
+                r#"SELECT user_id, platform AS "platform: PushPlatform" FROM motivator.devices WHERE token = $1"#,
+                token.as_str(),
+            )
+            .fetch_optional(db)
+            .await
+            .map_err(|e| anyhow::Error::new(e).context("finding a device's owner"))?,
             None => None,
         };
         match (owner, &stale.token) {
-            (Some((other, platform)), Some(token)) if other != user => {
-                let inst = Installation { id: &stale.installation_id, platform: &platform, token, user: other };
+            (Some(other), Some(token)) if other.user_id != user => {
+                let inst =
+                    Installation { id: &stale.installation_id, platform: other.platform, token, user: other.user_id };
                 if settled(with_backoff(|| hub.install(&inst)).await, "moving an installation")? {
-                    record(db, &stale.installation_id, other, &platform, token).await?;
+                    record(db, &stale.installation_id, other.user_id, other.platform, token).await?;
                 }
             }
             _ => {
@@ -144,10 +151,10 @@ pub async fn reconcile(db: &PgPool, hub: &dyn PushSender, user: Uuid) -> Result<
 /// Deletes from the hub the installations of an erased user (marked by the erasure), then their
 /// rows.
 pub async fn erase(db: &PgPool, hub: Option<&dyn PushSender>, user: Uuid) -> Result<usize, PushError> {
-    let ids: Vec<String> = sqlx::query_scalar(
+    let ids = sqlx::query_scalar!(
         "SELECT installation_id FROM motivator.installations WHERE user_id = $1 AND erased_at IS NOT NULL",
+        user,
     )
-    .bind(user)
     .fetch_all(db)
     .await
     .map_err(|e| anyhow::Error::new(e).context("reading an erased user's installations"))?;

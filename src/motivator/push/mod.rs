@@ -145,7 +145,7 @@ async fn push_user(
     let tag = hubs::user_tag(user);
     for n in notes {
         let message = PushMessage { notification_id: n.id, kind: n.kind, title: n.title, body: n.body };
-        for platform in &platforms {
+        for &platform in &platforms {
             match hubs::with_backoff(|| hub.send(platform, &tag, &message)).await {
                 Outcome::Done => MISCONFIGURED_LOGGED.store(false, Ordering::SeqCst),
                 Outcome::Refused(why) => tracing::warn!(reason = why, "a push was refused"),
