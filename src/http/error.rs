@@ -147,9 +147,9 @@ pub fn violated_constraint(err: &anyhow::Error) -> Option<&str> {
     })
 }
 
-/// Maps a violated database constraint to the client error it means, in one place per call:
-/// `store::add(..).await.on_constraint("consents_user_fkey", || ApiError::..)?`. A race that
-/// loses to another request then answers 401/404/409/422, never 500.
+/// Maps a violated database constraint to the client error it means, one call per constraint,
+/// chained: `store::add(..).await.on_constraint("consents_user_fkey", || ..).on_constraint("..", || ..)?`.
+/// A race that loses to another request then answers 401/404/409/422, never 500.
 pub trait ResultExt<T> {
     fn on_constraint(self, name: &str, to: impl FnOnce() -> ApiError) -> Result<T, ApiError>;
 }
@@ -157,6 +157,16 @@ pub trait ResultExt<T> {
 impl<T> ResultExt<T> for Result<T, anyhow::Error> {
     fn on_constraint(self, name: &str, to: impl FnOnce() -> ApiError) -> Result<T, ApiError> {
         self.map_err(|err| if violated_constraint(&err) == Some(name) { to() } else { ApiError::from(err) })
+    }
+}
+
+/// The chained calls: an internal error still carries its cause, so a later constraint is found.
+impl<T> ResultExt<T> for Result<T, ApiError> {
+    fn on_constraint(self, name: &str, to: impl FnOnce() -> ApiError) -> Result<T, ApiError> {
+        self.map_err(|err| match &err {
+            ApiError::Internal(cause) if violated_constraint(cause) == Some(name) => to(),
+            _ => err,
+        })
     }
 }
 
@@ -240,4 +250,67 @@ pub type ApiResult<T> = Result<T, ApiError>;
 /// (the panic message is not included: it may hold anything).
 pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError::from(anyhow::anyhow!("a handler panicked")).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ApiError, ResultExt};
+
+    /// A database error naming a violated constraint, as PostgreSQL reports one.
+    #[derive(Debug)]
+    struct Violation(&'static str);
+
+    impl std::fmt::Display for Violation {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "violates {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Violation {}
+
+    impl sqlx::error::DatabaseError for Violation {
+        fn message(&self) -> &str {
+            "violation"
+        }
+        fn constraint(&self) -> Option<&str> {
+            Some(self.0)
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::UniqueViolation
+        }
+    }
+
+    fn failing(constraint: &'static str) -> Result<(), anyhow::Error> {
+        Err(anyhow::Error::new(sqlx::Error::Database(Box::new(Violation(constraint))))
+            .context("adding a row"))
+    }
+
+    fn code(r: Result<(), ApiError>) -> &'static str {
+        match r {
+            Err(ApiError::Conflict { code, .. } | ApiError::NotFound { code, .. }) => code,
+            Err(ApiError::Internal(_)) => "INTERNAL",
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn on_constraint_chains_and_each_constraint_maps_to_its_own_error() {
+        let map = |c| {
+            failing(c)
+                .on_constraint("a_key", || ApiError::Conflict { code: "A_EXISTS", message: String::new() })
+                .on_constraint("b_fkey", || ApiError::NotFound { code: "B_GONE", message: String::new() })
+        };
+        assert_eq!(code(map("a_key")), "A_EXISTS");
+        assert_eq!(code(map("b_fkey")), "B_GONE", "the second call still sees the cause");
+        assert_eq!(code(map("c_check")), "INTERNAL", "an unmapped constraint stays a 500");
+    }
 }

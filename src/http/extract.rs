@@ -3,10 +3,11 @@
 use axum::{
     extract::{
         FromRequest, FromRequestParts, Request,
-        rejection::{JsonRejection, PathRejection, QueryRejection},
+        rejection::{BytesRejection, PathRejection, QueryRejection},
     },
     http::request::Parts,
 };
+use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
 use super::error::{ApiError, FieldError};
@@ -22,28 +23,91 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(rej) => Err(json_rejection(rej)),
+        let json = is_json(req.headers());
+        let body = body_bytes(req, state).await?;
+        if !json {
+            return Err(ApiError::UnsupportedMediaType);
         }
+        decode(&body).map(ApiJson)
     }
 }
 
-fn json_rejection(rej: JsonRejection) -> ApiError {
-    match rej {
-        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
-        JsonRejection::JsonDataError(e) => ApiError::Validation(vec![FieldError::new(
-            failing_field(&e.body_text()),
-            "형식이 올바르지 않거나 누락되었습니다.",
-        )]),
-        JsonRejection::JsonSyntaxError(_) => {
-            ApiError::bad_request("MALFORMED_JSON", "요청 본문이 올바른 JSON이 아닙니다.")
+/// An optional JSON body: an empty (or blank) body is `None`; anything else is read as
+/// [`ApiJson`] reads it (415, 400 `MALFORMED_JSON`, 422 naming the field).
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T, S> FromRequest<S> for OptionalJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = is_json(req.headers());
+        let body = body_bytes(req, state).await?;
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(None));
         }
-        JsonRejection::BytesRejection(b) if b.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::PayloadTooLarge
+        if !json {
+            return Err(ApiError::UnsupportedMediaType);
         }
-        _ => ApiError::bad_request("BAD_BODY", "요청 본문을 읽을 수 없습니다."),
+        decode(&body).map(|v| OptionalJson(Some(v)))
     }
+}
+
+/// `application/json` or any `application/*+json`, parameters aside (what axum's `Json` takes).
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| {
+            let m = m.trim().to_ascii_lowercase();
+            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+        })
+}
+
+async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|rej: BytesRejection| {
+        if rej.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::bad_request("BAD_BODY", "요청 본문을 읽을 수 없습니다.")
+        }
+    })
+}
+
+/// The one JSON decoding of the API: serde_path_to_error names the failing field by its JSON
+/// path (`consents[0].granted`); the reason, which may quote the input, is not echoed.
+pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Ok(v) => v,
+        Err(e) if e.inner().is_data() => return Err(shape_error(&e.path().to_string(), e.inner())),
+        Err(_) => return Err(malformed()),
+    };
+    // Trailing characters after the value are a syntax error, as for `serde_json::from_slice`.
+    de.end().map_err(|_| malformed())?;
+    Ok(value)
+}
+
+fn malformed() -> ApiError {
+    ApiError::bad_request("MALFORMED_JSON", "요청 본문이 올바른 JSON이 아닙니다.")
+}
+
+/// A body of the wrong shape: 422 naming the failing field (the body as a whole when the path is
+/// the root, except a missing top-level field, which serde names).
+fn shape_error(path: &str, err: &serde_json::Error) -> ApiError {
+    let field = if path != "." && !path.is_empty() {
+        path.to_string()
+    } else {
+        let text = err.to_string();
+        text.split_once("missing field `")
+            .and_then(|(_, r)| r.split_once('`'))
+            .map_or_else(|| "body".to_string(), |(name, _)| name.to_string())
+    };
+    ApiError::Validation(vec![FieldError::new(field, "형식이 올바르지 않거나 누락되었습니다.")])
 }
 
 /// Path parameters; a malformed one (say, not a UUID) is a 400 naming the parameter.
@@ -87,39 +151,42 @@ where
     }
 }
 
-/// The JSON path of the failing field from axum's data-error text
-/// (`Failed to deserialize ...: {path}: {reason}`), without the reason, which may quote input.
-fn failing_field(text: &str) -> String {
-    let rest = text.split_once("target type: ").map_or(text, |(_, r)| r);
-    let (path, reason) = rest.split_once(": ").unwrap_or((".", rest));
-    // serde_path_to_error's path: names, indexes and dots only (a reason such as "invalid type"
-    // is not a path: the body as a whole had the wrong shape).
-    let is_path =
-        |p: &str| p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '[' | ']' | '_'));
-    if path != "." && !path.is_empty() && path.len() <= 120 && is_path(path) {
-        return path.to_string();
-    }
-    // A missing top-level field: serde names it in backticks.
-    reason
-        .split_once("missing field `")
-        .and_then(|(_, r)| r.split_once('`'))
-        .map_or_else(|| "body".to_string(), |(name, _)| name.to_string())
-}
-
 #[cfg(test)]
 mod tests {
-    use super::failing_field;
+    use super::decode;
+    use crate::http::ApiError;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Answer {
+        note: String,
+        consents: Vec<Consent>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Consent {
+        granted: bool,
+    }
+
+    fn field(body: &str) -> String {
+        match decode::<Answer>(body.as_bytes()) {
+            Err(ApiError::Validation(f)) => f[0].field.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
-    fn the_failing_field_is_taken_from_the_path_or_the_missing_name() {
-        let t = "Failed to deserialize the JSON body into the target type: note: invalid type: integer `5`, expected a string at line 1 column 10";
-        assert_eq!(failing_field(t), "note");
-        let t = "Failed to deserialize the JSON body into the target type: missing field `note` at line 1 column 2";
-        assert_eq!(failing_field(t), "note");
-        assert_eq!(failing_field("garbage"), "body");
-        let t = "Failed to deserialize the JSON body into the target type: invalid type: integer `5`, expected struct X at line 1 column 1";
-        assert_eq!(failing_field(t), "body");
-        let t = "Failed to deserialize the JSON body into the target type: consents[0].granted: invalid type: string \"x\", expected a boolean at line 1 column 40";
-        assert_eq!(failing_field(t), "consents[0].granted");
+    fn the_failing_field_is_named_by_its_json_path_or_the_missing_name() {
+        assert_eq!(field(r#"{"note": 5, "consents": []}"#), "note");
+        assert_eq!(field(r#"{"consents": []}"#), "note");
+        assert_eq!(field(r#"{"note": "n", "consents": [{"granted": "x"}]}"#), "consents[0].granted");
+        assert_eq!(field("5"), "body");
+        assert!(matches!(decode::<Answer>(b"{"), Err(ApiError::BadRequest { code: "MALFORMED_JSON", .. })));
+        assert!(matches!(
+            decode::<Answer>(br#"{"note": "n", "consents": []} x"#),
+            Err(ApiError::BadRequest { code: "MALFORMED_JSON", .. })
+        ));
+        assert!(decode::<Answer>(br#" {"note": "n", "consents": []} "#).is_ok());
     }
 }

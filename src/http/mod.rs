@@ -12,7 +12,7 @@ use axum::{Router, routing::MethodRouter};
 
 pub use envelope::Success;
 pub use error::{ApiError, ApiResult, FieldError, ResultExt};
-pub use extract::{ApiJson, ApiPath, ApiQuery};
+pub use extract::{ApiJson, ApiPath, ApiQuery, OptionalJson};
 
 /// The caller's address, as the configured front end reports it, without a port. Only the
 /// header the platform itself sets is read, so a client cannot choose its own address.

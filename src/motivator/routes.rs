@@ -3,9 +3,8 @@
 //! token at all: its function has authLevel `function`, so the host demands a function key.
 
 use axum::{
-    body::Bytes,
     extract::State,
-    http::{HeaderMap, StatusCode, header},
+    http::StatusCode,
     routing::{get, post, put},
 };
 use chrono::{DateTime, Duration, Timelike, Utc};
@@ -22,7 +21,7 @@ use super::{
 use crate::{
     goals::api::{self as goals, MissionId},
     platform::time::SEOUL,
-    http::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, FieldError, Success, envelope::Envelope},
+    http::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, FieldError, OptionalJson, Success, envelope::Envelope},
     users::api::ActiveUser,
 };
 
@@ -41,35 +40,6 @@ pub fn routes() -> crate::http::Routes<MotivatorState> {
         .route("/api/notifications/devices", put(register_device).delete(remove_device))
         .route("/api/motivator/notifications/encouragement", post(encouragement))
         .route("/api/motivator/batch/notifications", post(batch))
-}
-
-/// An optional JSON body: none (empty) is `None`; otherwise it must be JSON of the right shape,
-/// answered like `ApiJson` (415, 400 `MALFORMED_JSON`, 422 naming the field).
-fn optional_json<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> ApiResult<Option<T>> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
-    }
-    let json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|m| {
-            let m = m.trim().to_ascii_lowercase();
-            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
-        });
-    if !json {
-        return Err(ApiError::UnsupportedMediaType);
-    }
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    match serde_path_to_error::deserialize::<_, T>(de) {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.inner().is_data() => {
-            let path = e.path().to_string();
-            let field = if path == "." || path.is_empty() { "body".to_string() } else { path };
-            Err(ApiError::Validation(vec![FieldError::new(field, "형식이 올바르지 않거나 누락되었습니다.")]))
-        }
-        Err(_) => Err(ApiError::bad_request("MALFORMED_JSON", "요청 본문이 올바른 JSON이 아닙니다.")),
-    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -269,10 +239,9 @@ pub struct Encouragement {
 pub async fn encouragement(
     State(state): State<MotivatorState>,
     ActiveUser(user): ActiveUser,
-    headers: HeaderMap,
-    body: Bytes,
+    OptionalJson(req): OptionalJson<EncouragementRequest>,
 ) -> ApiResult<Success<Encouragement>> {
-    if let Some(req) = optional_json::<EncouragementRequest>(&headers, &body)? {
+    if let Some(req) = req {
         let statuses = req.missions_status.as_deref().unwrap_or_default();
         if statuses.len() > 5 {
             return Err(ApiError::field("missionsStatus", "미션 상태는 5개까지 보낼 수 있습니다."));
@@ -371,10 +340,9 @@ pub struct BatchStarted {
               (status = 422, description = "triggerTime 이 지금에서 36시간 넘게 떨어져 있습니다", body = crate::http::error::ErrorBody)))]
 pub async fn batch(
     State(state): State<MotivatorState>,
-    headers: HeaderMap,
-    body: Bytes,
+    OptionalJson(req): OptionalJson<BatchRequest>,
 ) -> ApiResult<Success<BatchStarted>> {
-    let req: BatchRequest = optional_json(&headers, &body)?.unwrap_or_default();
+    let req = req.unwrap_or_default();
     let now = state.clock.now();
     let trigger_time = req.trigger_time.unwrap_or(now);
     if (trigger_time - now).abs() > Duration::hours(TRIGGER_WINDOW_HOURS) {
