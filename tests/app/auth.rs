@@ -9,7 +9,7 @@ use crate::support::issuer::{
     CLIENT_A, CLIENT_B, GOOGLE_ISSUER, RsaKey, google_claims, google_settings, jwks_answer, jwks_fetches,
     now, serve_jwks, sign_hs256, unsigned,
 };
-use crate::support::{Answer, app_with, call, send};
+use crate::support::{Answer, TestApp, app_with, call, send};
 use axum::{
     Router,
     body::Body,
@@ -767,8 +767,8 @@ async fn the_dev_login_is_refused_unless_enabled(pool: PgPool) {
     let off = app_with(pool.clone(), &[("DEV_LOGIN_ENABLED", "false")]);
     assert_error_shape(&dev_login(&off, "a@b.c").await, 404, "NOT_FOUND");
     // Anything but true or false is a configuration error that names the setting.
-    let settings = std::sync::Arc::new(crate::support::settings(&[("DEV_LOGIN_ENABLED", "yes")]));
-    let err = healthsync::app::App::with_pool(settings, pool.clone()).err().expect("refused");
+    let started = TestApp::builder(pool.clone()).settings(&[("DEV_LOGIN_ENABLED", "yes")]).try_spawn();
+    let err = started.err().expect("refused");
     assert!(format!("{err:#}").contains("DEV_LOGIN_ENABLED"), "{err:#}");
     let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users.users").fetch_one(&pool).await.unwrap();
     assert_eq!(users, 0);

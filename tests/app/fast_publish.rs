@@ -11,16 +11,12 @@ use std::{
 use async_trait::async_trait;
 use axum::http::{Method, StatusCode};
 use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions};
-use healthsync::{
-    DOMAINS,
-    app::App,
-    platform::bus::{FastRelay, LocalQueueSink, servicebus::ServiceBusSink},
-};
+use healthsync::platform::bus::{FastRelay, LocalQueueSink, servicebus::ServiceBusSink};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
 
-use crate::support::{call, settings};
+use crate::support::{TestApp, call};
 
 #[derive(Debug)]
 struct Token;
@@ -40,12 +36,9 @@ impl TokenCredential for Token {
 }
 
 async fn app(server: &MockServer, pool: &PgPool, extra: &[(&str, &str)]) -> axum::Router {
-    let settings = Arc::new(settings(extra));
-    let config = healthsync::config::Config::from_source(settings.as_ref()).unwrap();
-    let mut platform = App::platform(DOMAINS, config, settings, pool.clone()).unwrap();
     let base = url::Url::parse(&format!("{}/", server.uri())).unwrap();
-    platform.events = Arc::new(ServiceBusSink::new(&base, "events", Arc::new(Token)).unwrap());
-    App::mount(DOMAINS, platform).unwrap().router
+    let sink = Arc::new(ServiceBusSink::new(&base, "events", Arc::new(Token)).unwrap());
+    TestApp::builder(pool.clone()).settings(extra).events(sink).spawn().router
 }
 
 async fn unpublished(pool: &PgPool) -> i64 {

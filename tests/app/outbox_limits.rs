@@ -5,8 +5,6 @@
 use std::sync::Arc;
 
 use healthsync::{
-    DOMAINS,
-    app::App,
     config::Config,
     platform::bus::{self, EventSink, NewEvent, eventhubs::EventHubSink, servicebus::ServiceBusSink},
 };
@@ -47,11 +45,7 @@ fn sb_sink(server: &MockServer, limit: usize) -> ServiceBusSink {
 
 /// The app whose relay publishes through `sink`.
 fn app_with_sink(pool: &PgPool, sink: Arc<dyn EventSink>) -> axum::Router {
-    let settings = Arc::new(crate::support::settings(&[]));
-    let config = Config::from_source(settings.as_ref()).unwrap();
-    let mut platform = App::platform(DOMAINS, config, settings, pool.clone()).unwrap();
-    platform.events = sink;
-    App::mount(DOMAINS, platform).unwrap().router
+    crate::support::TestApp::builder(pool.clone()).events(sink).spawn().router
 }
 
 async fn run_relay(app: &axum::Router) -> crate::support::Answer {

@@ -5,11 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions};
-use healthsync::{
-    DOMAINS,
-    app::App,
-    platform::bus::{self, NewEvent, servicebus::ServiceBusSink},
-};
+use healthsync::platform::bus::{self, NewEvent, servicebus::ServiceBusSink};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use wiremock::{
@@ -140,11 +136,8 @@ async fn a_refusal_is_an_error_but_does_not_open_the_breaker_while_outages_do(po
 
 /// The app with its relay publishing to the fake Service Bus at `server`.
 async fn app_publishing_to(server: &MockServer, pool: &PgPool) -> axum::Router {
-    let settings = Arc::new(crate::support::settings(&[]));
-    let config = healthsync::config::Config::from_source(settings.as_ref()).unwrap();
-    let mut platform = App::platform(DOMAINS, config, settings, pool.clone()).unwrap();
-    platform.events = Arc::new(sink_for(server).await);
-    App::mount(DOMAINS, platform).unwrap().router
+    let sink = Arc::new(sink_for(server).await);
+    crate::support::TestApp::builder(pool.clone()).events(sink).spawn().router
 }
 
 async fn run_relay(app: &axum::Router) -> crate::support::Answer {
