@@ -82,12 +82,7 @@ impl App {
         extra: impl FnOnce(&Platform, &wiring::Wired) -> anyhow::Result<Vec<Mounted>>,
     ) -> anyhow::Result<App> {
         let platform = Self::platform(domains, config, settings, db)?;
-        let (mut mounted, wired) = wiring::mount(&platform)?;
-        mounted.extend(extra(&platform, &wired)?);
-        let names: Vec<&str> = mounted.iter().map(|m| m.name).collect();
-        let listed: Vec<&str> = domains.iter().map(|d| d.name()).collect();
-        anyhow::ensure!(names == listed, "the wiring mounts {names:?}, the catalog lists {listed:?}");
-        Self::serve(mounted, wired, platform)
+        Self::mount_with(platform, domains, extra)
     }
 
     /// The platform `domains` run on: every setting they require in Azure is checked, and the
@@ -110,7 +105,21 @@ impl App {
 
     /// Mounts the app's domains on `platform` (made elsewhere: tests move its clock or sinks).
     pub fn mount(platform: Platform) -> anyhow::Result<App> {
-        let (mounted, wired) = wiring::mount(&platform)?;
+        Self::mount_with(platform, crate::DOMAINS, |_, _| Ok(Vec::new()))
+    }
+
+    /// Mounts the app's domains and what `extra` mounts beside them on `platform`; together they
+    /// must be `domains`, in order (what the platform's catalog was made of).
+    pub fn mount_with(
+        platform: Platform,
+        domains: &[&dyn AnyDomain],
+        extra: impl FnOnce(&Platform, &wiring::Wired) -> anyhow::Result<Vec<Mounted>>,
+    ) -> anyhow::Result<App> {
+        let (mut mounted, wired) = wiring::mount(&platform)?;
+        mounted.extend(extra(&platform, &wired)?);
+        let names: Vec<&str> = mounted.iter().map(|m| m.name).collect();
+        let listed: Vec<&str> = domains.iter().map(|d| d.name()).collect();
+        anyhow::ensure!(names == listed, "the wiring mounts {names:?}, the catalog lists {listed:?}");
         Self::serve(mounted, wired, platform)
     }
 

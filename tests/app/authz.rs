@@ -9,7 +9,6 @@
 //! at the end the owner's data is exactly as it was.
 
 use axum::{
-    Router,
     body::Body,
     http::{Method, Request, StatusCode},
 };
@@ -18,7 +17,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use crate::support::issuer::sign_hs256;
-use crate::support::{call, request as req, send, spawn_with};
+use crate::support::{TestApp, User, spawn_with};
 
 const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 const SETTINGS: &[(&str, &str)] = &[
@@ -29,29 +28,12 @@ const SETTINGS: &[(&str, &str)] = &[
 const OWNERS_WORDS: &str = "오늘 저녁은 뭘 먹으면 좋을까요?";
 const PDF: &[u8] = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n";
 
-struct Someone {
-    id: String,
-    token: String,
-}
-
 /// Signed in, registered as `name`, with every consent granted.
-async fn someone(app: &Router, email: &str, name: &str) -> Someone {
-    let a = call(app, Method::POST, "/api/auth/dev-login", Some(json!({ "email": email }))).await;
-    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
-    let token = a.body["data"]["accessToken"].as_str().unwrap().to_string();
-    let id = a.body["data"]["userId"].as_str().unwrap().to_string();
+async fn someone(app: &TestApp, email: &str, name: &str) -> User {
     let reg = json!({ "name": name, "birthDate": "1981-04-05", "sex": "FEMALE", "occupation": "사무직" });
-    let r = req(app, Some(&token), Method::POST, "/api/users/register", Some(&reg)).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let consents: Vec<Value> = ["HEALTH_DATA", "AI_OVERSEAS_TRANSFER"]
-        .iter()
-        .map(|k| json!({ "type": k, "granted": true, "version": "2026-11" }))
-        .collect();
-    let r =
-        req(app, Some(&token), Method::PUT, "/api/users/me/consents", Some(&json!({ "consents": consents })))
-            .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    Someone { id, token }
+    let u = app.sign_in_and_register_as(email, reg).await;
+    app.consent(&u, &["HEALTH_DATA", "AI_OVERSEAS_TRANSFER"], true).await;
+    u
 }
 
 /// The owner's resources: every id a request of another user could name.
@@ -64,57 +46,52 @@ struct Owned {
     mission: &'static str,
 }
 
-async fn owner_with_everything(app: &Router) -> (Someone, Owned) {
+async fn owner_with_everything(app: &TestApp) -> (User, Owned) {
     let a = someone(app, "owner@example.com", "주인공일").await;
-    let t = Some(a.token.as_str());
+    let t = &a;
     let entry = json!({ "checkupDate": "2025-10-01", "height": 160.0, "weight": 55.0, "systolic": 118, "diastolic": 76 });
-    let c = req(app, t, Method::POST, "/api/health/checkups", Some(&entry)).await;
+    let c = app.call(t, Method::POST, "/api/health/checkups", Some(entry)).await;
     assert_eq!(c.status, StatusCode::CREATED, "{}", c.text);
     let checkup = c.body["data"]["id"].as_str().or(c.body["data"]["checkupId"].as_str()).unwrap().to_string();
-    let f = send(
-        app,
-        Request::builder()
-            .method(Method::POST)
-            .uri("/api/health/checkup/files?fileName=owner.pdf")
-            .header("authorization", format!("Bearer {}", a.token))
-            .header("content-type", "application/octet-stream")
-            .body(Body::from(PDF.to_vec()))
-            .unwrap(),
-    )
-    .await;
+    let f = app
+        .send(
+            Request::builder()
+                .method(Method::POST)
+                .uri("/api/health/checkup/files?fileName=owner.pdf")
+                .header("authorization", format!("Bearer {}", a.token))
+                .header("content-type", "application/octet-stream")
+                .body(Body::from(PDF.to_vec()))
+                .unwrap(),
+        )
+        .await;
     assert_eq!(f.status, StatusCode::CREATED, "{}", f.text);
     let file = f.body["data"]["id"].as_str().unwrap().to_string();
-    let s = req(
-        app,
-        t,
-        Method::POST,
-        "/api/health/checkup/sync",
-        Some(&json!({ "loginType": "KAKAO", "phoneNumber": "010-1234-5678" })),
-    )
-    .await;
+    let s = app
+        .call(
+            t,
+            Method::POST,
+            "/api/health/checkup/sync",
+            Some(json!({ "loginType": "KAKAO", "phoneNumber": "010-1234-5678" })),
+        )
+        .await;
     assert_eq!(s.status, StatusCode::ACCEPTED, "{}", s.text);
     let job = s.body["data"]["jobId"].as_str().unwrap().to_string();
     let mission = "water-8-cups";
-    let sel = req(
-        app,
-        t,
-        Method::POST,
-        "/api/goals/missions/select",
-        Some(&json!({ "selectedMissionIds": [mission] })),
-    )
-    .await;
+    let sel = app
+        .call(t, Method::POST, "/api/goals/missions/select", Some(json!({ "selectedMissionIds": [mission] })))
+        .await;
     assert!(sel.status.is_success(), "{}", sel.text);
-    let chat = req(
-        app,
-        t,
-        Method::POST,
-        "/api/intelligence/chat/consultation",
-        Some(&json!({ "message": OWNERS_WORDS })),
-    )
-    .await;
+    let chat = app
+        .call(
+            t,
+            Method::POST,
+            "/api/intelligence/chat/consultation",
+            Some(json!({ "message": OWNERS_WORDS })),
+        )
+        .await;
     assert_eq!(chat.status, StatusCode::OK, "{}", chat.text);
     let session = chat.body["data"]["sessionId"].as_str().unwrap().to_string();
-    let inbox = req(app, t, Method::GET, "/api/notifications", None).await;
+    let inbox = app.call(t, Method::GET, "/api/notifications", None).await;
     let notification = inbox.body["data"]["notifications"][0]["id"]
         .as_str()
         .map(str::to_string)
@@ -145,7 +122,7 @@ fn operations(doc: &Value) -> Vec<(Method, String, Vec<String>, Vec<Value>)> {
 }
 
 /// The concrete request for `path` naming the owner's resources wherever it can.
-fn aimed_at(owner: &Someone, owned: &Owned, path: &str, params: &[Value]) -> (String, Value) {
+fn aimed_at(owner: &User, owned: &Owned, path: &str, params: &[Value]) -> (String, Value) {
     let mut uri = path.to_string();
     for p in params.iter().filter(|p| p["in"] == "path") {
         let name = p["name"].as_str().unwrap();
@@ -181,7 +158,7 @@ fn aimed_at(owner: &Someone, owned: &Owned, path: &str, params: &[Value]) -> (St
 }
 
 /// What the owner can see of their own data, minus the moments it was read.
-async fn owners_view(app: &Router, owner: &Someone, owned: &Owned) -> Vec<(String, StatusCode, Value)> {
+async fn owners_view(app: &TestApp, owner: &User, owned: &Owned) -> Vec<(String, StatusCode, Value)> {
     let mut seen = Vec::new();
     for uri in [
         "/api/users/profile".to_string(),
@@ -193,14 +170,12 @@ async fn owners_view(app: &Router, owner: &Someone, owned: &Owned) -> Vec<(Strin
         "/api/notifications".to_string(),
         "/api/users/me/consents".to_string(),
     ] {
-        let a = req(app, Some(&owner.token), Method::GET, &uri, None).await;
+        let a = app.call(&owner, Method::GET, &uri, None).await;
         let mut body = a.body.clone();
         strip_times(&mut body);
         seen.push((uri, a.status, body));
     }
-    let f =
-        req(app, Some(&owner.token), Method::GET, &format!("/api/health/checkup/files/{}", owned.file), None)
-            .await;
+    let f = app.call(&owner, Method::GET, &format!("/api/health/checkup/files/{}", owned.file), None).await;
     seen.push(("file".into(), f.status, json!(f.text.len())));
     seen
 }
@@ -223,8 +198,8 @@ fn claims_of(token: &str) -> Value {
 
 #[sqlx::test]
 async fn every_protected_operation_refuses_bad_tokens_and_never_serves_another_users_data(pool: PgPool) {
-    let app = spawn_with(pool, SETTINGS).router;
-    let doc = call(&app, Method::GET, "/api/openapi.json", None).await.body;
+    let app = spawn_with(pool, SETTINGS);
+    let doc = app.get(None, "/api/openapi.json").await.body;
     let ops = operations(&doc);
     let bearer: Vec<_> = ops.iter().filter(|o| o.2.iter().any(|s| s == "bearer")).collect();
     assert!(bearer.len() >= 25, "the document protects {} operations", bearer.len());
@@ -232,7 +207,7 @@ async fn every_protected_operation_refuses_bad_tokens_and_never_serves_another_u
     let (owner, owned) = owner_with_everything(&app).await;
     let other = someone(&app, "other@example.com", "다른사람이").await;
     let gone = someone(&app, "gone@example.com", "떠난사람이").await;
-    let bye = req(&app, Some(&gone.token), Method::DELETE, "/api/users/me", None).await;
+    let bye = app.call(&gone, Method::DELETE, "/api/users/me", None).await;
     assert!(bye.status.is_success(), "{}", bye.text);
 
     // The owner's own token, re-signed with the right key but an expiry in the past; and with the
@@ -256,12 +231,12 @@ async fn every_protected_operation_refuses_bad_tokens_and_never_serves_another_u
         for (case, token) in
             [("no token", None), ("expired", Some(expired.as_str())), ("tampered", Some(tampered.as_str()))]
         {
-            let a = req(&app, token, method.clone(), &uri, body).await;
+            let a = app.call(token, method.clone(), &uri, body.cloned()).await;
             assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{case}: {method} {path}: {}", a.text);
             assert!(a.headers.contains_key("www-authenticate"), "{case}: {method} {path}");
             tried += 1;
         }
-        let a = req(&app, Some(&gone.token), method.clone(), &uri, body).await;
+        let a = app.call(&gone, method.clone(), &uri, body.cloned()).await;
         assert_eq!(a.status, StatusCode::UNAUTHORIZED, "a deleted user's token: {method} {path}: {}", a.text);
         tried += 1;
     }
@@ -276,7 +251,7 @@ async fn every_protected_operation_refuses_bad_tokens_and_never_serves_another_u
     for (method, path, _, params) in order {
         let (uri, body) = aimed_at(&owner, &owned, path, params);
         let body = (*method != Method::GET).then_some(&body);
-        let a = req(&app, Some(&other.token), method.clone(), &uri, body).await;
+        let a = app.call(&other, method.clone(), &uri, body.cloned()).await;
         assert!(!a.status.is_server_error(), "{method} {path}: {} {}", a.status, a.text);
         for m in markers {
             assert!(

@@ -2,13 +2,13 @@
 //! route is reachable through a function and documented, every schema holding users' data has a
 //! data part, and a new domain joins by being listed, nothing else (the throwaway domain below).
 
-use std::{path::Path, sync::Arc};
+use std::path::Path;
 
 use axum::http::{Method, StatusCode};
 use healthsync::{
     DOMAINS,
-    app::{App, Catalog, generate},
-    config::{Config, Setting},
+    app::{Catalog, generate},
+    config::Setting,
     domain::{AnyDomain, DataPart, DomainModule, Module, Platform},
     functions::{
         FUNCTION_TIMEOUT, Function, HOST_FUNCTION_TIMEOUT, InvocationRequest, InvocationResponse,
@@ -20,7 +20,7 @@ use healthsync::{
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::support::{call, send, settings, spawn};
+use crate::support::{TestApp, call, spawn};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -329,22 +329,16 @@ async fn a_new_domain_joins_by_being_listed(pool: PgPool) {
     assert!(catalog.openapi().paths.paths.contains_key("/api/throwaway/ping"));
 
     // Served: its route behind the shared token verifier, its timer and consumer by invocation.
-    let settings = Arc::new(settings(&[("DEV_LOGIN_ENABLED", "true")]));
-    let config = Config::from_source(settings.as_ref()).unwrap();
     // And its line in the wiring: what it needs from the others (here the token verifier).
-    let app = App::compose_with(&domains, config, settings, pool.clone(), |platform, wired| {
-        Ok(vec![Module::<throwaway::Domain>::build(platform, wired.verifier.clone())?])
-    })
-    .unwrap();
-    let login =
-        call(&app.router, Method::POST, "/api/auth/dev-login", Some(json!({"email": "t@example.com"}))).await;
-    let token = login.body["data"]["accessToken"].as_str().unwrap().to_string();
-    let user = login.body["data"]["userId"].as_str().unwrap().to_string();
-    let req = axum::http::Request::get("/api/throwaway/ping")
-        .header("authorization", format!("Bearer {token}"))
-        .body(axum::body::Body::empty())
-        .unwrap();
-    let pong = send(&app.router, req).await;
+    let app = TestApp::builder(pool.clone())
+        .domains(&domains, |platform, wired| {
+            Ok(vec![Module::<throwaway::Domain>::build(platform, wired.verifier.clone())?])
+        })
+        .settings(&[("DEV_LOGIN_ENABLED", "true")])
+        .spawn();
+    let u = app.sign_in("t@example.com").await;
+    let user = u.id.clone();
+    let pong = app.get(&u, "/api/throwaway/ping").await;
     assert_eq!(pong.status, StatusCode::OK, "{}", pong.text);
     assert_eq!(pong.body["data"]["user"], json!(user));
     assert_eq!(
@@ -362,17 +356,9 @@ async fn a_new_domain_joins_by_being_listed(pool: PgPool) {
     );
 
     // Its data part: in the user's export, and gone with the account.
-    let authed = |method: Method, uri: &str| {
-        axum::http::Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("authorization", format!("Bearer {token}"))
-            .body(axum::body::Body::empty())
-            .unwrap()
-    };
-    let export = send(&app.router, authed(Method::GET, "/api/users/me/export")).await;
+    let export = app.get(&u, "/api/users/me/export").await;
     assert_eq!(export.body["data"]["data"]["throwaway"]["notes"], json!(["event"]), "{}", export.text);
-    let deleted = send(&app.router, authed(Method::DELETE, "/api/users/me")).await;
+    let deleted = app.delete(&u, "/api/users/me").await;
     assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.text);
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM throwaway.notes WHERE user_id = $1::uuid")
         .bind(&user)

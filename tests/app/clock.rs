@@ -6,69 +6,52 @@ use axum::http::{Method, StatusCode};
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::support::{call, request, spawn_with};
-
-async fn authed(
-    app: &axum::Router,
-    token: &str,
-    method: Method,
-    uri: &str,
-    body: Option<serde_json::Value>,
-) -> crate::support::Answer {
-    request(app, Some(token), method, uri, body.as_ref()).await
-}
+use crate::support::{TestApp, spawn_with};
 
 const MOVED: &str = "2031-06-01T03:00:00Z"; // 12:00 in Seoul
 
 #[sqlx::test]
 async fn moving_the_clock_moves_every_domains_today(pool: PgPool) {
-    let app = spawn_with(pool, &[("DEV_LOGIN_ENABLED", "true"), ("CLOCK_START", MOVED)]).router;
-    let a =
-        call(&app, Method::POST, "/api/auth/dev-login", Some(json!({ "email": "clock@example.com" }))).await;
-    let token = a.body["data"]["accessToken"].as_str().unwrap().to_string();
+    let app = spawn_with(pool, &[("DEV_LOGIN_ENABLED", "true"), ("CLOCK_START", MOVED)]);
+    let u = app.sign_in("clock@example.com").await;
 
     // Users: 14 on the moved clock (born 2017), though 9 on the wall clock of 2026.
     let reg = json!({ "name": "시계바늘", "birthDate": "2017-05-01", "sex": "MALE" });
-    let r = authed(&app, &token, Method::POST, "/api/users/register", Some(reg)).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let r = app.register(&u, reg).await;
     assert_eq!(r.body["data"]["age"], 14, "{}", r.text);
-    let c = json!({ "consents": [{ "type": "HEALTH_DATA", "granted": true, "version": "2026-11" }] });
-    assert_eq!(
-        authed(&app, &token, Method::PUT, "/api/users/me/consents", Some(c)).await.status,
-        StatusCode::OK
-    );
+    app.consent(&u, &["HEALTH_DATA"], true).await;
 
     // Health: a checkup of 2030 is in the past on the moved clock; one after its today is not.
     let past = json!({ "checkupDate": "2030-11-20", "height": 150.0, "weight": 45.0 });
-    let r = authed(&app, &token, Method::POST, "/api/health/checkups", Some(past)).await;
+    let r = app.call(&u, Method::POST, "/api/health/checkups", Some(past)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let future = json!({ "checkupDate": "2031-06-02", "height": 150.0, "weight": 45.0 });
-    let r = authed(&app, &token, Method::POST, "/api/health/checkups", Some(future)).await;
+    let r = app.call(&u, Method::POST, "/api/health/checkups", Some(future)).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
 
     // Goals: today's missions and a completion are dated on the moved Seoul day.
     let sel = json!({ "selectedMissionIds": ["water-8-cups"] });
-    let r = authed(&app, &token, Method::POST, "/api/goals/missions/select", Some(sel)).await;
+    let r = app.call(&u, Method::POST, "/api/goals/missions/select", Some(sel)).await;
     assert!(r.status.is_success(), "{}", r.text);
-    let r = authed(
-        &app,
-        &token,
-        Method::PUT,
-        "/api/goals/missions/water-8-cups/complete",
-        Some(json!({ "completed": true })),
-    )
-    .await;
+    let r = app
+        .call(
+            &u,
+            Method::PUT,
+            "/api/goals/missions/water-8-cups/complete",
+            Some(json!({ "completed": true })),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["data"]["date"], "2031-06-01", "{}", r.text);
 
     // Users again: the export is stamped with the moved time.
-    let r = authed(&app, &token, Method::GET, "/api/users/me/export", None).await;
+    let r = app.call(&u, Method::GET, "/api/users/me/export", None).await;
     assert!(r.text.contains("\"exportedAt\":\"2031-06-01T"), "{}", &r.text[..r.text.len().min(300)]);
 }
 
 #[sqlx::test]
 async fn a_clock_start_that_is_not_an_instant_stops_the_start(pool: PgPool) {
-    let settings = crate::support::settings(&[("CLOCK_START", "next tuesday")]);
-    let err = healthsync::app::App::with_pool(std::sync::Arc::new(settings), pool).err().expect("refused");
+    let started = TestApp::builder(pool).settings(&[("CLOCK_START", "next tuesday")]).try_spawn();
+    let err = started.err().expect("refused");
     assert!(format!("{err:#}").contains("CLOCK_START"), "{err:#}");
 }

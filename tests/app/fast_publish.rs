@@ -1,51 +1,28 @@
 //! Publishing right after commit (issue 12, item 9): a request or invocation sends the events it
 //! committed to Service Bus before it answers, within its budget; whatever fails or runs late
-//! stays in the outbox for the once-a-minute sweep. Service Bus is the wiremock fake speaking its
-//! REST contract.
+//! stays in the outbox for the once-a-minute sweep. Service Bus is the fake speaking its REST
+//! contract (`support::broker`).
 
 use std::{
     sync::Arc,
     time::{Duration, Instant},
 };
 
-use async_trait::async_trait;
 use axum::http::{Method, StatusCode};
-use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions};
-use healthsync::{
-    DOMAINS,
-    app::App,
-    platform::bus::{FastRelay, LocalQueueSink, servicebus::ServiceBusSink},
-};
-use serde_json::{Value, json};
+use healthsync::platform::bus::{FastRelay, LocalQueueSink, servicebus::ServiceBusSink};
+use serde_json::json;
 use sqlx::PgPool;
-use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
 
-use crate::support::{call, settings};
+use crate::support::{
+    TestApp,
+    broker::{FakeBroker, FakeCredential, STANDARD},
+    call,
+};
 
-#[derive(Debug)]
-struct Token;
-
-#[async_trait]
-impl TokenCredential for Token {
-    async fn get_token(
-        &self,
-        _: &[&str],
-        _: Option<TokenRequestOptions<'_>>,
-    ) -> azure_core::Result<AccessToken> {
-        Ok(AccessToken::new(
-            "t",
-            azure_core::time::OffsetDateTime::now_utc() + azure_core::time::Duration::hours(1),
-        ))
-    }
-}
-
-async fn app(server: &MockServer, pool: &PgPool, extra: &[(&str, &str)]) -> axum::Router {
-    let settings = Arc::new(settings(extra));
-    let config = healthsync::config::Config::from_source(settings.as_ref()).unwrap();
-    let mut platform = App::platform(DOMAINS, config, settings, pool.clone()).unwrap();
-    let base = url::Url::parse(&format!("{}/", server.uri())).unwrap();
-    platform.events = Arc::new(ServiceBusSink::new(&base, "events", Arc::new(Token)).unwrap());
-    App::mount(platform).unwrap().router
+async fn app(broker: &FakeBroker, pool: &PgPool, extra: &[(&str, &str)]) -> axum::Router {
+    let sink =
+        Arc::new(ServiceBusSink::new(&broker.base(), "events", FakeCredential::service_bus()).unwrap());
+    TestApp::builder(pool.clone()).settings(extra).events(sink).spawn().router
 }
 
 async fn unpublished(pool: &PgPool) -> i64 {
@@ -55,22 +32,10 @@ async fn unpublished(pool: &PgPool) -> i64 {
         .unwrap()
 }
 
-async fn sent_ids(server: &MockServer) -> Vec<String> {
-    server
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .flat_map(|r| serde_json::from_slice::<Value>(&r.body).unwrap().as_array().unwrap().clone())
-        .map(|m| m["BrokerProperties"]["MessageId"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[sqlx::test]
 async fn a_request_publishes_the_events_it_committed_before_it_answers(pool: PgPool) {
-    let server = MockServer::start().await;
-    Mock::given(method("POST")).respond_with(ResponseTemplate::new(201)).mount(&server).await;
-    let app = app(&server, &pool, &[]).await;
+    let broker = FakeBroker::start("events", STANDARD).await;
+    let app = app(&broker, &pool, &[]).await;
     // Written before the request, by someone else: not this request's to publish.
     sqlx::query("INSERT INTO events.outbox (id, event_type, payload) VALUES (gen_random_uuid(), 'user.deleted', '{}')")
         .execute(&pool)
@@ -86,33 +51,31 @@ async fn a_request_publishes_the_events_it_committed_before_it_answers(pool: PgP
     .await
     .unwrap();
     assert_eq!(ours.len(), 1, "the heartbeat's event was published and marked before the answer");
-    assert_eq!(sent_ids(&server).await, ours, "exactly the request's own event went to Service Bus");
+    assert_eq!(broker.taken_ids(), ours, "exactly the request's own event went to Service Bus");
     assert_eq!(unpublished(&pool).await, 1, "the other row is left for the sweep");
 }
 
 #[sqlx::test]
 async fn an_invocation_publishes_what_it_committed_too(pool: PgPool) {
-    let server = MockServer::start().await;
-    Mock::given(method("POST")).respond_with(ResponseTemplate::new(201)).mount(&server).await;
-    let app = app(&server, &pool, &[]).await;
+    let broker = FakeBroker::start("events", STANDARD).await;
+    let app = app(&broker, &pool, &[]).await;
     let timer = json!({"Data": {"timer": {"ScheduleStatus": null, "IsPastDue": false}}, "Metadata": {}});
     let answer = call(&app, Method::POST, "/HeartbeatTimer", Some(timer)).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-    assert_eq!(sent_ids(&server).await.len(), 1);
+    assert_eq!(broker.taken_ids().len(), 1);
     assert_eq!(unpublished(&pool).await, 0);
 }
 
 #[sqlx::test]
 async fn when_service_bus_fails_the_request_still_succeeds_and_the_event_waits_for_the_sweep(pool: PgPool) {
-    let server = MockServer::start().await;
-    Mock::given(method("POST")).respond_with(ResponseTemplate::new(503)).mount(&server).await;
-    let app = app(&server, &pool, &[]).await;
+    let broker = FakeBroker::start("events", STANDARD).await;
+    broker.fail_with(Some(503));
+    let app = app(&broker, &pool, &[]).await;
     let answer = call(&app, Method::POST, "/api/system/heartbeats", None).await;
     assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
     assert_eq!(unpublished(&pool).await, 1, "nothing is marked published that Service Bus did not take");
 
-    server.reset().await;
-    Mock::given(method("POST")).respond_with(ResponseTemplate::new(201)).mount(&server).await;
+    broker.fail_with(None);
     let timer = json!({"Data": {"timer": {"ScheduleStatus": null, "IsPastDue": false}}, "Metadata": {}});
     let sweep = call(&app, Method::POST, "/OutboxRelay", Some(timer)).await;
     assert_eq!(sweep.body["ReturnValue"]["published"], 1, "{}", sweep.text);
@@ -121,12 +84,9 @@ async fn when_service_bus_fails_the_request_still_succeeds_and_the_event_waits_f
 
 #[sqlx::test]
 async fn a_slow_service_bus_holds_the_answer_no_longer_than_the_budget(pool: PgPool) {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(201).set_delay(Duration::from_secs(2)))
-        .mount(&server)
-        .await;
-    let app = app(&server, &pool, &[("OUTBOX_PUBLISH_BUDGET_MS", "150")]).await;
+    let broker = FakeBroker::start("events", STANDARD).await;
+    broker.slow(Duration::from_secs(2));
+    let app = app(&broker, &pool, &[("OUTBOX_PUBLISH_BUDGET_MS", "150")]).await;
     let started = Instant::now();
     let answer = call(&app, Method::POST, "/api/system/heartbeats", None).await;
     let took = started.elapsed();
@@ -144,12 +104,11 @@ async fn a_slow_service_bus_holds_the_answer_no_longer_than_the_budget(pool: PgP
 
 #[sqlx::test]
 async fn a_zero_budget_or_the_local_queue_leaves_publishing_to_the_relay(pool: PgPool) {
-    let server = MockServer::start().await;
-    Mock::given(method("POST")).respond_with(ResponseTemplate::new(201)).mount(&server).await;
-    let app = app(&server, &pool, &[("OUTBOX_PUBLISH_BUDGET_MS", "0")]).await;
+    let broker = FakeBroker::start("events", STANDARD).await;
+    let app = app(&broker, &pool, &[("OUTBOX_PUBLISH_BUDGET_MS", "0")]).await;
     assert_eq!(call(&app, Method::POST, "/api/system/heartbeats", None).await.status, StatusCode::CREATED);
     assert_eq!(unpublished(&pool).await, 1);
-    assert!(sent_ids(&server).await.is_empty());
+    assert!(broker.taken_ids().is_empty());
 
     let local = Arc::new(LocalQueueSink { subscriptions: vec![] });
     assert!(

@@ -7,14 +7,13 @@
 use std::collections::BTreeMap;
 
 use axum::{
-    Router,
     body::Body,
     http::{Method, Request, StatusCode},
 };
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::support::{Answer, app_with, call, send, spawn_with};
+use crate::support::{Answer, TestApp, app_with, call, send, spawn_with};
 
 /// What a careless or hostile client types: NUL, a right-to-left override, a tag letter, Hangul
 /// fillers, a zero-width space, a line separator, a lone variation selector and joiner.
@@ -248,37 +247,14 @@ fn request(
 }
 
 /// A signed-in, registered user with every consent and a goal.
-async fn walker(app: &Router) -> String {
-    let a =
-        call(app, Method::POST, "/api/auth/dev-login", Some(json!({"email": "walker@example.com"}))).await;
-    let token = a.body["data"]["accessToken"].as_str().unwrap().to_string();
-    let authed = |method: Method, uri: &'static str, body: Value| {
-        let req = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("authorization", format!("Bearer {token}"))
-            .header("content-type", "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap();
-        send(app, req)
-    };
-    let r = authed(
-        Method::POST,
-        "/api/users/register",
-        json!({"name": "걷는이", "birthDate": "1980-01-01", "sex": "FEMALE"}),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let each: Vec<Value> = ["HEALTH_DATA", "AI_OVERSEAS_TRANSFER", "NIGHT_PROMOTIONAL"]
-        .map(|t| json!({"type": t, "granted": true, "version": "2026-11"}))
-        .into();
-    let consents = json!({ "consents": each });
-    assert_eq!(authed(Method::PUT, "/api/users/me/consents", consents).await.status, StatusCode::OK);
-    let s =
-        authed(Method::POST, "/api/goals/missions/select", json!({"selectedMissionIds": ["water-8-cups"]}))
-            .await;
+async fn walker(app: &TestApp) -> String {
+    let reg = json!({"name": "걷는이", "birthDate": "1980-01-01", "sex": "FEMALE"});
+    let u = app.sign_in_and_register_as("walker@example.com", reg).await;
+    app.consent(&u, &["HEALTH_DATA", "AI_OVERSEAS_TRANSFER", "NIGHT_PROMOTIONAL"], true).await;
+    let select = json!({"selectedMissionIds": ["water-8-cups"]});
+    let s = app.post(&u, "/api/goals/missions/select", Some(select)).await;
     assert_eq!(s.status, StatusCode::CREATED, "{}", s.text);
-    token
+    u.token
 }
 
 #[sqlx::test]
@@ -296,7 +272,7 @@ async fn every_string_field_takes_hostile_text_without_a_server_error(pool: PgPo
         ],
     );
     let app = &t.router;
-    let token = walker(app).await;
+    let token = walker(&t).await;
     let doc = call(app, Method::GET, "/api/openapi.json", None).await.body;
     let ids: BTreeMap<&str, String> = [
         ("id", uuid::Uuid::now_v7().to_string()),
@@ -352,7 +328,7 @@ async fn every_string_field_takes_hostile_text_without_a_server_error(pool: PgPo
 #[sqlx::test]
 async fn an_empty_trends_item_is_refused(pool: PgPool) {
     let t = spawn_with(pool, &[("DEV_LOGIN_ENABLED", "true")]);
-    let token = walker(&t.router).await;
+    let token = walker(&t).await;
     for q in ["items=", "items=,", "items=bmi,,bloodPressure"] {
         let req = Request::get(format!("/api/health/trends?{q}"))
             .header("authorization", format!("Bearer {token}"))
@@ -375,13 +351,12 @@ async fn an_empty_trends_item_is_refused(pool: PgPool) {
 
 #[sqlx::test]
 async fn onboarding_and_the_dev_logins_limit_are_documented_where_they_answer(pool: PgPool) {
-    let app = app_with(pool, &[("DEV_LOGIN_ENABLED", "true"), ("AUTH_RATE_LIMIT_PER_MINUTE", "2")]);
+    let t = spawn_with(pool, &[("DEV_LOGIN_ENABLED", "true"), ("AUTH_RATE_LIMIT_PER_MINUTE", "2")]);
+    let app = t.router.clone();
     let doc = call(&app, Method::GET, "/api/openapi.json", None).await.body;
     // A signed-in account that has not registered: every secured operation that answers it 403
     // ONBOARDING_REQUIRED documents that answer.
-    let a =
-        call(&app, Method::POST, "/api/auth/dev-login", Some(json!({"email": "pending@example.com"}))).await;
-    let token = a.body["data"]["accessToken"].as_str().unwrap().to_string();
+    let token = t.sign_in("pending@example.com").await.token;
     let ids: BTreeMap<&str, String> = [
         ("id", uuid::Uuid::nil().to_string()),
         ("jobId", uuid::Uuid::nil().to_string()),

@@ -7,8 +7,6 @@ use std::{sync::Arc, time::Duration};
 use axum::http::{Method, StatusCode};
 use healthsync::{
     DOMAINS,
-    app::App,
-    config::Config,
     domain::{AnyDomain, DomainModule, Module, Platform},
     functions::{
         Function, FunctionDef, InvocationError, InvocationRequest, InvocationResponse, InvokeFuture, Trigger,
@@ -18,7 +16,7 @@ use healthsync::{
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::support::{Answer, app, call, settings};
+use crate::support::{Answer, TestApp, app, call};
 
 mod slow {
     use super::*;
@@ -55,13 +53,11 @@ mod slow {
 fn slow_app(pool: PgPool, extra: &[(&str, &str)]) -> axum::Router {
     let listed = Box::leak(Box::new(Module::<slow::Domain>::new()));
     let domains: Vec<&dyn AnyDomain> = DOMAINS.iter().copied().chain([&*listed as &dyn AnyDomain]).collect();
-    let settings = Arc::new(settings(extra));
-    let config = Config::from_source(settings.as_ref()).unwrap();
-    App::compose_with(&domains, config, settings, pool, |platform, _| {
-        Ok(vec![Module::<slow::Domain>::build(platform, ())?])
-    })
-    .unwrap()
-    .router
+    TestApp::builder(pool)
+        .domains(&domains, |platform, _| Ok(vec![Module::<slow::Domain>::build(platform, ())?]))
+        .settings(extra)
+        .spawn()
+        .router
 }
 
 async fn invoke(app: &axum::Router, function: &str, payload: serde_json::Value) -> Answer {

@@ -5,53 +5,21 @@
 use std::sync::Arc;
 
 use healthsync::{
-    DOMAINS,
-    app::App,
     config::Config,
     platform::bus::{self, EventSink, NewEvent, eventhubs::EventHubSink, servicebus::ServiceBusSink},
 };
 use serde_json::json;
 use sqlx::PgPool;
-use wiremock::MockServer;
 
-use crate::{
-    servicebus::FixedToken,
-    support::broker::{FakeBroker, PREMIUM, STANDARD},
-};
+use crate::support::broker::{FakeBroker, FakeCredential, PREMIUM, STANDARD};
 
-/// Hands out a token for any scope (Service Bus and Event Hubs alike).
-#[derive(Debug)]
-struct AnyToken;
-
-#[async_trait::async_trait]
-impl azure_core::credentials::TokenCredential for AnyToken {
-    async fn get_token(
-        &self,
-        _: &[&str],
-        _: Option<azure_core::credentials::TokenRequestOptions<'_>>,
-    ) -> azure_core::Result<azure_core::credentials::AccessToken> {
-        Ok(azure_core::credentials::AccessToken::new(
-            "test-token",
-            azure_core::time::OffsetDateTime::now_utc() + azure_core::time::Duration::hours(1),
-        ))
-    }
-}
-
-fn base(server: &MockServer) -> url::Url {
-    url::Url::parse(&format!("{}/", server.uri())).unwrap()
-}
-
-fn sb_sink(server: &MockServer, limit: usize) -> ServiceBusSink {
-    ServiceBusSink::with_limit(&base(server), "events", Arc::new(FixedToken), limit).unwrap()
+fn sb_sink(broker: &FakeBroker, limit: usize) -> ServiceBusSink {
+    ServiceBusSink::with_limit(&broker.base(), "events", FakeCredential::service_bus(), limit).unwrap()
 }
 
 /// The app whose relay publishes through `sink`.
 fn app_with_sink(pool: &PgPool, sink: Arc<dyn EventSink>) -> axum::Router {
-    let settings = Arc::new(crate::support::settings(&[]));
-    let config = Config::from_source(settings.as_ref()).unwrap();
-    let mut platform = App::platform(DOMAINS, config, settings, pool.clone()).unwrap();
-    platform.events = sink;
-    App::mount(platform).unwrap().router
+    crate::support::TestApp::builder(pool.clone()).events(sink).spawn().router
 }
 
 async fn run_relay(app: &axum::Router) -> crate::support::Answer {
@@ -89,11 +57,10 @@ async fn dead_letters(pool: &PgPool) -> Vec<(String, String, String)> {
 async fn a_2_mb_event_first_in_the_outbox_and_1000_behind_it_one_sweep_delivers_the_1000_and_dead_letters_the_big_one(
     pool: PgPool,
 ) {
-    let server = MockServer::start().await;
-    let broker = FakeBroker::mount(&server, "events", STANDARD).await;
+    let broker = FakeBroker::start("events", STANDARD).await;
     let big = write(&pool, "user.deleted", 1, 2 << 20).await[0];
     let ordinary = write(&pool, "user.deleted", 1000, 60).await;
-    let app = app_with_sink(&pool, Arc::new(sb_sink(&server, STANDARD)));
+    let app = app_with_sink(&pool, Arc::new(sb_sink(&broker, STANDARD)));
 
     let run = run_relay(&app).await;
     assert_eq!(run.status, axum::http::StatusCode::OK, "{}", run.text);
@@ -128,17 +95,15 @@ async fn seven_events_of_41_kb_are_cut_into_batches_under_the_standard_limit_and
     // Seven `notification.created` events of the old shape (1,000 UUIDs, ~41 KB each): one batch
     // of them is ~290 KB, which Standard refuses with 403.
     let ids = write(&pool, "notification.created", 7, 41 * 1024).await;
-    let server = MockServer::start().await;
-    let broker = FakeBroker::mount(&server, "events", STANDARD).await;
-    assert_eq!(bus::relay_batch(&pool, &sb_sink(&server, STANDARD), 100).await.unwrap(), 7);
+    let broker = FakeBroker::start("events", STANDARD).await;
+    assert_eq!(bus::relay_batch(&pool, &sb_sink(&broker, STANDARD), 100).await.unwrap(), 7);
     assert_eq!(broker.requests(), 2, "cut in two by bytes");
     assert!(broker.largest_body() <= STANDARD);
     assert_eq!(broker.taken_ids(), ids.iter().map(ToString::to_string).collect::<Vec<_>>());
 
     sqlx::query("UPDATE events.outbox SET published_at = NULL").execute(&pool).await.unwrap();
-    let premium = MockServer::start().await;
-    let broker = FakeBroker::mount(&premium, "events", PREMIUM).await;
-    assert_eq!(bus::relay_batch(&pool, &sb_sink(&premium, PREMIUM), 100).await.unwrap(), 7);
+    let broker = FakeBroker::start("events", PREMIUM).await;
+    assert_eq!(bus::relay_batch(&pool, &sb_sink(&broker, PREMIUM), 100).await.unwrap(), 7);
     assert_eq!(broker.requests(), 1, "Premium takes them in one batch");
 }
 
@@ -160,11 +125,10 @@ fn the_batch_limit_follows_the_tier_settings() {
 async fn a_tier_setting_larger_than_the_namespace_costs_splits_not_events(pool: PgPool) {
     // The setting says Premium but the namespace is Standard: batches of ~500 KB get 403 and are
     // halved; a single 300 KB message gets 413 and is dead-lettered; the rest goes out.
-    let server = MockServer::start().await;
-    let broker = FakeBroker::mount(&server, "events", STANDARD).await;
+    let broker = FakeBroker::start("events", STANDARD).await;
     let small = write(&pool, "user.deleted", 5, 100 * 1024).await;
     let large = write(&pool, "user.deleted", 1, 300 * 1024).await[0];
-    let sink = sb_sink(&server, PREMIUM);
+    let sink = sb_sink(&broker, PREMIUM);
     let mut sweep = bus::Sweep::new(&pool, &sink);
     while sweep.step(100).await.unwrap() {}
     assert_eq!((sweep.total.published, sweep.total.dead_lettered), (5, 1), "{:?}", sweep.total);
@@ -177,11 +141,10 @@ async fn a_tier_setting_larger_than_the_namespace_costs_splits_not_events(pool: 
 
 #[sqlx::test]
 async fn a_full_entity_holds_the_events_without_dead_lettering_them(pool: PgPool) {
-    let server = MockServer::start().await;
-    let broker = FakeBroker::mount(&server, "events", STANDARD).await;
+    let broker = FakeBroker::start("events", STANDARD).await;
     broker.fail_with(Some(403));
     write(&pool, "user.deleted", 3, 100).await;
-    let sink = sb_sink(&server, STANDARD);
+    let sink = sb_sink(&broker, STANDARD);
     let err = bus::relay_batch(&pool, &sink, 100).await.unwrap_err();
     assert!(format!("{err:#}").contains("quota exceeded"), "{err:#}");
     assert_eq!(unpublished(&pool).await, 3);
@@ -192,15 +155,12 @@ async fn a_full_entity_holds_the_events_without_dead_lettering_them(pool: PgPool
 
 /// Event Hubs in front of Service Bus, both fakes.
 async fn both(pool: &PgPool) -> (FakeBroker, FakeBroker, axum::Router) {
-    let sb_server = MockServer::start().await;
-    let hub_server = MockServer::start().await;
-    let sb = FakeBroker::mount(&sb_server, "events", STANDARD).await;
-    let hub = FakeBroker::mount(&hub_server, "analytics", PREMIUM).await;
-    let inner: Arc<dyn EventSink> = Arc::new(
-        ServiceBusSink::with_limit(&base(&sb_server), "events", Arc::new(AnyToken), STANDARD).unwrap(),
-    );
-    let sink = EventHubSink::with_limit(&base(&hub_server), "analytics", Arc::new(AnyToken), inner, PREMIUM)
-        .unwrap();
+    let sb = FakeBroker::start("events", STANDARD).await;
+    let hub = FakeBroker::start("analytics", PREMIUM).await;
+    let inner: Arc<dyn EventSink> = Arc::new(sb_sink(&sb, STANDARD));
+    let sink =
+        EventHubSink::with_limit(&hub.base(), "analytics", FakeCredential::event_hubs(), inner, PREMIUM)
+            .unwrap();
     // Interleaved, oldest first: hub events ahead of bus events and behind them.
     for i in 0..300 {
         let t = if i % 3 == 0 { "ai.call" } else { "user.deleted" };

@@ -1,44 +1,17 @@
-//! The Service Bus sink against a fake that speaks Service Bus's REST contract (Send Message
-//! Batch): what is sent, and that nothing is marked published unless Service Bus took it.
+//! The Service Bus sink against the fake that speaks Service Bus's REST contract
+//! (`support::broker`): what is sent, and that nothing is marked published unless Service Bus
+//! took it.
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions};
-use healthsync::{
-    DOMAINS,
-    app::App,
-    platform::bus::{self, NewEvent, servicebus::ServiceBusSink},
-};
+use healthsync::platform::bus::{self, NewEvent, servicebus::ServiceBusSink};
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use wiremock::{
-    Mock, MockServer, ResponseTemplate,
-    matchers::{header, method, path},
-};
 
-/// Stands in for the managed identity: hands out a fixed token for the Service Bus scope.
-#[derive(Debug)]
-pub(crate) struct FixedToken;
+use crate::support::broker::{FakeBroker, FakeCredential, STANDARD};
 
-#[async_trait]
-impl TokenCredential for FixedToken {
-    async fn get_token(
-        &self,
-        scopes: &[&str],
-        _: Option<TokenRequestOptions<'_>>,
-    ) -> azure_core::Result<AccessToken> {
-        assert_eq!(scopes, ["https://servicebus.azure.net/.default"]);
-        Ok(AccessToken::new(
-            "test-token",
-            azure_core::time::OffsetDateTime::now_utc() + azure_core::time::Duration::hours(1),
-        ))
-    }
-}
-
-async fn sink_for(server: &MockServer) -> ServiceBusSink {
-    let base = url::Url::parse(&format!("{}/", server.uri())).unwrap();
-    ServiceBusSink::new(&base, "events", Arc::new(FixedToken)).unwrap()
+fn sink_for(broker: &FakeBroker) -> ServiceBusSink {
+    ServiceBusSink::new(&broker.base(), "events", FakeCredential::service_bus()).unwrap()
 }
 
 async fn write_events(pool: &PgPool, n: usize) {
@@ -60,26 +33,18 @@ async fn unpublished(pool: &PgPool) -> i64 {
 
 #[sqlx::test]
 async fn events_go_out_as_one_batch_with_their_ids_types_and_correlation(pool: PgPool) {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/events/messages"))
-        .and(header("authorization", "Bearer test-token"))
-        .and(header("content-type", "application/vnd.microsoft.servicebus.json"))
-        .respond_with(ResponseTemplate::new(201))
-        .expect(1)
-        .mount(&server)
-        .await;
+    let broker = FakeBroker::start("events", STANDARD).await;
     write_events(&pool, 3).await;
-    let sink = sink_for(&server).await;
+    let sink = sink_for(&broker);
     assert_eq!(bus::relay_batch(&pool, &sink, 100).await.unwrap(), 3);
     assert_eq!(unpublished(&pool).await, 0);
+    assert_eq!(broker.requests(), 1, "one batch");
 
     let ids: Vec<uuid::Uuid> = sqlx::query_scalar("SELECT id FROM events.outbox ORDER BY created_at, id")
         .fetch_all(&pool)
         .await
         .unwrap();
-    let body: Value = serde_json::from_slice(&server.received_requests().await.unwrap()[0].body).unwrap();
-    let batch = body.as_array().unwrap();
+    let batch = broker.taken();
     assert_eq!(batch.len(), 3);
     for (i, msg) in batch.iter().enumerate() {
         assert_eq!(msg["BrokerProperties"]["MessageId"], json!(ids[i].to_string()));
@@ -92,59 +57,49 @@ async fn events_go_out_as_one_batch_with_their_ids_types_and_correlation(pool: P
 
 #[sqlx::test]
 async fn when_service_bus_fails_nothing_is_marked_published_and_the_next_sweep_resends(pool: PgPool) {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST")).respond_with(ResponseTemplate::new(201)).mount(&server).await;
+    let broker = FakeBroker::start("events", STANDARD).await;
+    broker.fail_with(Some(503));
     write_events(&pool, 2).await;
-    let sink = sink_for(&server).await;
+    let sink = sink_for(&broker);
     assert!(bus::relay_batch(&pool, &sink, 100).await.is_err());
     assert_eq!(unpublished(&pool).await, 2);
+    broker.fail_with(None);
     assert_eq!(bus::relay_batch(&pool, &sink, 100).await.unwrap(), 2);
     assert_eq!(unpublished(&pool).await, 0);
     // The same message ids went out twice: Service Bus duplicate detection and the consumers'
     // processed-message marks make that harmless.
-    let requests = server.received_requests().await.unwrap();
-    let first: Value = serde_json::from_slice(&requests[0].body).unwrap();
-    let second: Value = serde_json::from_slice(&requests[1].body).unwrap();
-    assert_eq!(first[0]["BrokerProperties"]["MessageId"], second[0]["BrokerProperties"]["MessageId"]);
+    let batches = broker.batches();
+    assert_eq!(batches.len(), 2);
+    assert_eq!(
+        batches[0][0]["BrokerProperties"]["MessageId"],
+        batches[1][0]["BrokerProperties"]["MessageId"]
+    );
 }
 
 #[sqlx::test]
 async fn a_refusal_is_an_error_but_does_not_open_the_breaker_while_outages_do(pool: PgPool) {
-    let server = MockServer::start().await;
-    Mock::given(method("POST")).respond_with(ResponseTemplate::new(401)).mount(&server).await;
+    let refusing = FakeBroker::start("events", STANDARD).await;
+    refusing.fail_with(Some(401));
     write_events(&pool, 1).await;
-    let sink = sink_for(&server).await;
+    let sink = sink_for(&refusing);
     for _ in 0..7 {
         assert!(bus::relay_batch(&pool, &sink, 100).await.is_err());
     }
-    assert_eq!(server.received_requests().await.unwrap().len(), 7, "401s never open the breaker");
+    assert_eq!(refusing.requests(), 7, "401s never open the breaker");
 
-    let down = MockServer::start().await;
-    Mock::given(method("POST")).respond_with(ResponseTemplate::new(500)).mount(&down).await;
-    let sink = sink_for(&down).await;
+    let down = FakeBroker::start("events", STANDARD).await;
+    down.fail_with(Some(500));
+    let sink = sink_for(&down);
     for _ in 0..7 {
         assert!(bus::relay_batch(&pool, &sink, 100).await.is_err());
     }
-    assert_eq!(
-        down.received_requests().await.unwrap().len(),
-        5,
-        "after five failures the breaker stops calling"
-    );
+    assert_eq!(down.requests(), 5, "after five failures the breaker stops calling");
     assert_eq!(unpublished(&pool).await, 1);
 }
 
-/// The app with its relay publishing to the fake Service Bus at `server`.
-async fn app_publishing_to(server: &MockServer, pool: &PgPool) -> axum::Router {
-    let settings = Arc::new(crate::support::settings(&[]));
-    let config = healthsync::config::Config::from_source(settings.as_ref()).unwrap();
-    let mut platform = App::platform(DOMAINS, config, settings, pool.clone()).unwrap();
-    platform.events = Arc::new(sink_for(server).await);
-    App::mount(platform).unwrap().router
+/// The app with its relay publishing to `broker`.
+fn app_publishing_to(broker: &FakeBroker, pool: &PgPool) -> axum::Router {
+    crate::support::TestApp::builder(pool.clone()).events(Arc::new(sink_for(broker))).spawn().router
 }
 
 async fn run_relay(app: &axum::Router) -> crate::support::Answer {
@@ -155,14 +110,8 @@ async fn run_relay(app: &axum::Router) -> crate::support::Answer {
 #[sqlx::test]
 async fn the_outbox_relay_function_publishes_marks_prunes_and_stops_at_its_budget(pool: PgPool) {
     use healthsync::system::relay::{BATCH, MAX_BATCHES};
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/events/messages"))
-        .and(header("authorization", "Bearer test-token"))
-        .respond_with(ResponseTemplate::new(201))
-        .mount(&server)
-        .await;
-    let app = app_publishing_to(&server, &pool).await;
+    let broker = FakeBroker::start("events", STANDARD).await;
+    let app = app_publishing_to(&broker, &pool);
     // More events than one run may publish, one published a week ago and one handled mark of a
     // month ago (both due for pruning).
     let budget = BATCH as usize * MAX_BATCHES;
@@ -199,14 +148,7 @@ async fn the_outbox_relay_function_publishes_marks_prunes_and_stops_at_its_budge
         first.text
     );
     assert_eq!(unpublished(&pool).await, 7, "the rest waits for the next run");
-    let sent: Vec<String> = server
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .flat_map(|r| serde_json::from_slice::<Value>(&r.body).unwrap().as_array().unwrap().clone())
-        .map(|m| m["BrokerProperties"]["MessageId"].as_str().unwrap().to_string())
-        .collect();
+    let sent = broker.taken_ids();
     assert_eq!(sent.len(), budget, "every published event went to Service Bus, in batches");
     let published: Vec<String> = sqlx::query_scalar(
         "SELECT id::text FROM events.outbox WHERE published_at > now() - interval '1 hour'",
@@ -237,9 +179,9 @@ async fn the_outbox_relay_function_publishes_marks_prunes_and_stops_at_its_budge
 
 #[sqlx::test]
 async fn with_service_bus_down_the_relay_function_fails_for_a_retry_and_publishes_nothing(pool: PgPool) {
-    let server = MockServer::start().await;
-    Mock::given(method("POST")).respond_with(ResponseTemplate::new(503)).mount(&server).await;
-    let app = app_publishing_to(&server, &pool).await;
+    let broker = FakeBroker::start("events", STANDARD).await;
+    broker.fail_with(Some(503));
+    let app = app_publishing_to(&broker, &pool);
     write_events(&pool, 3).await;
     let a = run_relay(&app).await;
     assert_eq!(a.status, axum::http::StatusCode::INTERNAL_SERVER_ERROR, "{}", a.text);

@@ -71,7 +71,7 @@ async fn users_with_an_open_goal_are_paged_by_keyset(pool: PgPool) {
     let reset = app.user("closed@example.com").await;
     app.select(&reset, &["water-8-cups"]).await;
     app.call(
-        Some(&reset.token),
+        &reset,
         axum::http::Method::POST,
         "/api/goals/missions/reset",
         Some(serde_json::json!({"reason": "쉼"})),

@@ -110,14 +110,14 @@ async fn bad_selections_name_every_failing_id_and_change_nothing(pool: PgPool) {
     ];
     for (ids, fields) in cases {
         let body = json!({ "selectedMissionIds": ids });
-        let a = app.call(Some(&u.token), Method::POST, "/api/goals/missions/select", Some(body)).await;
+        let a = app.call(&u, Method::POST, "/api/goals/missions/select", Some(body)).await;
         assert_eq!(failing_fields(&a), fields, "{ids}: {}", a.text);
     }
     let a = app.select(&u, &["no-such-mission", "gratitude-3"]).await;
     let messages: Vec<&str> =
         a.body["errors"].as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap()).collect();
     assert!(messages[0].contains("no-such-mission") && messages[1].contains("gratitude-3"), "{messages:?}");
-    let missing = app.call(Some(&u.token), Method::POST, "/api/goals/missions/select", Some(json!({}))).await;
+    let missing = app.call(&u, Method::POST, "/api/goals/missions/select", Some(json!({}))).await;
     assert_eq!(failing_fields(&missing), ["selectedMissionIds"]);
     let goals: i64 = sqlx::query_scalar("SELECT count(*) FROM goals.goals").fetch_one(&pool).await.unwrap();
     assert_eq!(goals, 0);
@@ -162,12 +162,9 @@ async fn a_retired_mission_leaves_the_catalogue_but_not_the_goals_and_history_th
 #[sqlx::test]
 async fn goals_need_a_finished_onboarding_and_a_token(pool: PgPool) {
     let app = GoalsApp::new(pool, &noon(10));
-    let login = app
-        .call(None, Method::POST, "/api/auth/dev-login", Some(json!({"email": "pending@example.com"})))
-        .await;
-    let token = login.body["data"]["accessToken"].as_str().unwrap();
+    let u = app.sign_in("pending@example.com").await;
     let body = json!({ "selectedMissionIds": ["water-8-cups"] });
-    let pending = app.call(Some(token), Method::POST, "/api/goals/missions/select", Some(body.clone())).await;
+    let pending = app.post(&u, "/api/goals/missions/select", Some(body.clone())).await;
     assert_eq!(pending.status, StatusCode::FORBIDDEN, "{}", pending.text);
     assert_eq!(pending.body["code"], "ONBOARDING_REQUIRED");
     for (method, uri) in [

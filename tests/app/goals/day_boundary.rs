@@ -110,7 +110,7 @@ async fn every_change_drops_the_cached_view(pool: PgPool, with_redis: bool) {
 
     let reset = app
         .call(
-            Some(&u.token),
+            &u,
             axum::http::Method::POST,
             "/api/goals/missions/reset",
             Some(json!({"reason": "바꿔 볼래요"})),
@@ -121,7 +121,7 @@ async fn every_change_drops_the_cached_view(pool: PgPool, with_redis: bool) {
     app.select(&u, &["sleep-7-hours"]).await;
     assert_eq!(mission(&app.active(&u).await, "sleep-7-hours")["status"], "PENDING");
     // The erasure drops it too (its data part names the key).
-    let deleted = app.call(Some(&u.token), axum::http::Method::DELETE, "/api/users/me", None).await;
+    let deleted = app.call(&u, axum::http::Method::DELETE, "/api/users/me", None).await;
     assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.text);
     assert!(cached(&app, &u).await.is_none());
     assert!(

@@ -24,16 +24,11 @@ async fn another_users_goal_completions_and_history_are_never_reachable(pool: Pg
     // B cannot complete A's mission, with A's id anywhere in the request.
     let body = json!({"completed": true, "userId": a.id, "goalId": a.id});
     let uri = format!("/api/goals/missions/walk-7000-steps/complete?userId={}", a.id);
-    let steal = app.call(Some(&b.token), Method::PUT, &uri, Some(body)).await;
+    let steal = app.call(&b, Method::PUT, &uri, Some(body)).await;
     assert_eq!(steal.status, StatusCode::NOT_FOUND, "{}", steal.text);
     // B's reset closes nothing of A's.
     let reset = app
-        .call(
-            Some(&b.token),
-            Method::POST,
-            "/api/goals/missions/reset",
-            Some(json!({"reason": "x", "userId": a.id})),
-        )
+        .call(&b, Method::POST, "/api/goals/missions/reset", Some(json!({"reason": "x", "userId": a.id})))
         .await;
     assert_eq!(reset.body["data"]["closedGoalId"], json!(null), "{}", reset.text);
     // B's selection leaves A's goal open.

@@ -12,95 +12,49 @@ mod isolation;
 mod reset;
 mod rights;
 
-use std::sync::{Arc, Mutex};
+use std::ops::Deref;
 
-use axum::{
-    Router,
-    body::Body,
-    http::{Method, Request, StatusCode},
-};
-use chrono::{DateTime, Utc};
-use healthsync::{DOMAINS, app::App, config::Config, domain::Platform, platform::time::Clock};
+use axum::http::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::support::{Answer, send, settings};
+use crate::support::{Answer, TestApp};
+pub use crate::support::{User, app::at};
 
-/// The app with its clock in the test's hand.
-pub struct GoalsApp {
-    pub router: Router,
-    pub platform: Platform,
-    pub pool: PgPool,
-    time: Arc<Mutex<DateTime<Utc>>>,
-}
+/// The app with its clock in the test's hand, and the goals' own requests.
+pub struct GoalsApp(TestApp);
 
-pub fn at(rfc3339: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(rfc3339).expect("a test time").with_timezone(&Utc)
+impl Deref for GoalsApp {
+    type Target = TestApp;
+
+    fn deref(&self) -> &TestApp {
+        &self.0
+    }
 }
 
 impl GoalsApp {
     /// The app around `pool` at `now` (RFC 3339), with extra settings.
     pub fn start(pool: PgPool, now: &str, extra: &[(&str, &str)]) -> GoalsApp {
-        let mut all = vec![("DEV_LOGIN_ENABLED", "true"), ("AUTH_RATE_LIMIT_PER_MINUTE", "10000")];
-        all.extend_from_slice(extra);
-        let settings = Arc::new(settings(&all));
-        let config = Config::from_source(settings.as_ref()).unwrap();
-        let mut platform = App::platform(DOMAINS, config, settings, pool.clone()).unwrap();
-        let time = Arc::new(Mutex::new(at(now)));
-        let read = time.clone();
-        // The app's one clock: every domain reads it from the platform.
-        platform.clock = Clock::from_fn(move || *read.lock().unwrap());
-        let app = App::mount(platform).unwrap();
-        GoalsApp { router: app.router, platform: app.platform, pool, time }
+        let local = [("DEV_LOGIN_ENABLED", "true"), ("AUTH_RATE_LIMIT_PER_MINUTE", "10000")];
+        GoalsApp(TestApp::builder(pool).settings(&local).settings(extra).at(now).spawn())
     }
 
     pub fn new(pool: PgPool, now: &str) -> GoalsApp {
         Self::start(pool, now, &[])
     }
 
-    pub fn set_time(&self, rfc3339: &str) {
-        *self.time.lock().unwrap() = at(rfc3339);
-    }
-
-    /// A signed-in, registered user: their access token and id.
+    /// A signed-in, registered user.
     pub async fn user(&self, email: &str) -> User {
-        let a = self.call(None, Method::POST, "/api/auth/dev-login", Some(json!({ "email": email }))).await;
-        assert_eq!(a.status, StatusCode::OK, "{}", a.text);
-        let token = a.body["data"]["accessToken"].as_str().unwrap().to_string();
-        let id = a.body["data"]["userId"].as_str().unwrap().to_string();
         let reg = json!({ "name": "이목표", "birthDate": "1990-05-05", "sex": "MALE" });
-        let r = self.call(Some(&token), Method::POST, "/api/users/register", Some(reg)).await;
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-        User { token, id }
-    }
-
-    pub async fn call(&self, token: Option<&str>, method: Method, uri: &str, body: Option<Value>) -> Answer {
-        let mut b = Request::builder().method(method).uri(uri);
-        if let Some(t) = token {
-            b = b.header("authorization", format!("Bearer {t}"));
-        }
-        let body = match body {
-            Some(v) => {
-                b = b.header("content-type", "application/json");
-                Body::from(v.to_string())
-            }
-            None => Body::empty(),
-        };
-        send(&self.router, b.body(body).unwrap()).await
-    }
-
-    pub async fn get(&self, u: &User, uri: &str) -> Answer {
-        self.call(Some(&u.token), Method::GET, uri, None).await
+        self.sign_in_and_register_as(email, reg).await
     }
 
     pub async fn select(&self, u: &User, ids: &[&str]) -> Answer {
-        let body = json!({ "selectedMissionIds": ids });
-        self.call(Some(&u.token), Method::POST, "/api/goals/missions/select", Some(body)).await
+        self.post(u, "/api/goals/missions/select", Some(json!({ "selectedMissionIds": ids }))).await
     }
 
     pub async fn complete(&self, u: &User, mission: &str, body: Value) -> Answer {
-        let uri = format!("/api/goals/missions/{mission}/complete");
-        self.call(Some(&u.token), Method::PUT, &uri, Some(body)).await
+        self.put(u, &format!("/api/goals/missions/{mission}/complete"), Some(body)).await
     }
 
     pub async fn done(&self, u: &User, mission: &str) -> Answer {
@@ -125,17 +79,6 @@ impl GoalsApp {
         .fetch_all(&self.pool)
         .await
         .unwrap()
-    }
-}
-
-pub struct User {
-    pub token: String,
-    pub id: String,
-}
-
-impl User {
-    pub fn uuid(&self) -> uuid::Uuid {
-        self.id.parse().unwrap()
     }
 }
 

@@ -27,7 +27,7 @@ async fn reset_closes_the_goal_and_recommends_other_missions_by_rules(pool: PgPo
     }
     app.set_time(&noon(6));
     let body = json!({"reason": "  좀 더 어려운 걸 해 보고 싶어요 ", "currentMissionIds": ["bp-check"]});
-    let a = app.call(Some(&u.token), Method::POST, "/api/goals/missions/reset", Some(body)).await;
+    let a = app.call(&u, Method::POST, "/api/goals/missions/reset", Some(body)).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
     let d = &a.body["data"];
     assert!(d["closedGoalId"].is_string() && d["resetCompletedAt"].is_string() && d["message"].is_string());
@@ -61,9 +61,8 @@ async fn reset_closes_the_goal_and_recommends_other_missions_by_rules(pool: PgPo
     assert!(!events[0].to_string().contains("어려운"), "the user's words stay out of events");
 
     // Without an open goal: recommendations for a start, nothing closed, no event.
-    let again = app
-        .call(Some(&u.token), Method::POST, "/api/goals/missions/reset", Some(json!({"reason": "다시"})))
-        .await;
+    let again =
+        app.call(&u, Method::POST, "/api/goals/missions/reset", Some(json!({"reason": "다시"}))).await;
     assert_eq!(again.body["data"]["closedGoalId"], Value::Null);
     assert_eq!(again.body["data"]["newRecommendations"][0]["difficulty"], "EASY");
     assert_eq!(app.events("mission.reset", &u).await.len(), 1);
@@ -90,7 +89,7 @@ async fn bad_resets_name_the_failing_fields(pool: PgPool) {
         ),
     ];
     for (body, fields) in cases {
-        let a = app.call(Some(&u.token), Method::POST, "/api/goals/missions/reset", Some(body.clone())).await;
+        let a = app.call(&u, Method::POST, "/api/goals/missions/reset", Some(body.clone())).await;
         assert_eq!(failing_fields(&a), fields, "{body}");
     }
     assert_eq!(app.active(&u).await["totalMissions"], 1, "nothing was closed");
@@ -105,12 +104,7 @@ async fn recommendations_follow_the_latest_checkup_when_the_user_allows_it(pool:
         let app = &app;
         async move {
             let a = app
-                .call(
-                    Some(&token),
-                    Method::POST,
-                    "/api/goals/missions/reset",
-                    Some(json!({"reason": "처음"})),
-                )
+                .call(&token, Method::POST, "/api/goals/missions/reset", Some(json!({"reason": "처음"})))
                 .await;
             assert_eq!(a.status, StatusCode::OK, "{}", a.text);
             a.body["data"]["newRecommendations"].clone()
@@ -125,12 +119,12 @@ async fn recommendations_follow_the_latest_checkup_when_the_user_allows_it(pool:
 
     let u = app.user("checked@example.com").await;
     let consent = |granted: bool| json!({"consents": [{"type": "HEALTH_DATA", "granted": granted, "version": "2026-11"}]});
-    let c = app.call(Some(&u.token), Method::PUT, "/api/users/me/consents", Some(consent(true))).await;
+    let c = app.call(&u, Method::PUT, "/api/users/me/consents", Some(consent(true))).await;
     assert_eq!(c.status, StatusCode::OK, "{}", c.text);
     // Blood pressure and fasting glucose in 정상B(경계); everything else fine.
     let checkup = json!({"checkupDate": "2026-02-01", "systolic": 132, "diastolic": 84,
         "fastingGlucose": 112, "height": 175, "weight": 68, "waist": 80});
-    let m = app.call(Some(&u.token), Method::POST, "/api/health/checkups", Some(checkup)).await;
+    let m = app.call(&u, Method::POST, "/api/health/checkups", Some(checkup)).await;
     assert_eq!(m.status, StatusCode::CREATED, "{}", m.text);
     let shaped = reset(u.token.clone()).await;
     assert_ne!(ids(&shaped), baseline, "the checkup changed nothing");
@@ -139,6 +133,6 @@ async fn recommendations_follow_the_latest_checkup_when_the_user_allows_it(pool:
         assert!(helps.contains(&"BLOOD_PRESSURE") && helps.contains(&"GLUCOSE"), "{shaped}");
     }
     // Consent withdrawn: the checkup is not read.
-    app.call(Some(&u.token), Method::PUT, "/api/users/me/consents", Some(consent(false))).await;
+    app.call(&u, Method::PUT, "/api/users/me/consents", Some(consent(false))).await;
     assert_eq!(ids(&reset(u.token.clone()).await), baseline);
 }

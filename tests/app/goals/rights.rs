@@ -20,13 +20,7 @@ async fn export_holds_goals_completions_and_achievements_and_erasure_leaves_none
         app.complete(&u, "water-8-cups", json!({"completed": true, "notes": format!("{day}일째 메모")}))
             .await;
     }
-    app.call(
-        Some(&u.token),
-        Method::POST,
-        "/api/goals/missions/reset",
-        Some(json!({"reason": "잠시 쉬어요"})),
-    )
-    .await;
+    app.call(&u, Method::POST, "/api/goals/missions/reset", Some(json!({"reason": "잠시 쉬어요"}))).await;
 
     let e = app.get(&u, "/api/users/me/export").await;
     assert_eq!(e.status, StatusCode::OK, "{}", e.text);
@@ -43,7 +37,7 @@ async fn export_holds_goals_completions_and_achievements_and_erasure_leaves_none
     );
     assert!(!e.text.contains(&other.id), "only the caller's data");
 
-    let d = app.call(Some(&u.token), Method::DELETE, "/api/users/me", None).await;
+    let d = app.call(&u, Method::DELETE, "/api/users/me", None).await;
     assert_eq!(d.status, StatusCode::OK, "{}", d.text);
     for table in ["goals", "completions", "achievements"] {
         let left: i64 =

@@ -3,19 +3,18 @@
 //! 503 that leaves no row behind.
 
 use axum::{
-    Router,
     body::Body,
     http::{Method, Request, StatusCode},
 };
 use healthsync::platform::blob::AzureBlobStore;
 use sqlx::PgPool;
 
-use super::{LOCAL, authed, count, user, user_with};
-use crate::support::{Answer, azurite_container_url, send, spawn_with};
+use super::{LOCAL, count, user, user_with};
+use crate::support::{Answer, TestApp, azurite_container_url, spawn_with};
 
 const PDF: &[u8] = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n";
 
-async fn upload(app: &Router, token: &str, bytes: Vec<u8>, name: &str) -> Answer {
+async fn upload(app: &TestApp, token: &str, bytes: Vec<u8>, name: &str) -> Answer {
     let req = Request::builder()
         .method(Method::POST)
         .uri(format!("/api/health/checkup/files?fileName={name}"))
@@ -23,10 +22,10 @@ async fn upload(app: &Router, token: &str, bytes: Vec<u8>, name: &str) -> Answer
         .header("content-type", "application/octet-stream")
         .body(Body::from(bytes))
         .unwrap();
-    send(app, req).await
+    app.send(req).await
 }
 
-async fn the_file_lifecycle(app: &Router, pool: &PgPool) {
+async fn the_file_lifecycle(app: &TestApp, pool: &PgPool) {
     let u = user(app, "f@example.com").await;
     let a = upload(app, &u.token, PDF.to_vec(), "2025-result.pdf").await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
@@ -49,23 +48,15 @@ async fn the_file_lifecycle(app: &Router, pool: &PgPool) {
     big.resize(10 * 1024 * 1024 + 1, b' ');
     assert_eq!(upload(app, &u.token, big, "big.pdf").await.status, StatusCode::PAYLOAD_TOO_LARGE);
 
-    let list = authed(app, &u.token, Method::GET, "/api/health/checkup/files", None).await;
+    let list = app.call(&u, Method::GET, "/api/health/checkup/files", None).await;
     assert_eq!(list.body["data"].as_array().unwrap().len(), 2);
-    let down = send(
-        app,
-        Request::builder()
-            .uri(format!("/api/health/checkup/files/{id}"))
-            .header("authorization", format!("Bearer {}", u.token))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let down = app.get(&u, &format!("/api/health/checkup/files/{id}")).await;
     assert_eq!(down.status, StatusCode::OK);
     assert_eq!(down.headers["content-type"], "application/pdf");
     assert_eq!(down.text.as_bytes(), PDF);
 
     let typed = serde_json::json!({"checkupDate": "2025-09-09", "weight": 70, "height": 170, "fileId": id});
-    let c = authed(app, &u.token, Method::POST, "/api/health/checkups", Some(typed)).await;
+    let c = app.call(&u, Method::POST, "/api/health/checkups", Some(typed)).await;
     assert_eq!(
         (c.status, c.body["data"]["source"].as_str()),
         (StatusCode::CREATED, Some("upload")),
@@ -75,17 +66,17 @@ async fn the_file_lifecycle(app: &Router, pool: &PgPool) {
 
     let other = user_with(app, "g@example.com", "FEMALE", "1991-03-03", true).await;
     for m in [Method::GET, Method::DELETE] {
-        let r = authed(app, &other.token, m, &format!("/api/health/checkup/files/{id}"), None).await;
+        let r = app.call(&other, m, &format!("/api/health/checkup/files/{id}"), None).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND);
     }
     assert_eq!(
-        authed(app, &other.token, Method::GET, "/api/health/checkup/files", None).await.body["data"],
+        app.call(&other, Method::GET, "/api/health/checkup/files", None).await.body["data"],
         serde_json::json!([])
     );
 
-    let del = authed(app, &u.token, Method::DELETE, &format!("/api/health/checkup/files/{id}"), None).await;
+    let del = app.call(&u, Method::DELETE, &format!("/api/health/checkup/files/{id}"), None).await;
     assert_eq!(del.status, StatusCode::OK);
-    let gone = authed(app, &u.token, Method::GET, &format!("/api/health/checkup/files/{id}"), None).await;
+    let gone = app.call(&u, Method::GET, &format!("/api/health/checkup/files/{id}"), None).await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
     assert_eq!(
         count(pool, "SELECT count(*) FROM health.checkups WHERE file_id IS NULL AND source = 'upload'").await,
@@ -100,7 +91,7 @@ async fn the_file_lifecycle(app: &Router, pool: &PgPool) {
 
 #[sqlx::test]
 async fn files_on_the_folder_store(pool: PgPool) {
-    let app = spawn_with(pool.clone(), LOCAL).router;
+    let app = spawn_with(pool.clone(), LOCAL);
     the_file_lifecycle(&app, &pool).await;
 }
 
@@ -112,7 +103,7 @@ async fn files_on_azurite(pool: PgPool) {
     let settings: Vec<(&str, &str)> =
         LOCAL.iter().copied().chain([("BLOB_CONTAINER_URL", url.as_str())]).collect();
     let t = spawn_with(pool.clone(), &settings);
-    the_file_lifecycle(&t.router, &pool).await;
+    the_file_lifecycle(&t, &pool).await;
     let left = t.platform.blob.list("users/").await.unwrap();
     assert_eq!(left.len(), 1, "the PNG stays, the deleted PDF is gone: {left:?}");
 }
@@ -123,7 +114,7 @@ async fn a_storage_failure_is_a_503_and_leaves_no_row(pool: PgPool) {
     let url = azurite_container_url("never-created-health");
     let settings: Vec<(&str, &str)> =
         LOCAL.iter().copied().chain([("BLOB_CONTAINER_URL", url.as_str())]).collect();
-    let app = spawn_with(pool.clone(), &settings).router;
+    let app = spawn_with(pool.clone(), &settings);
     let u = user(&app, "fail@example.com").await;
     let r = upload(&app, &u.token, PDF.to_vec(), "x.pdf").await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text);

@@ -4,15 +4,14 @@
 //! from the job row however it ends.
 
 use axum::{
-    Router,
     body::Body,
     http::{Method, Request, StatusCode},
 };
 use serde_json::json;
 use sqlx::PgPool;
 
-use super::{LOCAL, authed, count, user};
-use crate::support::{Answer, call, send, spawn_with};
+use super::{LOCAL, count, user};
+use crate::support::{Answer, TestApp, spawn_with};
 
 /// A PDF of `size` bytes: header, padding, trailer.
 pub fn pdf(size: usize) -> Vec<u8> {
@@ -39,14 +38,14 @@ pub fn png() -> Vec<u8> {
     out
 }
 
-async fn upload(app: &Router, token: &str, bytes: Vec<u8>) -> Answer {
+async fn upload(app: &TestApp, token: &str, bytes: Vec<u8>) -> Answer {
     let req = Request::post("/api/health/checkup/files")
         .header("authorization", format!("Bearer {token}"))
         .header("content-type", "application/octet-stream")
         .header("content-length", bytes.len())
         .body(Body::from(bytes))
         .unwrap();
-    send(app, req).await
+    app.send(req).await
 }
 
 fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
@@ -55,7 +54,7 @@ fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static s
 
 #[sqlx::test]
 async fn concurrent_uploads_by_one_user_cannot_pass_the_daily_count_together(pool: PgPool) {
-    let app = spawn_with(pool.clone(), &with(&[("HEALTH_FILES_PER_DAY", "3")])).router;
+    let app = spawn_with(pool.clone(), &with(&[("HEALTH_FILES_PER_DAY", "3")]));
     let u = user(&app, "burst@example.com").await;
     let answers = futures::future::join_all((0..12).map(|_| upload(&app, &u.token, pdf(64 * 1024)))).await;
     let created = answers.iter().filter(|a| a.status == StatusCode::CREATED).count();
@@ -74,9 +73,9 @@ async fn concurrent_uploads_by_one_user_cannot_pass_the_daily_count_together(poo
     }
     assert_eq!(count(&pool, "SELECT count(*) FROM health.checkup_files").await, 3);
     // Deleting a file does not give the day's uploads back.
-    let list = authed(&app, &u.token, Method::GET, "/api/health/checkup/files", None).await;
+    let list = app.call(&u, Method::GET, "/api/health/checkup/files", None).await;
     let id = list.body["data"][0]["id"].as_str().unwrap().to_string();
-    let del = authed(&app, &u.token, Method::DELETE, &format!("/api/health/checkup/files/{id}"), None).await;
+    let del = app.call(&u, Method::DELETE, &format!("/api/health/checkup/files/{id}"), None).await;
     assert_eq!(del.status, StatusCode::OK);
     assert_eq!(upload(&app, &u.token, pdf(1024)).await.status, StatusCode::TOO_MANY_REQUESTS);
     // Another user has their own day.
@@ -87,8 +86,7 @@ async fn concurrent_uploads_by_one_user_cannot_pass_the_daily_count_together(poo
 #[sqlx::test]
 async fn the_bytes_a_user_holds_and_uploads_a_day_are_limited(pool: PgPool) {
     let app =
-        spawn_with(pool.clone(), &with(&[("HEALTH_FILE_MB_HELD", "10"), ("HEALTH_FILE_MB_PER_DAY", "20")]))
-            .router;
+        spawn_with(pool.clone(), &with(&[("HEALTH_FILE_MB_HELD", "10"), ("HEALTH_FILE_MB_PER_DAY", "20")]));
     let u = user(&app, "big@example.com").await;
     let six = 6 * 1024 * 1024;
     let first = upload(&app, &u.token, pdf(six)).await;
@@ -101,12 +99,12 @@ async fn the_bytes_a_user_holds_and_uploads_a_day_are_limited(pool: PgPool) {
     assert_eq!(count(&pool, "SELECT count(*) FROM health.checkup_files").await, 1);
     // Deleting makes room.
     let id = first.body["data"]["id"].as_str().unwrap();
-    authed(&app, &u.token, Method::DELETE, &format!("/api/health/checkup/files/{id}"), None).await;
+    app.call(&u, Method::DELETE, &format!("/api/health/checkup/files/{id}"), None).await;
     assert_eq!(upload(&app, &u.token, pdf(six)).await.status, StatusCode::CREATED);
     // 12 MiB uploaded today: another 6 would pass the day's 20.
-    let list = authed(&app, &u.token, Method::GET, "/api/health/checkup/files", None).await;
+    let list = app.call(&u, Method::GET, "/api/health/checkup/files", None).await;
     let id = list.body["data"][0]["id"].as_str().unwrap();
-    authed(&app, &u.token, Method::DELETE, &format!("/api/health/checkup/files/{id}"), None).await;
+    app.call(&u, Method::DELETE, &format!("/api/health/checkup/files/{id}"), None).await;
     assert_eq!(upload(&app, &u.token, pdf(six)).await.status, StatusCode::CREATED, "18 MiB today");
     let day = upload(&app, &u.token, pdf(six)).await;
     assert_eq!(day.status, StatusCode::TOO_MANY_REQUESTS, "{}", day.text);
@@ -122,8 +120,7 @@ async fn the_limits_are_settings(pool: PgPool) {
         ("HEALTH_FILE_MB_HELD", "lots"),
         ("HEALTH_SYNC_STARTS_PER_HOUR", "-1"),
     ] {
-        let settings = std::sync::Arc::new(crate::support::settings(&[(name, bad)]));
-        let err = healthsync::app::App::with_pool(settings, pool.clone()).err().expect("refused");
+        let err = TestApp::builder(pool.clone()).settings(&[(name, bad)]).try_spawn().err().expect("refused");
         assert!(format!("{err:#}").contains(name), "{err:#}");
     }
 }
@@ -139,12 +136,12 @@ async fn a_user_has_one_open_sync_and_a_few_starts_an_hour(pool: PgPool) {
         ("SAMPLE_APPROVAL_DELAY_SECS", "600"),
         ("HEALTH_SYNC_STARTS_PER_HOUR", "2"),
     ];
-    let app = spawn_with(pool.clone(), &slow).router;
+    let app = spawn_with(pool.clone(), &slow);
     let u = user(&app, "sync@example.com").await;
     // Thirty starts at once for thirty people: one goes to a phone.
     let answers = futures::future::join_all((0..30).map(|i| {
         let body = start(&format!("010-5555-{i:04}"), &format!("홍길동{i}"));
-        authed(&app, &u.token, Method::POST, "/api/health/checkup/sync", Some(body))
+        app.call(&u, Method::POST, "/api/health/checkup/sync", Some(body))
     }))
     .await;
     let accepted = answers.iter().filter(|a| a.status == StatusCode::ACCEPTED).count();
@@ -163,14 +160,8 @@ async fn a_user_has_one_open_sync_and_a_few_starts_an_hour(pool: PgPool) {
         .execute(&pool)
         .await
         .unwrap();
-    let second = authed(
-        &app,
-        &u.token,
-        Method::POST,
-        "/api/health/checkup/sync",
-        Some(start("01011112222", "임꺽정")),
-    )
-    .await;
+    let second =
+        app.call(&u, Method::POST, "/api/health/checkup/sync", Some(start("01011112222", "임꺽정"))).await;
     assert_eq!(second.status, StatusCode::ACCEPTED, "{}", second.text);
     sqlx::query(
         "UPDATE health.sync_jobs SET expires_at = now() - interval '1 second' WHERE status = 'PENDING'",
@@ -178,14 +169,8 @@ async fn a_user_has_one_open_sync_and_a_few_starts_an_hour(pool: PgPool) {
     .execute(&pool)
     .await
     .unwrap();
-    let third = authed(
-        &app,
-        &u.token,
-        Method::POST,
-        "/api/health/checkup/sync",
-        Some(start("01033334444", "장길산")),
-    )
-    .await;
+    let third =
+        app.call(&u, Method::POST, "/api/health/checkup/sync", Some(start("01033334444", "장길산"))).await;
     assert_eq!(
         (third.status, third.body["code"].as_str()),
         (StatusCode::TOO_MANY_REQUESTS, Some("RATE_LIMITED"))
@@ -209,36 +194,23 @@ async fn a_user_has_one_open_sync_and_a_few_starts_an_hour(pool: PgPool) {
 
 #[sqlx::test]
 async fn a_sync_jobs_personal_fields_go_when_it_ends_however_it_ends(pool: PgPool) {
-    let fast = spawn_with(pool.clone(), LOCAL).router;
+    let fast = spawn_with(pool.clone(), LOCAL);
     let u = user(&fast, "ends@example.com").await;
     let personal = "SELECT count(*) FROM health.sync_jobs WHERE handle IS NOT NULL \
                     OR handle::text LIKE '%홍길동%' OR failure_reason LIKE '%홍길동%'";
     let open = "SELECT count(*) FROM health.sync_jobs WHERE handle::text LIKE '%홍길동%'";
     // Success.
-    let s = authed(
-        &fast,
-        &u.token,
-        Method::POST,
-        "/api/health/checkup/sync",
-        Some(start("01012345678", "홍길동")),
-    )
-    .await;
+    let s =
+        fast.call(&u, Method::POST, "/api/health/checkup/sync", Some(start("01012345678", "홍길동"))).await;
     assert_eq!(s.status, StatusCode::ACCEPTED, "{}", s.text);
     assert_eq!(count(&pool, open).await, 1, "the handle holds the name while the job is open");
     let job = s.body["data"]["jobId"].as_str().unwrap();
-    let c = authed(&fast, &u.token, Method::POST, &format!("/api/health/checkup/sync/{job}/complete"), None)
-        .await;
+    let c = fast.call(&u, Method::POST, &format!("/api/health/checkup/sync/{job}/complete"), None).await;
     assert_eq!(c.body["data"]["syncStatus"], "SUCCESS", "{}", c.text);
     assert_eq!(count(&pool, personal).await, 0, "after success");
     // Failure (expired at completion).
-    let s = authed(
-        &fast,
-        &u.token,
-        Method::POST,
-        "/api/health/checkup/sync",
-        Some(start("01012345678", "홍길동")),
-    )
-    .await;
+    let s =
+        fast.call(&u, Method::POST, "/api/health/checkup/sync", Some(start("01012345678", "홍길동"))).await;
     let job = s.body["data"]["jobId"].as_str().unwrap();
     sqlx::query(
         "UPDATE health.sync_jobs SET expires_at = now() - interval '1 second' WHERE status = 'PENDING'",
@@ -246,19 +218,12 @@ async fn a_sync_jobs_personal_fields_go_when_it_ends_however_it_ends(pool: PgPoo
     .execute(&pool)
     .await
     .unwrap();
-    let c = authed(&fast, &u.token, Method::POST, &format!("/api/health/checkup/sync/{job}/complete"), None)
-        .await;
+    let c = fast.call(&u, Method::POST, &format!("/api/health/checkup/sync/{job}/complete"), None).await;
     assert_eq!(c.body["data"]["syncStatus"], "FAILED");
     assert_eq!(count(&pool, personal).await, 0, "after failure");
     // Expiry through the sweep.
-    let s = authed(
-        &fast,
-        &u.token,
-        Method::POST,
-        "/api/health/checkup/sync",
-        Some(start("01012345678", "홍길동")),
-    )
-    .await;
+    let s =
+        fast.call(&u, Method::POST, "/api/health/checkup/sync", Some(start("01012345678", "홍길동"))).await;
     assert_eq!(s.status, StatusCode::ACCEPTED);
     sqlx::query(
         "UPDATE health.sync_jobs SET expires_at = now() - interval '1 second' WHERE status = 'PENDING'",
@@ -267,7 +232,7 @@ async fn a_sync_jobs_personal_fields_go_when_it_ends_however_it_ends(pool: PgPoo
     .await
     .unwrap();
     let timer = json!({"Data": {"timer": {"ScheduleStatus": null, "IsPastDue": false}}, "Metadata": {}});
-    assert_eq!(call(&fast, Method::POST, "/HealthSyncSweep", Some(timer)).await.status, StatusCode::OK);
+    assert_eq!(fast.call(None, Method::POST, "/HealthSyncSweep", Some(timer)).await.status, StatusCode::OK);
     assert_eq!(count(&pool, personal).await, 0, "after expiry");
     assert_eq!(count(&pool, "SELECT count(*) FROM health.sync_jobs").await, 3);
 }

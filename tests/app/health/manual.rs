@@ -4,14 +4,14 @@ use axum::http::{Method, StatusCode};
 use serde_json::json;
 use sqlx::PgPool;
 
-use super::{LOCAL, authed, count, entry, user, user_with};
+use super::{LOCAL, count, entry, user, user_with};
 use crate::support::spawn_with;
 
 #[sqlx::test]
 async fn without_the_health_data_consent_nothing_is_stored(pool: PgPool) {
-    let app = spawn_with(pool.clone(), LOCAL).router;
+    let app = spawn_with(pool.clone(), LOCAL);
     let u = user_with(&app, "nc@example.com", "FEMALE", "1985-01-01", false).await;
-    let a = authed(&app, &u.token, Method::POST, "/api/health/checkups", Some(entry("2025-10-14"))).await;
+    let a = app.call(&u, Method::POST, "/api/health/checkups", Some(entry("2025-10-14"))).await;
     assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.text);
     assert_eq!(a.body["code"], "CONSENT_REQUIRED");
     assert_eq!(count(&pool, "SELECT count(*) FROM health.checkups").await, 0);
@@ -20,9 +20,9 @@ async fn without_the_health_data_consent_nothing_is_stored(pool: PgPool) {
 
 #[sqlx::test]
 async fn a_typed_checkup_is_stored_once_and_answered_with_its_assessment(pool: PgPool) {
-    let app = spawn_with(pool.clone(), LOCAL).router;
+    let app = spawn_with(pool.clone(), LOCAL);
     let u = user(&app, "m@example.com").await;
-    let a = authed(&app, &u.token, Method::POST, "/api/health/checkups", Some(entry("2026-02-10"))).await;
+    let a = app.call(&u, Method::POST, "/api/health/checkups", Some(entry("2026-02-10"))).await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
     let d = &a.body["data"];
     assert!(d["id"].as_str().is_some());
@@ -48,7 +48,7 @@ async fn a_typed_checkup_is_stored_once_and_answered_with_its_assessment(pool: P
         1
     );
 
-    let again = authed(&app, &u.token, Method::POST, "/api/health/checkups", Some(entry("2026-02-10"))).await;
+    let again = app.call(&u, Method::POST, "/api/health/checkups", Some(entry("2026-02-10"))).await;
     assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text);
     assert_eq!(again.body["code"], "CHECKUP_EXISTS");
     assert_eq!(count(&pool, "SELECT count(*) FROM health.checkups").await, 1);
@@ -56,7 +56,7 @@ async fn a_typed_checkup_is_stored_once_and_answered_with_its_assessment(pool: P
 
 #[sqlx::test]
 async fn implausible_values_name_every_failing_field(pool: PgPool) {
-    let app = spawn_with(pool.clone(), LOCAL).router;
+    let app = spawn_with(pool.clone(), LOCAL);
     let u = user(&app, "bad@example.com").await;
     let future = (chrono::Utc::now() + chrono::Duration::days(3)).format("%Y-%m-%d").to_string();
     let cases = [
@@ -72,21 +72,20 @@ async fn implausible_values_name_every_failing_field(pool: PgPool) {
         (json!({"checkupDate": "2025-01-01", "weight": 60, "fileId": uuid::Uuid::new_v4()}), vec!["fileId"]),
     ];
     for (body, fields) in cases {
-        let a = authed(&app, &u.token, Method::POST, "/api/health/checkups", Some(body.clone())).await;
+        let a = app.call(&u, Method::POST, "/api/health/checkups", Some(body.clone())).await;
         assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {}", a.text);
         let got: Vec<&str> =
             a.body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
         assert_eq!(got, fields, "{body}");
     }
-    let typed =
-        authed(&app, &u.token, Method::POST, "/api/health/checkups", Some(json!({"checkupDate": 5}))).await;
+    let typed = app.call(&u, Method::POST, "/api/health/checkups", Some(json!({"checkupDate": 5}))).await;
     assert_eq!(typed.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(count(&pool, "SELECT count(*) FROM health.checkups").await, 0);
 }
 
 #[sqlx::test]
 async fn careless_entries_are_refused_by_field_and_odd_lipids_are_flagged(pool: PgPool) {
-    let app = spawn_with(pool.clone(), LOCAL).router;
+    let app = spawn_with(pool.clone(), LOCAL);
     let u = user(&app, "slips@example.com").await;
     let cases = [
         (json!({"checkupDate": "+002024-03-01", "weight": 60}), "checkupDate"),
@@ -103,7 +102,7 @@ async fn careless_entries_are_refused_by_field_and_odd_lipids_are_flagged(pool: 
         (json!({"checkupDate": "2024-03-03", "weight": 60, "centre": "검진\u{0}센터"}), "centre"),
     ];
     for (body, field) in cases {
-        let a = authed(&app, &u.token, Method::POST, "/api/health/checkups", Some(body.clone())).await;
+        let a = app.call(&u, Method::POST, "/api/health/checkups", Some(body.clone())).await;
         assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {}", a.text);
         assert_eq!(a.body["errors"][0]["field"], field, "{body}");
     }
@@ -114,25 +113,25 @@ async fn careless_entries_are_refused_by_field_and_odd_lipids_are_flagged(pool: 
     );
     // LDL + HDL above the total: kept (the sheet may say so) and flagged for the user to check.
     let odd = json!({"checkupDate": "2024-03-03", "totalCholesterol": 180, "hdl": 60, "ldl": 150, "centre": " 서울센터 "});
-    let a = authed(&app, &u.token, Method::POST, "/api/health/checkups", Some(odd)).await;
+    let a = app.call(&u, Method::POST, "/api/health/checkups", Some(odd)).await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
     assert_eq!(a.body["data"]["warnings"], json!(["LDL_HDL_ABOVE_TOTAL"]));
     assert_eq!(a.body["data"]["centre"], "서울센터");
-    let fine = authed(&app, &u.token, Method::POST, "/api/health/checkups", Some(entry("2025-03-03"))).await;
+    let fine = app.call(&u, Method::POST, "/api/health/checkups", Some(entry("2025-03-03"))).await;
     assert_eq!(fine.body["data"]["warnings"], json!([]));
 }
 
 #[sqlx::test]
 async fn history_is_newest_first_with_the_contract_fields_and_a_second_user_sees_none(pool: PgPool) {
-    let app = spawn_with(pool.clone(), LOCAL).router;
+    let app = spawn_with(pool.clone(), LOCAL);
     let u = user(&app, "h@example.com").await;
     for date in ["2020-05-01", "2022-05-01", "2024-05-01", "2025-11-01"] {
         let mut e = entry(date);
         e["weight"] = json!(70 + date[2..4].parse::<i32>().unwrap() - 20);
-        let a = authed(&app, &u.token, Method::POST, "/api/health/checkups", Some(e)).await;
+        let a = app.call(&u, Method::POST, "/api/health/checkups", Some(e)).await;
         assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
     }
-    let h = authed(&app, &u.token, Method::GET, "/api/health/checkup/history?maxRecords=3", None).await;
+    let h = app.call(&u, Method::GET, "/api/health/checkup/history?maxRecords=3", None).await;
     assert_eq!(h.status, StatusCode::OK, "{}", h.text);
     let d = &h.body["data"];
     assert_eq!(d["userInfo"]["name"], "김건강");
@@ -156,23 +155,16 @@ async fn history_is_newest_first_with_the_contract_fields_and_a_second_user_sees
         .unwrap()
         .clone();
     assert_eq!((waist["normalA"].as_str(), waist["suspected"].as_str()), (Some("<90"), Some("≥90")));
-    let default = authed(&app, &u.token, Method::GET, "/api/health/checkup/history", None).await;
+    let default = app.call(&u, Method::GET, "/api/health/checkup/history", None).await;
     assert_eq!(default.body["data"]["checkupRecords"].as_array().unwrap().len(), 4);
     for bad in ["0", "51", "x"] {
-        let a = authed(
-            &app,
-            &u.token,
-            Method::GET,
-            &format!("/api/health/checkup/history?maxRecords={bad}"),
-            None,
-        )
-        .await;
+        let a =
+            app.call(&u, Method::GET, &format!("/api/health/checkup/history?maxRecords={bad}"), None).await;
         assert!(a.status == StatusCode::UNPROCESSABLE_ENTITY || a.status == StatusCode::BAD_REQUEST, "{bad}");
     }
 
     let trends =
-        authed(&app, &u.token, Method::GET, "/api/health/trends?items=bloodPressure,fastingGlucose", None)
-            .await;
+        app.call(&u, Method::GET, "/api/health/trends?items=bloodPressure,fastingGlucose", None).await;
     assert_eq!(trends.status, StatusCode::OK, "{}", trends.text);
     let series = trends.body["data"]["items"].as_array().unwrap();
     assert_eq!(series.len(), 2);
@@ -181,26 +173,25 @@ async fn history_is_newest_first_with_the_contract_fields_and_a_second_user_sees
     assert_eq!(points.len(), 4);
     assert_eq!(points[0]["year"], 2020, "oldest first");
     assert_eq!((points[0]["systolic"].as_f64(), points[0]["diastolic"].as_f64()), (Some(142.0), Some(88.0)));
-    let unknown =
-        authed(&app, &u.token, Method::GET, "/api/health/trends?items=bloodPressure,mood", None).await;
+    let unknown = app.call(&u, Method::GET, "/api/health/trends?items=bloodPressure,mood", None).await;
     assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(unknown.body["errors"][0]["field"], "items");
 
     let other = user_with(&app, "other@example.com", "FEMALE", "1990-01-01", true).await;
-    let theirs = authed(&app, &other.token, Method::GET, "/api/health/checkup/history", None).await;
+    let theirs = app.call(&other, Method::GET, "/api/health/checkup/history", None).await;
     assert_eq!(theirs.body["data"]["checkupRecords"].as_array().unwrap().len(), 0);
     assert_eq!(theirs.body["data"]["totalRecords"], 0);
     let id = recs[0]["id"].as_str().unwrap();
     for method in [Method::GET, Method::DELETE] {
-        let a = authed(&app, &other.token, method, &format!("/api/health/checkups/{id}"), None).await;
+        let a = app.call(&other, method, &format!("/api/health/checkups/{id}"), None).await;
         assert_eq!(a.status, StatusCode::NOT_FOUND);
     }
-    let mine = authed(&app, &u.token, Method::GET, &format!("/api/health/checkups/{id}"), None).await;
+    let mine = app.call(&u, Method::GET, &format!("/api/health/checkups/{id}"), None).await;
     assert_eq!(mine.status, StatusCode::OK);
     assert_eq!(mine.body["data"]["raw"]["checkupDate"], "2025-11-01");
-    let gone = authed(&app, &u.token, Method::DELETE, &format!("/api/health/checkups/{id}"), None).await;
+    let gone = app.call(&u, Method::DELETE, &format!("/api/health/checkups/{id}"), None).await;
     assert_eq!(gone.status, StatusCode::OK);
-    let after = authed(&app, &u.token, Method::GET, "/api/health/checkup/history", None).await;
+    let after = app.call(&u, Method::GET, "/api/health/checkup/history", None).await;
     assert_eq!(after.body["data"]["totalRecords"], 3, "the deletion reached the cached history");
 }
 
@@ -211,13 +202,12 @@ async fn the_latest_checkup_is_cached_in_redis_invalidated_on_change_and_redis_d
     let redis = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let settings: Vec<(&str, &str)> = LOCAL.iter().copied().chain([("REDIS_URL", redis.as_str())]).collect();
     let t = spawn_with(pool.clone(), &settings);
-    let u = user(&t.router, "c@example.com").await;
+    let u = user(&t, "c@example.com").await;
     let id = uuid::Uuid::parse_str(&u.id).unwrap();
     assert!(healthsync::health::api::latest_checkup(&t.platform, id).await.unwrap().is_none());
     let key = healthsync::health::api::latest_key(id);
     assert!(t.platform.cache.get(&key).await.unwrap().is_some(), "the miss was cached");
-    let a =
-        authed(&t.router, &u.token, Method::POST, "/api/health/checkups", Some(entry("2025-03-01"))).await;
+    let a = t.call(&u, Method::POST, "/api/health/checkups", Some(entry("2025-03-01"))).await;
     assert_eq!(a.status, StatusCode::CREATED);
     assert!(t.platform.cache.get(&key).await.unwrap().is_none(), "a change drops the cached entry");
     let latest = healthsync::health::api::latest_checkup(&t.platform, id).await.unwrap().unwrap();
@@ -233,30 +223,28 @@ async fn the_latest_checkup_is_cached_in_redis_invalidated_on_change_and_redis_d
         .chain([("REDIS_URL", "redis://127.0.0.1:1"), ("READY_CHECK_TIMEOUT_MS", "100")])
         .collect();
     let d = spawn_with(pool.clone(), &down);
-    let u2 = user(&d.router, "down@example.com").await;
-    let a =
-        authed(&d.router, &u2.token, Method::POST, "/api/health/checkups", Some(entry("2025-03-01"))).await;
+    let u2 = user(&d, "down@example.com").await;
+    let a = d.call(&u2, Method::POST, "/api/health/checkups", Some(entry("2025-03-01"))).await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
-    let h = authed(&d.router, &u2.token, Method::GET, "/api/health/checkup/history", None).await;
+    let h = d.call(&u2, Method::GET, "/api/health/checkup/history", None).await;
     assert_eq!(h.status, StatusCode::OK);
     assert_eq!(h.body["data"]["totalRecords"], 1);
 }
 
 #[sqlx::test]
 async fn export_holds_checkups_assessments_files_and_jobs_and_erasure_leaves_nothing(pool: PgPool) {
-    let t = spawn_with(pool.clone(), LOCAL);
-    let app = t.router.clone();
+    let app = spawn_with(pool.clone(), LOCAL);
     let u = user(&app, "rights@example.com").await;
-    let a = authed(&app, &u.token, Method::POST, "/api/health/checkups", Some(entry("2025-04-04"))).await;
+    let a = app.call(&u, Method::POST, "/api/health/checkups", Some(entry("2025-04-04"))).await;
     assert_eq!(a.status, StatusCode::CREATED);
-    let s = authed(
-        &app,
-        &u.token,
-        Method::POST,
-        "/api/health/checkup/sync",
-        Some(json!({"loginType": "NAVER", "phoneNumber": "01099998888"})),
-    )
-    .await;
+    let s = app
+        .call(
+            &u,
+            Method::POST,
+            "/api/health/checkup/sync",
+            Some(json!({"loginType": "NAVER", "phoneNumber": "01099998888"})),
+        )
+        .await;
     assert_eq!(s.status, StatusCode::ACCEPTED);
     let req = axum::http::Request::builder()
         .method(Method::POST)
@@ -264,13 +252,12 @@ async fn export_holds_checkups_assessments_files_and_jobs_and_erasure_leaves_not
         .header("authorization", format!("Bearer {}", u.token))
         .body(axum::body::Body::from(&b"%PDF-1.4 sheet\n%%EOF\n"[..]))
         .unwrap();
-    assert_eq!(crate::support::send(&app, req).await.status, StatusCode::CREATED);
+    assert_eq!(app.send(req).await.status, StatusCode::CREATED);
     let other = user_with(&app, "keep@example.com", "FEMALE", "1982-02-02", true).await;
-    let kept =
-        authed(&app, &other.token, Method::POST, "/api/health/checkups", Some(entry("2025-04-04"))).await;
+    let kept = app.call(&other, Method::POST, "/api/health/checkups", Some(entry("2025-04-04"))).await;
     assert_eq!(kept.status, StatusCode::CREATED);
 
-    let e = authed(&app, &u.token, Method::GET, "/api/users/me/export", None).await;
+    let e = app.call(&u, Method::GET, "/api/users/me/export", None).await;
     assert_eq!(e.status, StatusCode::OK, "{}", e.text);
     let h = &e.body["data"]["data"]["health"];
     assert_eq!(h["checkups"].as_array().unwrap().len(), 1);
@@ -281,7 +268,7 @@ async fn export_holds_checkups_assessments_files_and_jobs_and_erasure_leaves_not
     assert!(!e.text.contains("01099998888"), "a job's handle is not exported");
     assert_eq!(e.body["data"]["files"].as_array().unwrap().len(), 1, "the sheet is under the user's prefix");
 
-    let d = authed(&app, &u.token, Method::DELETE, "/api/users/me", None).await;
+    let d = app.call(&u, Method::DELETE, "/api/users/me", None).await;
     assert_eq!(d.status, StatusCode::OK, "{}", d.text);
     let me = uuid::Uuid::parse_str(&u.id).unwrap();
     for table in ["checkups", "checkup_files", "sync_jobs"] {
@@ -292,7 +279,7 @@ async fn export_holds_checkups_assessments_files_and_jobs_and_erasure_leaves_not
             .unwrap();
         assert_eq!(n, 0, "{table}");
     }
-    assert!(t.platform.blob.list(&format!("users/{me}/")).await.unwrap().is_empty());
+    assert!(app.platform.blob.list(&format!("users/{me}/")).await.unwrap().is_empty());
     assert_eq!(
         count(&pool, "SELECT count(*) FROM health.checkups").await,
         1,

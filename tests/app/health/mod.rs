@@ -12,54 +12,26 @@ mod sync;
 mod tilko;
 mod withdrawal;
 
-use axum::{
-    Router,
-    body::Body,
-    http::{Method, Request, StatusCode},
-};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::support::{Answer, call, send};
+use crate::support::TestApp;
+pub use crate::support::User;
 
 /// Local: the dev login, and the sample aggregator approving at once.
 pub const LOCAL: &[(&str, &str)] = &[("DEV_LOGIN_ENABLED", "true"), ("SAMPLE_APPROVAL_DELAY_SECS", "0")];
 
-pub struct User {
-    pub token: String,
-    pub id: String,
-}
-
-pub async fn authed(app: &Router, token: &str, method: Method, uri: &str, body: Option<Value>) -> Answer {
-    let mut b = Request::builder().method(method).uri(uri).header("authorization", format!("Bearer {token}"));
-    let body = match body {
-        Some(v) => {
-            b = b.header("content-type", "application/json");
-            Body::from(v.to_string())
-        }
-        None => Body::empty(),
-    };
-    send(app, b.body(body).unwrap()).await
-}
-
 /// A registered user of `sex` born on `birth`, with the health-data consent when `consent`.
-pub async fn user_with(app: &Router, email: &str, sex: &str, birth: &str, consent: bool) -> User {
-    let a = call(app, Method::POST, "/api/auth/dev-login", Some(json!({ "email": email }))).await;
-    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
-    let token = a.body["data"]["accessToken"].as_str().unwrap().to_string();
-    let id = a.body["data"]["userId"].as_str().unwrap().to_string();
+pub async fn user_with(app: &TestApp, email: &str, sex: &str, birth: &str, consent: bool) -> User {
     let reg = json!({ "name": "김건강", "birthDate": birth, "sex": sex, "occupation": "사무직" });
-    let r = authed(app, &token, Method::POST, "/api/users/register", Some(reg)).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let u = app.sign_in_and_register_as(email, reg).await;
     if consent {
-        let c = json!({ "consents": [{ "type": "HEALTH_DATA", "granted": true, "version": "2026-11" }] });
-        let r = authed(app, &token, Method::PUT, "/api/users/me/consents", Some(c)).await;
-        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        app.consent(&u, &["HEALTH_DATA"], true).await;
     }
-    User { token, id }
+    u
 }
 
-pub async fn user(app: &Router, email: &str) -> User {
+pub async fn user(app: &TestApp, email: &str) -> User {
     user_with(app, email, "MALE", "1978-05-20", true).await
 }
 

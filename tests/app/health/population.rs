@@ -8,7 +8,7 @@ use axum::http::{Method, StatusCode};
 use healthsync::health::population::import::import_files;
 use sqlx::PgPool;
 
-use super::{LOCAL, authed, count, entry, user_with};
+use super::{LOCAL, count, entry, user_with};
 use crate::support::spawn_with;
 
 const NEW: &str = "기준년도,가입자일련번호,시도코드,성별코드,연령대코드(5세단위),신장(5cm단위),체중(5kg단위),허리둘레,시력(좌),시력(우),청력(좌),청력(우),수축기혈압,이완기혈압,식전혈당(공복혈당),총콜레스테롤,트리글리세라이드,HDL콜레스테롤,LDL콜레스테롤,혈색소,요단백,혈청크레아티닌,혈청지오티(AST),혈청지피티(ALT),감마지티피,흡연상태,음주여부,구강검진수검여부,치아우식증유무,결손치 유무,치아마모증유무,제3대구치(사랑니) 이상,치석";
@@ -112,20 +112,20 @@ async fn every_layout_loads_through_copy_and_a_year_is_replaced_not_doubled(pool
 
 #[sqlx::test]
 async fn peers_place_the_latest_values_in_the_users_sex_and_age_band(pool: PgPool) {
-    let app = spawn_with(pool.clone(), LOCAL).router;
+    let app = spawn_with(pool.clone(), LOCAL);
     // Born 1978: 47 at a 2025 checkup, band 10 (45–49).
     let u = user_with(&app, "peer@example.com", "MALE", "1978-05-20", true).await;
-    let none = authed(&app, &u.token, Method::GET, "/api/health/peers", None).await;
+    let none = app.call(&u, Method::GET, "/api/health/peers", None).await;
     assert_eq!((none.status, none.body["data"]["available"].as_bool()), (StatusCode::OK, Some(false)));
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("2024.csv");
     std::fs::write(&file, cp949(&new_rows(2024, 4000))).unwrap();
     import_files(&pool, &[file], false).await.unwrap();
-    let a = authed(&app, &u.token, Method::POST, "/api/health/checkups", Some(entry("2025-06-01"))).await;
+    let a = app.call(&u, Method::POST, "/api/health/checkups", Some(entry("2025-06-01"))).await;
     assert_eq!(a.status, StatusCode::CREATED);
 
-    let p = authed(&app, &u.token, Method::GET, "/api/health/peers", None).await;
+    let p = app.call(&u, Method::GET, "/api/health/peers", None).await;
     assert_eq!(p.status, StatusCode::OK, "{}", p.text);
     let d = &p.body["data"];
     assert_eq!(d["available"], true, "{d}");

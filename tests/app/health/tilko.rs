@@ -18,8 +18,8 @@ use wiremock::{
     matchers::{header, method, path, query_param},
 };
 
-use super::{authed, count, user, user_with};
-use crate::support::spawn_with;
+use super::{count, user, user_with};
+use crate::support::{TestApp, spawn_with};
 
 const KEY: &str = "test-api-key";
 const AUTH: &str = "/api/v1.0/NhisSimpleAuth/SimpleAuthRequest";
@@ -95,10 +95,10 @@ impl Fake {
     }
 }
 
-fn app(fake: &Fake, pool: &PgPool) -> axum::Router {
+fn app(fake: &Fake, pool: &PgPool) -> TestApp {
     let s = fake.settings();
     let pairs: Vec<(&str, &str)> = s.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    spawn_with(pool.clone(), &pairs).router
+    spawn_with(pool.clone(), &pairs)
 }
 
 fn start() -> Value {
@@ -106,8 +106,8 @@ fn start() -> Value {
 }
 
 /// Starts a sync and answers the completion URI.
-async fn started(app: &axum::Router, token: &str) -> String {
-    let s = authed(app, token, Method::POST, "/api/health/checkup/sync", Some(start())).await;
+async fn started(app: &TestApp, token: &str) -> String {
+    let s = app.call(&token, Method::POST, "/api/health/checkup/sync", Some(start())).await;
     assert_eq!(s.status, StatusCode::ACCEPTED, "{}", s.text);
     assert_eq!(s.body["data"]["syncStatus"], "PENDING_APPROVAL", "{}", s.text);
     format!("/api/health/checkup/sync/{}/complete", s.body["data"]["jobId"].as_str().unwrap())
@@ -152,14 +152,14 @@ async fn the_two_step_contract_pending_then_approved_with_malformed_values(pool:
     assert_eq!(fake.open(&auth[0], "BirthDate"), "19780520");
     assert_eq!(fake.open(&auth[0], "UserCellphoneNumber"), "01012345678");
 
-    let p = authed(&app, &u.token, Method::POST, &uri, None).await;
+    let p = app.call(&u, Method::POST, &uri, None).await;
     assert_eq!(
         (p.status, p.body["data"]["syncStatus"].as_str()),
         (StatusCode::OK, Some("PENDING_APPROVAL")),
         "{}",
         p.text
     );
-    let c = authed(&app, &u.token, Method::POST, &uri, None).await;
+    let c = app.call(&u, Method::POST, &uri, None).await;
     assert_eq!(c.body["data"]["syncStatus"], "SUCCESS", "{}", c.text);
     assert_eq!(
         (c.body["data"]["receivedCheckups"].as_i64(), c.body["data"]["newCheckups"].as_i64()),
@@ -181,7 +181,7 @@ async fn the_two_step_contract_pending_then_approved_with_malformed_values(pool:
     assert_eq!(fake.open(&list[1], "UserName"), "김건강");
     assert_ne!(list[0].headers.get("ENC-KEY"), list[1].headers.get("ENC-KEY"), "a fresh key per request");
 
-    let h = authed(&app, &u.token, Method::GET, "/api/health/checkup/history", None).await;
+    let h = app.call(&u, Method::GET, "/api/health/checkup/history", None).await;
     let recs = h.body["data"]["checkupRecords"].as_array().unwrap();
     assert_eq!(recs.len(), 2);
     let (new, old) = (&recs[0], &recs[1]);
@@ -203,7 +203,7 @@ async fn the_two_step_contract_pending_then_approved_with_malformed_values(pool:
         (Some("정A"), Some("NORMAL_A"))
     );
     let id = new["id"].as_str().unwrap();
-    let detail = authed(&app, &u.token, Method::GET, &format!("/api/health/checkups/{id}"), None).await;
+    let detail = app.call(&u, Method::GET, &format!("/api/health/checkups/{id}"), None).await;
     assert_eq!(detail.body["data"]["raw"]["Inspections"][1]["Illnesses"][0]["Items"][3]["Value"], "9999");
     assert_eq!(
         count(&pool, "SELECT count(*) FROM events.outbox WHERE event_type = 'checkup.synced'").await,
@@ -226,13 +226,13 @@ async fn cancelled_expired_and_rejected_approvals_fail_the_job_and_forget_its_ha
         let app = app(&fake, &pool);
         let u = user(&app, &format!("{}@example.com", reason.to_lowercase())).await;
         let uri = started(&app, &u.token).await;
-        let c = authed(&app, &u.token, Method::POST, &uri, None).await;
+        let c = app.call(&u, Method::POST, &uri, None).await;
         assert_eq!(c.status, StatusCode::OK, "{answer}: {}", c.text);
         assert_eq!(
             (c.body["data"]["syncStatus"].as_str(), c.body["data"]["failureReason"].as_str()),
             (Some("FAILED"), Some(reason))
         );
-        let again = authed(&app, &u.token, Method::POST, &uri, None).await;
+        let again = app.call(&u, Method::POST, &uri, None).await;
         assert_eq!(again.body["data"]["failureReason"], reason);
         assert_eq!(fake.requests(LIST).await.len(), 1, "a finished job does not call the aggregator again");
     }
@@ -264,7 +264,7 @@ async fn a_5xx_or_a_timeout_is_a_503_and_the_job_stays_pending(pool: PgPool) {
     let u = user(&app, "down@example.com").await;
     let uri = started(&app, &u.token).await;
     for what in ["5xx", "timeout"] {
-        let c = authed(&app, &u.token, Method::POST, &uri, None).await;
+        let c = app.call(&u, Method::POST, &uri, None).await;
         assert_eq!(c.status, StatusCode::SERVICE_UNAVAILABLE, "{what}: {}", c.text);
         assert!(!c.text.contains("boom"));
         assert_eq!(
@@ -277,7 +277,7 @@ async fn a_5xx_or_a_timeout_is_a_503_and_the_job_stays_pending(pool: PgPool) {
             "{what}"
         );
     }
-    let c = authed(&app, &u.token, Method::POST, &uri, None).await;
+    let c = app.call(&u, Method::POST, &uri, None).await;
     assert_eq!(c.body["data"]["syncStatus"], "SUCCESS", "{}", c.text);
 }
 
@@ -286,7 +286,7 @@ async fn a_refused_start_is_failed_and_without_consent_nothing_is_sent(pool: PgP
     let fake = Fake::start().await;
     let first = app(&fake, &pool);
     let nc = user_with(&first, "nc@example.com", "MALE", "1980-01-01", false).await;
-    let a = authed(&first, &nc.token, Method::POST, "/api/health/checkup/sync", Some(start())).await;
+    let a = first.call(&nc, Method::POST, "/api/health/checkup/sync", Some(start())).await;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
     assert!(fake.server.received_requests().await.unwrap().is_empty(), "no byte reached the aggregator");
 
@@ -314,7 +314,7 @@ async fn a_refused_start_is_failed_and_without_consent_nothing_is_sent(pool: PgP
         .await;
     let app2 = app(&f2, &pool);
     let u = user(&app2, "r@example.com").await;
-    let s = authed(&app2, &u.token, Method::POST, "/api/health/checkup/sync", Some(start())).await;
+    let s = app2.call(&u, Method::POST, "/api/health/checkup/sync", Some(start())).await;
     assert_eq!(s.status, StatusCode::ACCEPTED, "{}", s.text);
     assert_eq!(
         (s.body["data"]["syncStatus"].as_str(), s.body["data"]["failureReason"].as_str()),

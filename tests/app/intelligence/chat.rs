@@ -21,7 +21,7 @@ async fn a_conversation_keeps_its_order_carries_context_and_belongs_to_its_user(
     app.checkup(&u, "2026-10-01").await;
     let s = app
         .call(
-            Some(&u.token),
+            &u,
             Method::POST,
             "/api/goals/missions/select",
             Some(json!({"selectedMissionIds": ["walk-7000-steps"]})),
@@ -62,7 +62,7 @@ async fn a_conversation_keeps_its_order_carries_context_and_belongs_to_its_user(
 
     let h = app
         .call(
-            Some(&u.token),
+            &u,
             Method::GET,
             &format!("/api/intelligence/chat/history?sessionId={session}&messageLimit=3"),
             None,
@@ -74,24 +74,19 @@ async fn a_conversation_keeps_its_order_carries_context_and_belongs_to_its_user(
         h.body["data"]["messages"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
     assert_eq!(roles, ["assistant", "user", "assistant"], "the newest three, oldest first");
     assert_eq!(h.body["data"]["messages"][1]["content"], "저녁에 걸어도 되나요?");
-    let latest = app.call(Some(&u.token), Method::GET, "/api/intelligence/chat/history", None).await;
+    let latest = app.call(&u, Method::GET, "/api/intelligence/chat/history", None).await;
     assert_eq!(latest.body["data"]["sessionId"], session.as_str());
 
     // Another user sending the same id has a session of their own: they neither read nor continue
     // this one, and had none before.
     let other = app.user("other@example.com", &["AI_OVERSEAS_TRANSFER"]).await;
-    let none = app.call(Some(&other.token), Method::GET, "/api/intelligence/chat/history", None).await;
+    let none = app.call(&other, Method::GET, "/api/intelligence/chat/history", None).await;
     assert_eq!(
         (none.status, none.body["code"].clone()),
         (StatusCode::NOT_FOUND, json!("CHAT_SESSION_NOT_FOUND"))
     );
     let h = app
-        .call(
-            Some(&other.token),
-            Method::GET,
-            &format!("/api/intelligence/chat/history?sessionId={session}"),
-            None,
-        )
+        .call(&other, Method::GET, &format!("/api/intelligence/chat/history?sessionId={session}"), None)
         .await;
     assert_eq!(h.status, StatusCode::OK, "{}", h.text);
     assert_eq!(
@@ -106,23 +101,12 @@ async fn a_conversation_keeps_its_order_carries_context_and_belongs_to_its_user(
         c.text
     );
     let theirs = app
-        .call(
-            Some(&other.token),
-            Method::GET,
-            &format!("/api/intelligence/chat/history?sessionId={session}"),
-            None,
-        )
+        .call(&other, Method::GET, &format!("/api/intelligence/chat/history?sessionId={session}"), None)
         .await;
     assert_eq!(theirs.body["data"]["totalMessageCount"], 2, "{}", theirs.text);
     assert_eq!(theirs.body["data"]["messages"][0]["content"], "안녕하세요");
-    let mine = app
-        .call(
-            Some(&u.token),
-            Method::GET,
-            &format!("/api/intelligence/chat/history?sessionId={session}"),
-            None,
-        )
-        .await;
+    let mine =
+        app.call(&u, Method::GET, &format!("/api/intelligence/chat/history?sessionId={session}"), None).await;
     assert_eq!(
         mine.body["data"]["totalMessageCount"], 4,
         "the other user's message went to their own session"
@@ -146,7 +130,7 @@ async fn the_app_names_its_sessions(pool: PgPool) {
     // A name not used yet has an empty history, and its first message starts it.
     for id in ["conv-1", "대화 2026-12-07 저녁", "0192f0c4-7d3e-7a51-9c1e-1f0e8b7a6d5c", &"x".repeat(100)]
     {
-        let before = app.call(Some(&u.token), Method::GET, &history(id), None).await;
+        let before = app.call(&u, Method::GET, &history(id), None).await;
         assert_eq!(before.status, StatusCode::OK, "{id}: {}", before.text);
         assert_eq!(
             (before.body["data"]["sessionId"].as_str(), before.body["data"]["totalMessageCount"].as_i64()),
@@ -161,14 +145,14 @@ async fn the_app_names_its_sessions(pool: PgPool) {
         );
         let b = app.chat(&u, json!({"message": "운동 전에도요?", "sessionId": id})).await;
         assert_eq!(b.status, StatusCode::OK, "{}", b.text);
-        let after = app.call(Some(&u.token), Method::GET, &history(id), None).await;
+        let after = app.call(&u, Method::GET, &history(id), None).await;
         assert_eq!(after.body["data"]["totalMessageCount"], 4, "{id}: {}", after.text);
     }
     // The second message continued the first: Claude saw the earlier turns.
     let bodies = fake.received().await;
     assert_eq!(bodies[1]["messages"].as_array().unwrap().len(), 3, "{}", bodies[1]["messages"]);
     // Names are exact: another case or a longer name is another session.
-    let other = app.call(Some(&u.token), Method::GET, &history("CONV-1"), None).await;
+    let other = app.call(&u, Method::GET, &history("CONV-1"), None).await;
     assert_eq!(other.body["data"]["totalMessageCount"], 0);
 
     // What is not a name is refused, naming the field, and nothing is stored.
@@ -196,14 +180,8 @@ async fn the_app_names_its_sessions(pool: PgPool) {
     }
     assert_eq!(stored().await, count);
     for bad in ["%20conv", "a%E2%80%8Bb", &"x".repeat(101)] {
-        let h = app
-            .call(
-                Some(&u.token),
-                Method::GET,
-                &format!("/api/intelligence/chat/history?sessionId={bad}"),
-                None,
-            )
-            .await;
+        let h =
+            app.call(&u, Method::GET, &format!("/api/intelligence/chat/history?sessionId={bad}"), None).await;
         assert_eq!(
             (h.status, h.body["errors"][0]["field"].clone()),
             (StatusCode::UNPROCESSABLE_ENTITY, json!("sessionId")),
@@ -218,9 +196,9 @@ async fn the_app_names_its_sessions(pool: PgPool) {
     assert!(uuid::Uuid::parse_str(&issued).is_ok(), "{issued}");
     let again = app.chat(&u, json!({"message": "낮잠은요?", "sessionId": issued})).await;
     assert_eq!(again.body["data"]["sessionId"], issued.as_str());
-    let h = app.call(Some(&u.token), Method::GET, &history(&issued), None).await;
+    let h = app.call(&u, Method::GET, &history(&issued), None).await;
     assert_eq!(h.body["data"]["totalMessageCount"], 4);
-    let latest = app.call(Some(&u.token), Method::GET, "/api/intelligence/chat/history", None).await;
+    let latest = app.call(&u, Method::GET, "/api/intelligence/chat/history", None).await;
     assert_eq!(latest.body["data"]["sessionId"], issued.as_str());
 }
 
@@ -277,8 +255,7 @@ async fn length_and_rate_limits(pool: PgPool) {
     assert_eq!(hidden.status, StatusCode::UNPROCESSABLE_ENTITY);
     let unknown = app.chat(&u, json!({"message": "안녕", "userId": "x"})).await;
     assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", unknown.text);
-    let bad_limit =
-        app.call(Some(&u.token), Method::GET, "/api/intelligence/chat/history?messageLimit=101", None).await;
+    let bad_limit = app.call(&u, Method::GET, "/api/intelligence/chat/history?messageLimit=101", None).await;
     assert_eq!(bad_limit.status, StatusCode::UNPROCESSABLE_ENTITY);
     for _ in 0..3 {
         let ok = app.chat(&u, json!({"message": "가".repeat(1000)})).await;
@@ -382,7 +359,7 @@ async fn emoji_are_welcome_in_chat_and_notes_and_hidden_characters_are_not(pool:
     // The same rule for a completion's notes.
     let s = app
         .call(
-            Some(&u.token),
+            &u,
             Method::POST,
             "/api/goals/missions/select",
             Some(json!({"selectedMissionIds": ["water-8-cups"]})),
@@ -391,7 +368,7 @@ async fn emoji_are_welcome_in_chat_and_notes_and_hidden_characters_are_not(pool:
     assert_eq!(s.status, StatusCode::CREATED, "{}", s.text);
     let done = app
         .call(
-            Some(&u.token),
+            &u,
             Method::PUT,
             "/api/goals/missions/water-8-cups/complete",
             Some(json!({"notes": "물 다 마심 💧👍🏽 ❤\u{FE0F}"})),

@@ -127,9 +127,8 @@ async fn without_the_ai_consent_no_request_reaches_claude(pool: PgPool) {
     assert_eq!((r.status, r.body["data"]["engine"].clone()), (StatusCode::OK, json!("offline")));
     let c = app.chat(&u, json!({"message": "걷기 운동은 얼마나 하면 좋을까요?"})).await;
     assert_eq!((c.status, c.body["data"]["responseType"].clone()), (StatusCode::OK, json!("offline")));
-    let reset = app
-        .call(Some(&u.token), Method::POST, "/api/goals/missions/reset", Some(json!({"reason": "새로 시작"})))
-        .await;
+    let reset =
+        app.call(&u, Method::POST, "/api/goals/missions/reset", Some(json!({"reason": "새로 시작"}))).await;
     assert_eq!(reset.status, StatusCode::OK, "{}", reset.text);
     assert!(fake.received().await.is_empty(), "a request reached Claude without the consent");
     assert!(app.ai_calls().await.iter().any(|e| e["outcome"] == "no_consent"));

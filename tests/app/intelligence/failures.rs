@@ -228,12 +228,7 @@ async fn twenty_parallel_ai_calls_by_one_user_stay_within_the_budget_plus_one_re
     );
     let u = app.user("parallel@example.com", &["HEALTH_DATA", "AI_OVERSEAS_TRANSFER"]).await;
     let resets = (0..20).map(|_| {
-        app.call(
-            Some(&u.token),
-            Method::POST,
-            "/api/goals/missions/reset",
-            Some(json!({"reason": "다시 시작"})),
-        )
+        app.call(&u, Method::POST, "/api/goals/missions/reset", Some(json!({"reason": "다시 시작"})))
     });
     let answers = futures::future::join_all(resets).await;
     assert!(answers.iter().all(|a| a.status == StatusCode::OK), "every reset answers (the rules fill in)");

@@ -18,7 +18,7 @@ async fn chats_and_usage_are_exported_and_erased(pool: PgPool) {
         let a = app.chat(who, json!({"message": "물은 얼마나 마셔야 하나요?", "sessionId": "water"})).await;
         assert_eq!(a.status, StatusCode::OK);
     }
-    let e = app.call(Some(&u.token), Method::GET, "/api/users/me/export", None).await;
+    let e = app.call(&u, Method::GET, "/api/users/me/export", None).await;
     assert_eq!(e.status, StatusCode::OK, "{}", e.text);
     let part = &e.body["data"]["data"]["intelligence"];
     assert_eq!(part["chatSessions"][0]["messages"][0]["content"], "물은 얼마나 마셔야 하나요?", "{part}");
@@ -36,7 +36,7 @@ async fn chats_and_usage_are_exported_and_erased(pool: PgPool) {
         .await
         .unwrap();
     }
-    let d = app.call(Some(&u.token), Method::DELETE, "/api/users/me", None).await;
+    let d = app.call(&u, Method::DELETE, "/api/users/me", None).await;
     assert!(d.status.is_success(), "{}", d.text);
     for table in ["chat_sessions", "chat_messages", "usage", "usage_reservations"] {
         let mine: i64 =

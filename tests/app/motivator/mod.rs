@@ -111,7 +111,7 @@ async fn run_timer(app: &GoalsApp) {
 
 async fn grant_night(app: &GoalsApp, u: &User) {
     let grant = json!({"consents": [{"type": "NIGHT_PROMOTIONAL", "granted": true, "version": "2026-11"}]});
-    let a = app.call(Some(&u.token), Method::PUT, "/api/users/me/consents", Some(grant)).await;
+    let a = app.call(&u, Method::PUT, "/api/users/me/consents", Some(grant)).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
 }
 
@@ -150,23 +150,17 @@ async fn the_inbox_pages_newest_first_counts_unread_and_hides_other_users(pool: 
     let id = box_a["notifications"][1]["id"].as_str().unwrap().to_string();
     let uri = format!("/api/notifications/{id}/read");
     // Another user's notification does not exist for them, and stays unread.
-    let other = app.call(Some(&b.token), Method::POST, &uri, None).await;
+    let other = app.call(&b, Method::POST, &uri, None).await;
     assert_eq!(other.status, StatusCode::NOT_FOUND, "{}", other.text);
-    let r = app.call(Some(&a.token), Method::POST, &uri, None).await;
+    let r = app.call(&a, Method::POST, &uri, None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["data"]["unreadCount"], 1);
     assert_eq!(r.body["data"]["notification"]["read"], true);
-    let again = app.call(Some(&a.token), Method::POST, &uri, None).await;
+    let again = app.call(&a, Method::POST, &uri, None).await;
     assert_eq!(again.body["data"]["notification"]["readAt"], r.body["data"]["notification"]["readAt"]);
     assert_eq!(inbox(&app, &b).await["unreadCount"], 1, "b's own welcome only");
-    let missing = app
-        .call(
-            Some(&a.token),
-            Method::POST,
-            &format!("/api/notifications/{}/read", uuid::Uuid::new_v4()),
-            None,
-        )
-        .await;
+    let missing =
+        app.call(&a, Method::POST, &format!("/api/notifications/{}/read", uuid::Uuid::new_v4()), None).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
 
@@ -320,10 +314,9 @@ async fn a_checkup_in_the_hypertension_range_brings_the_confirmatory_visit_with_
     let app = GoalsApp::new(pool, MORNING);
     let u = app.user("c@example.com").await;
     let grant = json!({"consents": [{"type": "HEALTH_DATA", "granted": true, "version": "2026-11"}]});
-    app.call(Some(&u.token), Method::PUT, "/api/users/me/consents", Some(grant)).await;
-    let c = app
-        .call(Some(&u.token), Method::POST, "/api/health/checkups", Some(crate::health::entry("2026-10-14")))
-        .await;
+    app.call(&u, Method::PUT, "/api/users/me/consents", Some(grant)).await;
+    let c =
+        app.call(&u, Method::POST, "/api/health/checkups", Some(crate::health::entry("2026-10-14"))).await;
     assert_eq!(c.status, StatusCode::CREATED, "{}", c.text);
     pump(&app).await;
     let synced = json!({"userId": u.id, "jobId": uuid::Uuid::new_v4(), "newCheckups": 1, "worstGrade": null});
@@ -350,12 +343,12 @@ async fn the_encouragement_reads_real_progress(pool: PgPool) {
     let app = GoalsApp::new(pool, "2026-12-01T10:00:00Z"); // 19:00 in Seoul
     let u = app.user("e@example.com").await;
     let uri = "/api/motivator/notifications/encouragement";
-    let none = app.call(Some(&u.token), Method::POST, uri, None).await;
+    let none = app.call(&u, Method::POST, uri, None).await;
     assert_eq!(none.status, StatusCode::CONFLICT, "{}", none.text);
     app.select(&u, &["walk-7000-steps", "water-8-cups", "veg-5-servings"]).await;
     let a = app
         .call(
-            Some(&u.token),
+            &u,
             Method::POST,
             uri,
             Some(json!({"missionsStatus": [{"missionId": "walk-7000-steps", "completed": true}]})),
@@ -372,11 +365,11 @@ async fn the_encouragement_reads_real_progress(pool: PgPool) {
     assert!(!d["message"].as_str().unwrap().is_empty());
     app.done(&u, "walk-7000-steps").await;
     app.done(&u, "water-8-cups").await;
-    let a = app.call(Some(&u.token), Method::POST, uri, None).await;
+    let a = app.call(&u, Method::POST, uri, None).await;
     assert_eq!(a.body["data"]["motivationType"], "HABIT_FORMATION", "{}", a.text);
     let bad = app
         .call(
-            Some(&u.token),
+            &u,
             Method::POST,
             uri,
             Some(json!({"missionsStatus": [{"missionId": "NOT VALID", "completed": true}]})),
@@ -393,7 +386,7 @@ async fn devices_register_move_and_are_removed_only_by_their_holder(pool: PgPool
     let b = app.user("b@example.com").await;
     let token = "fcm-token-0123456789abcdef";
     let put = async |u: &User, body: Value| {
-        app.call(Some(&u.token), Method::PUT, "/api/notifications/devices", Some(body)).await
+        app.call(&u, Method::PUT, "/api/notifications/devices", Some(body)).await
     };
     let r = put(&a, json!({"platform": "FCM", "token": token})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -407,8 +400,7 @@ async fn devices_register_move_and_are_removed_only_by_their_holder(pool: PgPool
         StatusCode::UNPROCESSABLE_ENTITY
     );
     let del = async |u: &User| {
-        app.call(Some(&u.token), Method::DELETE, "/api/notifications/devices", Some(json!({"token": token})))
-            .await
+        app.call(&u, Method::DELETE, "/api/notifications/devices", Some(json!({"token": token}))).await
     };
     assert_eq!(del(&b).await.status, StatusCode::NOT_FOUND, "b does not hold it");
     // The same device signed in as b: the token moves.
@@ -425,7 +417,7 @@ async fn a_user_keeps_ten_devices_and_a_new_one_replaces_the_stalest(pool: PgPoo
     let other = app.user("other@example.com").await;
     let put = async |u: &User, token: String| {
         app.call(
-            Some(&u.token),
+            &u,
             Method::PUT,
             "/api/notifications/devices",
             Some(json!({"platform": "FCM", "token": token})),
@@ -470,7 +462,7 @@ async fn a_few_devices_show_the_eviction_order(pool: PgPool) {
     let u = app.user("order@example.com").await;
     let put = async |token: &str| {
         app.call(
-            Some(&u.token),
+            &u,
             Method::PUT,
             "/api/notifications/devices",
             Some(json!({"platform": "APNS", "token": token})),
@@ -500,7 +492,7 @@ async fn notifications_and_devices_are_exported_and_erased(pool: PgPool) {
     pump(&app).await;
     let r = app
         .call(
-            Some(&u.token),
+            &u,
             Method::PUT,
             "/api/notifications/devices",
             Some(json!({"platform": "APNS", "token": "apns-0123456789abcdef"})),
@@ -512,7 +504,7 @@ async fn notifications_and_devices_are_exported_and_erased(pool: PgPool) {
     let part = &e.body["data"]["data"]["motivator"];
     assert_eq!(part["notifications"][0]["kind"], "WELCOME", "{}", e.text);
     assert_eq!(part["devices"][0]["token"], "apns-0123456789abcdef");
-    let d = app.call(Some(&u.token), Method::DELETE, "/api/users/me", None).await;
+    let d = app.call(&u, Method::DELETE, "/api/users/me", None).await;
     assert!(d.status.is_success(), "{}", d.text);
     assert_eq!(count(&app.pool, "SELECT count(*) FROM motivator.notifications").await, 0);
     assert_eq!(count(&app.pool, "SELECT count(*) FROM motivator.devices").await, 0);

@@ -61,7 +61,7 @@ async fn hub_app(pool: PgPool, hub_name: &str) -> (GoalsApp, FakeHub, MockServer
 async fn register(app: &GoalsApp, u: &User, platform: &str, token: &str) {
     let r = app
         .call(
-            Some(&u.token),
+            &u,
             Method::PUT,
             "/api/notifications/devices",
             Some(json!({"platform": platform, "token": token})),
@@ -247,7 +247,7 @@ async fn erasure_deletes_the_users_installations_from_the_hub(pool: PgPool) {
     let (id, payload) = welcome(&app, &u).await;
     assert!(deliver(&app, "MotivatorPush", &id, &payload).await.status.is_success());
     assert_eq!(hub.installations().len(), 1);
-    let d = app.call(Some(&u.token), Method::DELETE, "/api/users/me", None).await;
+    let d = app.call(&u, Method::DELETE, "/api/users/me", None).await;
     assert!(d.status.is_success(), "{}", d.text);
     let tokens = count(&app, "SELECT count(*) FROM motivator.installations WHERE token IS NOT NULL").await;
     assert_eq!(tokens, 0, "the erasure keeps no token");

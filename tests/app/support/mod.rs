@@ -1,24 +1,17 @@
 //! Shared support of the in-process tests: the app around a fresh database (`#[sqlx::test]`
-//! gives each test its own), one-shot requests, a fake OpenID Connect issuer, and an account SAS
-//! for Azurite.
+//! gives each test its own) with its request helpers, fakes of the services that cannot run here,
+//! and an account SAS for Azurite.
 #![allow(dead_code)]
 
+pub mod app;
 pub mod broker;
 pub mod claude;
 pub mod hubs;
 pub mod issuer;
 
-use std::{collections::HashMap, sync::Arc};
+use std::collections::HashMap;
 
-use axum::{
-    Router,
-    body::Body,
-    http::{HeaderMap, Method, Request, StatusCode},
-};
-use healthsync::{app::App, domain::Platform};
-use serde_json::Value;
-use sqlx::PgPool;
-use tower::ServiceExt as _;
+pub use app::{Answer, TestApp, User, app, app_with, call, registration, request, send, spawn, spawn_with};
 
 pub fn settings(extra: &[(&str, &str)]) -> HashMap<String, String> {
     let mut s: HashMap<String, String> = HashMap::new();
@@ -29,84 +22,6 @@ pub fn settings(extra: &[(&str, &str)]) -> HashMap<String, String> {
         s.insert(k.to_string(), v.to_string());
     }
     s
-}
-
-/// The app under test: its router and the platform it runs on.
-pub struct TestApp {
-    pub router: Router,
-    pub platform: Platform,
-    /// The `/api` path templates the router serves.
-    pub api_paths: Vec<&'static str>,
-}
-
-/// The app with the in-process cache and a temporary blob folder around `pool`.
-pub fn spawn(pool: PgPool) -> TestApp {
-    spawn_with(pool, &[])
-}
-
-pub fn spawn_with(pool: PgPool, extra: &[(&str, &str)]) -> TestApp {
-    let app = App::with_pool(Arc::new(settings(extra)), pool).expect("test app");
-    TestApp { router: app.router, platform: app.platform, api_paths: app.api_paths }
-}
-
-/// Just the router.
-pub fn app(pool: PgPool) -> Router {
-    spawn(pool).router
-}
-
-pub fn app_with(pool: PgPool, extra: &[(&str, &str)]) -> Router {
-    spawn_with(pool, extra).router
-}
-
-pub struct Answer {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: Value,
-    pub text: String,
-}
-
-pub async fn send(app: &Router, req: Request<Body>) -> Answer {
-    let res = app.clone().oneshot(req).await.expect("infallible");
-    let status = res.status();
-    let headers = res.headers().clone();
-    let bytes = axum::body::to_bytes(res.into_body(), 64 << 20).await.expect("body");
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Answer { status, headers, body, text }
-}
-
-/// A request with an optional bearer token and an optional JSON body.
-pub async fn request(
-    app: &Router,
-    token: Option<&str>,
-    method: Method,
-    uri: &str,
-    json: Option<&Value>,
-) -> Answer {
-    let mut b = Request::builder().method(method).uri(uri);
-    if let Some(t) = token {
-        b = b.header("authorization", format!("Bearer {t}"));
-    }
-    let body = match json {
-        Some(v) => {
-            b = b.header("content-type", "application/json");
-            Body::from(v.to_string())
-        }
-        None => Body::empty(),
-    };
-    send(app, b.body(body).expect("request")).await
-}
-
-pub async fn call(app: &Router, method: Method, uri: &str, json: Option<Value>) -> Answer {
-    let mut b = Request::builder().method(method).uri(uri);
-    let body = match json {
-        Some(v) => {
-            b = b.header("content-type", "application/json");
-            Body::from(v.to_string())
-        }
-        None => Body::empty(),
-    };
-    send(app, b.body(body).expect("request")).await
 }
 
 /// An account SAS for Azurite's well-known development account (signed here with its
