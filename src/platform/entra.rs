@@ -114,6 +114,16 @@ pub async fn token(credential: &dyn TokenCredential, scope: &str) -> anyhow::Res
     Ok(Token { secret: SecretString::from(token.token.secret().to_string()), renew_in })
 }
 
+/// Now by the machine's time, in Unix seconds: for credentials an Azure service signs or judges by
+/// its own time (a Notification Hubs SAS signature's expiry). The app's own decisions read the
+/// app's clock (`platform::time::Clock`) instead; in Azure the two agree.
+pub fn azure_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use azure_core::{

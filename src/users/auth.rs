@@ -49,6 +49,8 @@ impl From<VerifyError> for SignInError {
 
 pub struct Auth {
     pub config: AuthConfig,
+    /// The app's clock: tokens are issued, refreshed and verified by it.
+    pub clock: crate::platform::time::Clock,
     pub keys: tokens::SigningKeys,
     /// Access tokens already verified by this process.
     pub verified: tokens::VerifiedTokens,
@@ -78,7 +80,7 @@ struct TokenEndpointAnswer {
 }
 
 impl Auth {
-    pub fn new(config: AuthConfig) -> anyhow::Result<Self> {
+    pub fn new(config: AuthConfig, clock: crate::platform::time::Clock) -> anyhow::Result<Self> {
         let keys = tokens::SigningKeys::parse(&config.signing_keys)
             .map_err(|e| anyhow::anyhow!("AUTH_SIGNING_KEYS: expected {e}"))?;
         let client = LazyClient::default();
@@ -102,6 +104,7 @@ impl Auth {
         });
         Ok(Self {
             config,
+            clock,
             keys,
             verified: tokens::VerifiedTokens::default(),
             google,
@@ -200,11 +203,16 @@ impl Auth {
         new_user: bool,
     ) -> anyhow::Result<TokenPair> {
         let (refresh, hash) = tokens::new_refresh();
-        let expires = chrono::Utc::now() + self.config.refresh_ttl;
+        let expires = self.clock.now() + self.config.refresh_ttl;
         let mut conn = pool.acquire().await.context("acquiring a connection")?;
         let session = Uuid::now_v7();
         store::insert_refresh(&mut conn, user.id, session, &hash, expires).await?;
         self.pair(user.id, session, user.status, refresh, new_user)
+    }
+
+    /// The app's clock in Unix seconds (what token claims hold).
+    pub fn unix_now(&self) -> u64 {
+        u64::try_from(self.clock.now().timestamp()).unwrap_or_default()
     }
 
     /// A token pair of `session` (the refresh-token family the access token names).
@@ -217,7 +225,7 @@ impl Auth {
         new_user: bool,
     ) -> anyhow::Result<TokenPair> {
         Ok(TokenPair {
-            access_token: tokens::issue_access(&self.keys, user, session, self.config.access_ttl)?,
+            access_token: tokens::issue_access(&self.keys, user, session, self.config.access_ttl, self.unix_now())?,
             refresh_token: refresh,
             token_type: "Bearer",
             expires_in: self.config.access_ttl.as_secs(),

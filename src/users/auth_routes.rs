@@ -195,12 +195,12 @@ pub async fn refresh(
         limit(&state, "refresh-account", &owner.to_string()).await?;
     }
     let (new_token, new_hash) = tokens::new_refresh();
-    let expires = chrono::Utc::now() + state.own.auth.config.refresh_ttl;
+    let expires = state.clock.now() + state.own.auth.config.refresh_ttl;
     let invalid = || ApiError::Unauthorized {
         code: "INVALID_REFRESH_TOKEN",
         message: "로그인이 만료되었습니다. 다시 로그인해 주세요.".into(),
     };
-    match store::rotate_refresh(&state.db, &old, &new_hash, expires).await? {
+    match store::rotate_refresh(&state.db, &old, &new_hash, state.clock.now(), expires).await? {
         Rotation::Rotated { user, session } => {
             let Some(row) = store::get(&state.db, user).await? else { return Err(invalid()) };
             let pair = state.own.auth.pair(user, session, row.status, new_token, false)?;
@@ -228,7 +228,7 @@ pub async fn logout(
     ApiJson(req): ApiJson<RefreshRequest>,
 ) -> ApiResult<Success<serde_json::Value>> {
     refresh_token_field(&req.refresh_token)?;
-    if let Some(user) = store::revoke_by_token(&state.db, &tokens::hash_refresh(&req.refresh_token)).await? {
+    if let Some(user) = store::revoke_by_token(&state.db, &tokens::hash_refresh(&req.refresh_token), state.clock.now()).await? {
         // The session's access tokens are refused from the next request on, on every instance.
         super::extract::forget_status(state.cache.as_ref(), user).await;
     }

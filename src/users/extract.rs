@@ -107,7 +107,7 @@ where
         let verifier = Verifier::from_ref(state);
         let token = bearer_token(&parts.headers)?;
         let auth = &verifier.auth;
-        let verified = auth.verified.verify(&auth.keys, token, auth.config.access_ttl).ok_or_else(|| {
+        let verified = auth.verified.verify(&auth.keys, token, auth.config.access_ttl, auth.unix_now()).ok_or_else(|| {
             unauthorized("INVALID_TOKEN", "인증이 만료되었거나 올바르지 않습니다. 다시 로그인해 주세요.")
         })?;
         let id = verified.user;
@@ -116,7 +116,7 @@ where
             Some(c) => c,
             None => {
                 // A session revoked longer ago than an access token lives has no token left to refuse.
-                let since = chrono::Utc::now()
+                let since = auth.clock.now()
                     - chrono::Duration::from_std(auth.config.access_ttl + Duration::from_secs(60)).unwrap_or_default();
                 let Some((status, revoked)) = store::status_and_revoked(&verifier.db, id, since).await? else {
                     return Err(unauthorized("ACCOUNT_NOT_FOUND", "계정을 찾을 수 없습니다. 다시 로그인해 주세요."));

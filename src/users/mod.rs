@@ -77,7 +77,7 @@ impl DomainModule for Domain {
 
     fn state(platform: &Platform, (): ()) -> anyhow::Result<UsersState> {
         let config = settings::AuthConfig::from_source(platform.settings.as_ref(), platform.config.environment)?;
-        let auth = Arc::new(auth::Auth::new(config)?);
+        let auth = Arc::new(auth::Auth::new(config, platform.clock.clone())?);
         Ok(DomainState::new(platform, Users { verifier: Verifier::new(platform, auth.clone()), auth }))
     }
 

@@ -91,8 +91,13 @@ pub struct Verified {
 }
 
 /// Signs an access token for `user_id` in `session` (its refresh-token family).
-pub fn issue_access(keys: &SigningKeys, user_id: Uuid, session: Uuid, ttl: Duration) -> anyhow::Result<String> {
-    let now = jsonwebtoken::get_current_timestamp();
+pub fn issue_access(
+    keys: &SigningKeys,
+    user_id: Uuid,
+    session: Uuid,
+    ttl: Duration,
+    now: u64,
+) -> anyhow::Result<String> {
     let claims = AccessClaims {
         sub: user_id.to_string(),
         iss: ISSUER.into(),
@@ -115,13 +120,19 @@ const LEEWAY_SECS: u64 = 30;
 /// audience, expired, not yet valid (`nbf`), issued in the future, or living longer than
 /// `max_lifetime` (what we issue); a token we did not issue cannot name its own lifetime. The
 /// app verifies through [`VerifiedTokens::verify`], which remembers valid tokens.
+/// `now` is the app's clock in Unix seconds.
 #[cfg(test)]
-pub fn verify_access(keys: &SigningKeys, token: &str, max_lifetime: Duration) -> Option<Verified> {
-    verify_access_until(keys, token, max_lifetime).map(|(v, _)| v)
+pub fn verify_access(keys: &SigningKeys, token: &str, max_lifetime: Duration, now: u64) -> Option<Verified> {
+    verify_access_until(keys, token, max_lifetime, now).map(|(v, _)| v)
 }
 
 /// `verify_access`, with the last second at which the token is still accepted.
-fn verify_access_until(keys: &SigningKeys, token: &str, max_lifetime: Duration) -> Option<(Verified, u64)> {
+fn verify_access_until(
+    keys: &SigningKeys,
+    token: &str,
+    max_lifetime: Duration,
+    now: u64,
+) -> Option<(Verified, u64)> {
     let header = jsonwebtoken::decode_header(token).ok()?;
     if header.alg != Algorithm::HS256 || header.crit.is_some() {
         return None;
@@ -131,11 +142,15 @@ fn verify_access_until(keys: &SigningKeys, token: &str, max_lifetime: Duration) 
     v.set_issuer(&[ISSUER]);
     v.set_audience(&[AUDIENCE]);
     v.set_required_spec_claims(&["exp", "iss", "aud", "sub", "iat"]);
-    v.leeway = LEEWAY_SECS;
-    v.validate_nbf = true;
+    // Expiry and not-before are checked below against the app's clock, not the library's.
+    v.validate_exp = false;
+    v.validate_nbf = false;
     let claims = jsonwebtoken::decode::<AccessClaims>(token, key, &v).ok()?.claims;
-    let now = jsonwebtoken::get_current_timestamp();
-    if claims.iat > now + LEEWAY_SECS || claims.exp.saturating_sub(claims.iat) > max_lifetime.as_secs() {
+    if claims.exp + LEEWAY_SECS < now
+        || claims.nbf.is_some_and(|nbf| nbf > now + LEEWAY_SECS)
+        || claims.iat > now + LEEWAY_SECS
+        || claims.exp.saturating_sub(claims.iat) > max_lifetime.as_secs()
+    {
         return None;
     }
     let user = Uuid::parse_str(&claims.sub).ok()?;
@@ -159,6 +174,8 @@ const VERIFIED_TOKENS_BYTES: u64 = 4 << 20;
 
 struct UntilAccepted;
 
+/// Evicts an entry when its token stops being accepted, by the machine's time: only memory is at
+/// stake here; acceptance itself is decided by the app's clock in [`VerifiedTokens::verify`].
 impl moka::Expiry<Box<str>, (Verified, u64)> for UntilAccepted {
     fn expire_after_create(&self, _: &Box<str>, &(_, until): &(Verified, u64), _: std::time::Instant) -> Option<Duration> {
         Some(Duration::from_secs(until.saturating_sub(jsonwebtoken::get_current_timestamp())))
@@ -185,14 +202,13 @@ impl Default for VerifiedTokens {
 
 impl VerifiedTokens {
     /// `verify_access`, remembering the answer for valid tokens.
-    pub fn verify(&self, keys: &SigningKeys, token: &str, max_lifetime: Duration) -> Option<Verified> {
-        let now = jsonwebtoken::get_current_timestamp();
+    pub fn verify(&self, keys: &SigningKeys, token: &str, max_lifetime: Duration, now: u64) -> Option<Verified> {
         if let Some((id, until)) = self.cache.get(token)
             && now <= until
         {
             return Some(id);
         }
-        let (id, until) = verify_access_until(keys, token, max_lifetime)?;
+        let (id, until) = verify_access_until(keys, token, max_lifetime, now)?;
         self.cache.insert(token.into(), (id, until));
         Some(id)
     }
@@ -225,19 +241,20 @@ mod tests {
 
     #[test]
     fn a_token_verifies_with_its_key_and_after_rotation_but_not_with_a_stranger() {
+        let now = jsonwebtoken::get_current_timestamp();
         let user = Uuid::new_v4();
         let old = keys(K1);
         let session = Uuid::new_v4();
-        let token = issue_access(&old, user, session, Duration::from_secs(60)).unwrap();
+        let token = issue_access(&old, user, session, Duration::from_secs(60), now).unwrap();
         let v = Some(Verified { user, session: Some(session) });
-        assert_eq!(verify_access(&old, &token, TTL), v);
+        assert_eq!(verify_access(&old, &token, TTL, now), v);
         // Rotation: the new key signs, the old one still verifies.
         let rotated = keys(&format!("{K2},{K1}"));
-        assert_eq!(verify_access(&rotated, &token, TTL), v);
-        assert_eq!(verify_access(&keys(K2), &token, TTL), None);
+        assert_eq!(verify_access(&rotated, &token, TTL, now), v);
+        assert_eq!(verify_access(&keys(K2), &token, TTL, now), None);
         let mut tampered = token.clone();
         tampered.push('x');
-        assert_eq!(verify_access(&old, &tampered, TTL), None);
+        assert_eq!(verify_access(&old, &tampered, TTL, now), None);
     }
 
     #[test]
@@ -257,7 +274,7 @@ mod tests {
         let mut h = Header::new(Algorithm::HS256);
         h.kid = Some("k1".into());
         let token = jsonwebtoken::encode(&h, &claims, &k.active).unwrap();
-        assert_eq!(verify_access(&k, &token, TTL), None);
+        assert_eq!(verify_access(&k, &token, TTL, now), None);
     }
 
     fn signed(k: &SigningKeys, header: Header, iat: u64, exp: u64, nbf: Option<u64>) -> String {
@@ -280,48 +297,47 @@ mod tests {
         let now = jsonwebtoken::get_current_timestamp();
         let mut h = Header::new(Algorithm::HS256);
         h.kid = Some("k1".into());
-        assert!(verify_access(&k, &signed(&k, h.clone(), now, now + 900, None), TTL).is_some());
-        assert!(verify_access(&k, &signed(&k, h.clone(), now, now + 900, Some(now + 3600)), TTL).is_none());
-        assert!(verify_access(&k, &signed(&k, h.clone(), now + 3600, now + 4000, None), TTL).is_none());
+        assert!(verify_access(&k, &signed(&k, h.clone(), now, now + 900, None), TTL, now).is_some());
+        assert!(verify_access(&k, &signed(&k, h.clone(), now, now + 900, Some(now + 3600)), TTL, now).is_none());
+        assert!(verify_access(&k, &signed(&k, h.clone(), now + 3600, now + 4000, None), TTL, now).is_none());
         let year_2100 = 4_102_444_800;
-        assert!(verify_access(&k, &signed(&k, h.clone(), now, year_2100, None), TTL).is_none());
+        assert!(verify_access(&k, &signed(&k, h.clone(), now, year_2100, None), TTL, now).is_none());
         let mut crit = h.clone();
         crit.crit = Some(vec!["exp".into()]);
-        assert!(verify_access(&k, &signed(&k, crit, now, now + 900, None), TTL).is_none());
+        assert!(verify_access(&k, &signed(&k, crit, now, now + 900, None), TTL, now).is_none());
     }
 
     #[test]
     fn the_verified_tokens_cache_keeps_valid_tokens_until_they_expire_and_nothing_else() {
+        let now = jsonwebtoken::get_current_timestamp();
         let k = keys(K1);
         let cache = VerifiedTokens::default();
         let id = Uuid::new_v4();
         let user = Verified { user: id, session: Some(Uuid::new_v4()) };
-        let token = issue_access(&k, id, user.session.unwrap(), Duration::from_secs(60)).unwrap();
-        assert_eq!(cache.verify(&k, &token, TTL), Some(user));
-        assert_eq!(cache.verify(&k, &token, TTL), Some(user));
+        let token = issue_access(&k, id, user.session.unwrap(), Duration::from_secs(60), now).unwrap();
+        assert_eq!(cache.verify(&k, &token, TTL, now), Some(user));
+        assert_eq!(cache.verify(&k, &token, TTL, now), Some(user));
         cache.cache.run_pending_tasks();
         assert_eq!(cache.cache.entry_count(), 1, "the valid token is remembered");
         // A hit is an exact match of the whole token: one more byte is a stranger, verified (and refused).
         let mut tampered = token.clone();
         tampered.push('x');
-        assert_eq!(cache.verify(&k, &tampered, TTL), None);
+        assert_eq!(cache.verify(&k, &tampered, TTL, now), None);
         // Refusals are not remembered.
         let expired = {
             let mut h = Header::new(Algorithm::HS256);
             h.kid = Some("k1".into());
-            let now = jsonwebtoken::get_current_timestamp();
             signed(&k, h, now - 600, now - 120, None)
         };
-        assert_eq!(cache.verify(&k, &expired, TTL), None);
+        assert_eq!(cache.verify(&k, &expired, TTL, now), None);
         cache.cache.run_pending_tasks();
         assert_eq!(cache.cache.entry_count(), 1);
         // An entry past its last accepted second is not used: the token is verified again.
-        let now = jsonwebtoken::get_current_timestamp();
         cache.cache.insert(expired.clone().into(), (user, now - 1));
-        assert_eq!(cache.verify(&k, &expired, TTL), None);
+        assert_eq!(cache.verify(&k, &expired, TTL, now), None);
         // While it is within its time, the entry is what answers (no second verification).
         cache.cache.insert("not-a-jwt".into(), (user, now + 60));
-        assert_eq!(cache.verify(&k, "not-a-jwt", TTL), Some(user));
+        assert_eq!(cache.verify(&k, "not-a-jwt", TTL, now), Some(user));
         // An entry expires when its token stops being accepted (a second may pass meanwhile).
         let lives = moka::Expiry::expire_after_create(&UntilAccepted, &"t".into(), &(user, now + 90), std::time::Instant::now());
         assert!(matches!(lives.map(|d| d.as_secs()), Some(89 | 90)), "{lives:?}");
@@ -343,5 +359,22 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(hash_refresh(&a), ha);
         assert_eq!(ha.len(), 32);
+    }
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use super::*;
+
+    #[test]
+    fn tokens_live_by_the_apps_clock_not_the_machines() {
+        let k = SigningKeys::parse(&SecretString::from("k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY")).unwrap();
+        let ttl = Duration::from_secs(900);
+        // A clock a year ahead of the machine: its tokens verify by it, and expire by it.
+        let later = jsonwebtoken::get_current_timestamp() + 365 * 86_400;
+        let token = issue_access(&k, Uuid::new_v4(), Uuid::new_v4(), ttl, later).unwrap();
+        assert!(verify_access(&k, &token, ttl, later + 60).is_some());
+        assert!(verify_access(&k, &token, ttl, later + 900 + LEEWAY_SECS + 1).is_none(), "expired by the app's clock");
+        assert!(verify_access(&k, &token, ttl, later - 3600).is_none(), "issued in the app's future");
     }
 }

@@ -58,7 +58,7 @@ async fn owner_with_everything(app: &TestApp) -> (User, Owned) {
             Request::builder()
                 .method(Method::POST)
                 .uri("/api/health/checkup/files?fileName=owner.pdf")
-                .header("authorization", format!("Bearer {}", a.token))
+                .header("authorization", format!("Bearer {}", a.token()))
                 .header("content-type", "application/octet-stream")
                 .body(Body::from(PDF.to_vec()))
                 .unwrap(),
@@ -213,12 +213,12 @@ async fn every_protected_operation_refuses_bad_tokens_and_never_serves_another_u
     // The owner's own token, re-signed with the right key but an expiry in the past; and with the
     // subject changed to the other user's id but the owner's signature kept.
     let now = chrono::Utc::now().timestamp();
-    let mut c = claims_of(&owner.token);
+    let mut c = claims_of(&owner.token());
     c["iat"] = json!(now - 1800);
     c["exp"] = json!(now - 900);
     let expired = sign_hs256(SECRET, "k1", &c);
-    let mut parts: Vec<String> = owner.token.split('.').map(str::to_string).collect();
-    let mut c = claims_of(&owner.token);
+    let mut parts: Vec<String> = owner.token().split('.').map(str::to_string).collect();
+    let mut c = claims_of(&owner.token());
     c["sub"] = json!(other.id);
     parts[1] = URL_SAFE_NO_PAD.encode(c.to_string());
     let tampered = parts.join(".");

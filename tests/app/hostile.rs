@@ -254,7 +254,7 @@ async fn walker(app: &TestApp) -> String {
     let select = json!({"selectedMissionIds": ["water-8-cups"]});
     let s = app.post(&u, "/api/goals/missions/select", Some(select)).await;
     assert_eq!(s.status, StatusCode::CREATED, "{}", s.text);
-    u.token
+    u.token()
 }
 
 #[sqlx::test]
@@ -356,7 +356,7 @@ async fn onboarding_and_the_dev_logins_limit_are_documented_where_they_answer(po
     let doc = call(&app, Method::GET, "/api/openapi.json", None).await.body;
     // A signed-in account that has not registered: every secured operation that answers it 403
     // ONBOARDING_REQUIRED documents that answer.
-    let token = t.sign_in("pending@example.com").await.token;
+    let token = t.sign_in("pending@example.com").await.token();
     let ids: BTreeMap<&str, String> = [
         ("id", uuid::Uuid::nil().to_string()),
         ("jobId", uuid::Uuid::nil().to_string()),

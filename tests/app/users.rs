@@ -126,10 +126,10 @@ async fn a_refresh_token_works_once_and_its_reuse_revokes_the_whole_family(pool:
     let app = spawn_with(pool.clone(), LOCAL);
     let s = app.sign_in("r@example.com").await;
     let first =
-        app.call(None, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": s.refresh}))).await;
+        app.call(None, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": s.refresh()}))).await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.text);
     let rotated = first.body["data"]["refreshToken"].as_str().unwrap().to_string();
-    assert_ne!(rotated, s.refresh);
+    assert_ne!(rotated, s.refresh());
     assert_eq!(first.body["data"]["userId"], json!(s.id));
     let access = first.body["data"]["accessToken"].as_str().unwrap();
     assert_eq!(app.call(access, Method::GET, "/api/users/profile", None).await.status, StatusCode::OK);
@@ -141,7 +141,7 @@ async fn a_refresh_token_works_once_and_its_reuse_revokes_the_whole_family(pool:
         .await
         .unwrap();
     let reuse =
-        app.call(None, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": s.refresh}))).await;
+        app.call(None, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": s.refresh()}))).await;
     assert_eq!(reuse.status, StatusCode::UNAUTHORIZED);
     assert_eq!(reuse.body["code"], "REFRESH_TOKEN_REUSED");
     let after =
@@ -159,12 +159,12 @@ async fn a_refresh_retried_at_once_is_refused_without_logging_the_user_out(pool:
     let app = spawn_with(pool, LOCAL);
     let s = app.sign_in("retry@example.com").await;
     let first =
-        app.call(None, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": s.refresh}))).await;
+        app.call(None, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": s.refresh()}))).await;
     assert_eq!(first.status, StatusCode::OK);
     let rotated = first.body["data"]["refreshToken"].as_str().unwrap().to_string();
     // The client lost the answer and retries with the same token moments later.
     let retry =
-        app.call(None, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": s.refresh}))).await;
+        app.call(None, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": s.refresh()}))).await;
     assert_eq!(retry.status, StatusCode::UNAUTHORIZED);
     assert_eq!(retry.body["code"], "INVALID_REFRESH_TOKEN");
     let next =
@@ -175,7 +175,7 @@ async fn a_refresh_retried_at_once_is_refused_without_logging_the_user_out(pool:
 #[sqlx::test]
 async fn refreshes_are_limited_per_account_across_all_of_its_tokens(pool: PgPool) {
     let app = spawn_with(pool, &[("DEV_LOGIN_ENABLED", "true"), ("AUTH_RATE_LIMIT_PER_MINUTE", "3")]);
-    let mut token = app.sign_in("busy@example.com").await.refresh;
+    let mut token = app.sign_in("busy@example.com").await.refresh();
     for n in 0..3 {
         let req = Request::post("/api/auth/refresh")
             .header("content-type", "application/json")
@@ -201,13 +201,16 @@ async fn logout_revokes_the_refresh_token_and_answers_the_same_for_unknown_ones(
     let app = spawn_with(pool, LOCAL);
     let s = app.sign_in("l@example.com").await;
     let other = app.sign_in("l@example.com").await;
-    let a = app.call(None, Method::POST, "/api/auth/logout", Some(json!({"refreshToken": s.refresh}))).await;
+    let a =
+        app.call(None, Method::POST, "/api/auth/logout", Some(json!({"refreshToken": s.refresh()}))).await;
     assert_eq!(a.status, StatusCode::OK);
-    let r = app.call(None, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": s.refresh}))).await;
+    let r =
+        app.call(None, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": s.refresh()}))).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     // Another session of the same user (another device) is untouched.
-    let r =
-        app.call(None, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": other.refresh}))).await;
+    let r = app
+        .call(None, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": other.refresh()})))
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     let unknown =
         app.call(None, Method::POST, "/api/auth/logout", Some(json!({"refreshToken": "unknown"}))).await;
@@ -228,7 +231,7 @@ async fn logout_ends_the_sessions_access_tokens_at_once_and_only_that_sessions(p
         assert_eq!(a.status, StatusCode::OK, "{}", a.text);
     }
     let out =
-        app.call(None, Method::POST, "/api/auth/logout", Some(json!({"refreshToken": s.refresh}))).await;
+        app.call(None, Method::POST, "/api/auth/logout", Some(json!({"refreshToken": s.refresh()}))).await;
     assert_eq!(out.status, StatusCode::OK);
     let a = app.call(&s, Method::GET, "/api/users/profile", None).await;
     assert_eq!(
@@ -241,8 +244,9 @@ async fn logout_ends_the_sessions_access_tokens_at_once_and_only_that_sessions(p
     let b = app.call(&other, Method::GET, "/api/users/profile", None).await;
     assert_eq!(b.status, StatusCode::OK, "{}", b.text);
     // A stolen refresh token presented again ends its session's access tokens as well.
-    let r1 =
-        app.call(None, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": other.refresh}))).await;
+    let r1 = app
+        .call(None, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": other.refresh()})))
+        .await;
     assert_eq!(r1.status, StatusCode::OK);
     let fresh = r1.body["data"]["accessToken"].as_str().unwrap().to_string();
     assert_eq!(app.call(&fresh, Method::GET, "/api/users/profile", None).await.status, StatusCode::OK);
@@ -250,10 +254,11 @@ async fn logout_ends_the_sessions_access_tokens_at_once_and_only_that_sessions(p
         .execute(&pool)
         .await
         .unwrap();
-    let reuse =
-        app.call(None, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": other.refresh}))).await;
+    let reuse = app
+        .call(None, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": other.refresh()})))
+        .await;
     assert_eq!(reuse.body["code"], "REFRESH_TOKEN_REUSED");
-    for token in [&fresh, &other.token] {
+    for token in [&fresh, &other.token()] {
         let a = app.call(&token, Method::GET, "/api/users/profile", None).await;
         assert_eq!(a.body["code"], "SESSION_ENDED", "{}", a.text);
     }
@@ -339,7 +344,7 @@ async fn export_returns_everything_and_delete_leaves_nothing_in_any_table_or_con
     let s = app.sign_in_and_register("erase-me@example.com").await;
     let grant = json!({"consents": [{"type": "HEALTH_DATA", "granted": true, "version": "2026-11"}]});
     app.call(&s, Method::PUT, "/api/users/me/consents", Some(grant)).await;
-    app.call(None, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": s.refresh}))).await;
+    app.call(None, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": s.refresh()}))).await;
     let file = BlobName::parse(&format!("users/{}/checkups/2024.pdf", s.id)).unwrap();
     app.platform.blob.put(&file, Bytes::from_static(b"%PDF-1.7"), "application/pdf").await.unwrap();
     // A poison message about the user, too, recorded as a consumer records one off the wire.
@@ -391,7 +396,8 @@ async fn export_returns_everything_and_delete_leaves_nothing_in_any_table_or_con
     // The old tokens are worthless now, and signing in again makes a new, empty account.
     let p = app.call(&s, Method::GET, "/api/users/profile", None).await;
     assert_eq!(p.status, StatusCode::UNAUTHORIZED);
-    let r = app.call(None, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": s.refresh}))).await;
+    let r =
+        app.call(None, Method::POST, "/api/auth/refresh", Some(json!({"refreshToken": s.refresh()}))).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let again = app.sign_in("erase-me@example.com").await;
     assert_ne!(again.id, s.id);

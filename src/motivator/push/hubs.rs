@@ -12,7 +12,7 @@
 //! exceeded" and 429 throttling: worth trying again after a wait; 400 and 413 (payload too large):
 //! our message, refused for good.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use async_trait::async_trait;
@@ -156,9 +156,10 @@ impl NotificationHubs {
         url
     }
 
+    /// A signature valid for ten minutes from now by the machine's time, which is what the
+    /// service judges it by (`platform::entra::azure_now`), whatever the app's clock says.
     fn auth(&self) -> String {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
-        self.sas_token(now, Duration::from_secs(600))
+        self.sas_token(crate::platform::entra::azure_now(), Duration::from_secs(600))
     }
 
     async fn call(&self, request: reqwest::RequestBuilder) -> Outcome {

@@ -54,6 +54,7 @@ pub async fn rotate_refresh(
     pool: &PgPool,
     old: &[u8],
     new: &[u8],
+    now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> anyhow::Result<Rotation> {
     let mut tx = pool.begin().await.context("starting the refresh transaction")?;
@@ -72,20 +73,20 @@ pub async fn rotate_refresh(
     // row lock until its connection is next used, stalling a logout of the same family.
     // A client that retries a refresh whose answer it lost (or two racing requests) presents the
     // token again within moments: refuse it without treating it as theft.
-    if replaced.is_some_and(|at| Utc::now() - at < chrono::Duration::seconds(REUSE_GRACE_SECS)) {
+    if replaced.is_some_and(|at| now - at < chrono::Duration::seconds(REUSE_GRACE_SECS)) {
         tx.rollback().await.context("ending the refresh transaction")?;
         return Ok(Rotation::Invalid);
     }
     if replaced.is_some() {
-        revoke_family_in(&mut tx, family).await?;
+        revoke_family_in(&mut tx, family, now).await?;
         tx.commit().await.context("committing the family revocation")?;
         return Ok(Rotation::Reused { user });
     }
-    if revoked.is_some() || expires <= Utc::now() {
+    if revoked.is_some() || expires <= now {
         tx.rollback().await.context("ending the refresh transaction")?;
         return Ok(Rotation::Invalid);
     }
-    sqlx::query!("UPDATE users.refresh_tokens SET replaced_at = now() WHERE token_hash = $1", old)
+    sqlx::query!("UPDATE users.refresh_tokens SET replaced_at = $2 WHERE token_hash = $1", old, now)
         .execute(&mut *tx)
         .await
         .context("retiring a refresh token")?;
@@ -94,10 +95,11 @@ pub async fn rotate_refresh(
     Ok(Rotation::Rotated { user, session: family })
 }
 
-async fn revoke_family_in(conn: &mut PgConnection, family: Uuid) -> anyhow::Result<()> {
+async fn revoke_family_in(conn: &mut PgConnection, family: Uuid, now: DateTime<Utc>) -> anyhow::Result<()> {
     sqlx::query!(
-        "UPDATE users.refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
+        "UPDATE users.refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
         family,
+        now,
     )
     .execute(conn)
     .await
@@ -115,14 +117,14 @@ pub async fn refresh_owner(pool: &PgPool, hash: &[u8]) -> anyhow::Result<Option<
 
 /// Revokes the family of the token hashed `hash` (logout): its owner, or `None` when there is no
 /// such token.
-pub async fn revoke_by_token(pool: &PgPool, hash: &[u8]) -> anyhow::Result<Option<Uuid>> {
+pub async fn revoke_by_token(pool: &PgPool, hash: &[u8], now: DateTime<Utc>) -> anyhow::Result<Option<Uuid>> {
     let mut conn = pool.acquire().await.context("acquiring a connection")?;
     let found = sqlx::query!("SELECT family_id, user_id FROM users.refresh_tokens WHERE token_hash = $1", hash)
         .fetch_optional(&mut *conn)
         .await
         .context("reading a refresh token")?;
     let Some(found) = found else { return Ok(None) };
-    revoke_family_in(&mut conn, found.family_id).await?;
+    revoke_family_in(&mut conn, found.family_id, now).await?;
     Ok(Some(found.user_id))
 }
 

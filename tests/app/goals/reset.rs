@@ -115,7 +115,7 @@ async fn recommendations_follow_the_latest_checkup_when_the_user_allows_it(pool:
     };
     // Someone without a checkup: the catalogue alone.
     let plain = app.user("plain@example.com").await;
-    let baseline = ids(&reset(plain.token.clone()).await);
+    let baseline = ids(&reset(plain.token().clone()).await);
 
     let u = app.user("checked@example.com").await;
     let consent = |granted: bool| json!({"consents": [{"type": "HEALTH_DATA", "granted": granted, "version": "2026-11"}]});
@@ -126,7 +126,7 @@ async fn recommendations_follow_the_latest_checkup_when_the_user_allows_it(pool:
         "fastingGlucose": 112, "height": 175, "weight": 68, "waist": 80});
     let m = app.call(&u, Method::POST, "/api/health/checkups", Some(checkup)).await;
     assert_eq!(m.status, StatusCode::CREATED, "{}", m.text);
-    let shaped = reset(u.token.clone()).await;
+    let shaped = reset(u.token().clone()).await;
     assert_ne!(ids(&shaped), baseline, "the checkup changed nothing");
     for r in shaped.as_array().unwrap().iter().take(2) {
         let helps: Vec<&str> = r["helps"].as_array().unwrap().iter().map(|h| h.as_str().unwrap()).collect();
@@ -134,5 +134,5 @@ async fn recommendations_follow_the_latest_checkup_when_the_user_allows_it(pool:
     }
     // Consent withdrawn: the checkup is not read.
     app.call(&u, Method::PUT, "/api/users/me/consents", Some(consent(false))).await;
-    assert_eq!(ids(&reset(u.token.clone()).await), baseline);
+    assert_eq!(ids(&reset(u.token().clone()).await), baseline);
 }

@@ -27,7 +27,7 @@ async fn upload(app: &TestApp, token: &str, bytes: Vec<u8>, name: &str) -> Answe
 
 async fn the_file_lifecycle(app: &TestApp, pool: &PgPool) {
     let u = user(app, "f@example.com").await;
-    let a = upload(app, &u.token, PDF.to_vec(), "2025-result.pdf").await;
+    let a = upload(app, &u.token(), PDF.to_vec(), "2025-result.pdf").await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
     assert_eq!(a.body["data"]["contentType"], "application/pdf");
     assert_eq!(a.body["data"]["fileName"], "2025-result.pdf");
@@ -37,16 +37,16 @@ async fn the_file_lifecycle(app: &TestApp, pool: &PgPool) {
         sqlx::query_scalar("SELECT blob_name FROM health.checkup_files").fetch_one(pool).await.unwrap();
     assert!(blob.starts_with(&format!("users/{}/", u.id)), "{blob}");
 
-    let png = upload(app, &u.token, super::limits::png(), "sheet.png").await;
+    let png = upload(app, &u.token(), super::limits::png(), "sheet.png").await;
     assert_eq!(png.body["data"]["contentType"], "image/png");
     for (bad, why) in [(b"GIF89a....".to_vec(), "not a sheet"), (Vec::new(), "empty")] {
-        let r = upload(app, &u.token, bad, "x.gif").await;
+        let r = upload(app, &u.token(), bad, "x.gif").await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{why}");
         assert_eq!(r.body["errors"][0]["field"], "file");
     }
     let mut big = PDF.to_vec();
     big.resize(10 * 1024 * 1024 + 1, b' ');
-    assert_eq!(upload(app, &u.token, big, "big.pdf").await.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(upload(app, &u.token(), big, "big.pdf").await.status, StatusCode::PAYLOAD_TOO_LARGE);
 
     let list = app.call(&u, Method::GET, "/api/health/checkup/files", None).await;
     assert_eq!(list.body["data"].as_array().unwrap().len(), 2);
@@ -84,7 +84,7 @@ async fn the_file_lifecycle(app: &TestApp, pool: &PgPool) {
     );
 
     let nc = user_with(app, "nc@example.com", "MALE", "1980-01-01", false).await;
-    let r = upload(app, &nc.token, PDF.to_vec(), "x.pdf").await;
+    let r = upload(app, &nc.token(), PDF.to_vec(), "x.pdf").await;
     assert_eq!((r.status, r.body["code"].as_str()), (StatusCode::FORBIDDEN, Some("CONSENT_REQUIRED")));
     assert_eq!(count(pool, "SELECT count(*) FROM health.checkup_files").await, 1);
 }
@@ -116,7 +116,7 @@ async fn a_storage_failure_is_a_503_and_leaves_no_row(pool: PgPool) {
         LOCAL.iter().copied().chain([("BLOB_CONTAINER_URL", url.as_str())]).collect();
     let app = spawn_with(pool.clone(), &settings);
     let u = user(&app, "fail@example.com").await;
-    let r = upload(&app, &u.token, PDF.to_vec(), "x.pdf").await;
+    let r = upload(&app, &u.token(), PDF.to_vec(), "x.pdf").await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text);
     assert_eq!(count(&pool, "SELECT count(*) FROM health.checkup_files").await, 0);
 }

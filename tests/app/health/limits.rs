@@ -56,7 +56,8 @@ fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static s
 async fn concurrent_uploads_by_one_user_cannot_pass_the_daily_count_together(pool: PgPool) {
     let app = spawn_with(pool.clone(), &with(&[("HEALTH_FILES_PER_DAY", "3")]));
     let u = user(&app, "burst@example.com").await;
-    let answers = futures::future::join_all((0..12).map(|_| upload(&app, &u.token, pdf(64 * 1024)))).await;
+    let token = u.token();
+    let answers = futures::future::join_all((0..12).map(|_| upload(&app, &token, pdf(64 * 1024)))).await;
     let created = answers.iter().filter(|a| a.status == StatusCode::CREATED).count();
     let limited: Vec<&Answer> =
         answers.iter().filter(|a| a.status == StatusCode::TOO_MANY_REQUESTS).collect();
@@ -77,10 +78,10 @@ async fn concurrent_uploads_by_one_user_cannot_pass_the_daily_count_together(poo
     let id = list.body["data"][0]["id"].as_str().unwrap().to_string();
     let del = app.call(&u, Method::DELETE, &format!("/api/health/checkup/files/{id}"), None).await;
     assert_eq!(del.status, StatusCode::OK);
-    assert_eq!(upload(&app, &u.token, pdf(1024)).await.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(upload(&app, &u.token(), pdf(1024)).await.status, StatusCode::TOO_MANY_REQUESTS);
     // Another user has their own day.
     let other = user(&app, "calm@example.com").await;
-    assert_eq!(upload(&app, &other.token, pdf(1024)).await.status, StatusCode::CREATED);
+    assert_eq!(upload(&app, &other.token(), pdf(1024)).await.status, StatusCode::CREATED);
 }
 
 #[sqlx::test]
@@ -89,9 +90,9 @@ async fn the_bytes_a_user_holds_and_uploads_a_day_are_limited(pool: PgPool) {
         spawn_with(pool.clone(), &with(&[("HEALTH_FILE_MB_HELD", "10"), ("HEALTH_FILE_MB_PER_DAY", "20")]));
     let u = user(&app, "big@example.com").await;
     let six = 6 * 1024 * 1024;
-    let first = upload(&app, &u.token, pdf(six)).await;
+    let first = upload(&app, &u.token(), pdf(six)).await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
-    let full = upload(&app, &u.token, pdf(six)).await;
+    let full = upload(&app, &u.token(), pdf(six)).await;
     assert_eq!(
         (full.status, full.body["code"].as_str()),
         (StatusCode::CONFLICT, Some("STORAGE_QUOTA_EXCEEDED"))
@@ -100,13 +101,13 @@ async fn the_bytes_a_user_holds_and_uploads_a_day_are_limited(pool: PgPool) {
     // Deleting makes room.
     let id = first.body["data"]["id"].as_str().unwrap();
     app.call(&u, Method::DELETE, &format!("/api/health/checkup/files/{id}"), None).await;
-    assert_eq!(upload(&app, &u.token, pdf(six)).await.status, StatusCode::CREATED);
+    assert_eq!(upload(&app, &u.token(), pdf(six)).await.status, StatusCode::CREATED);
     // 12 MiB uploaded today: another 6 would pass the day's 20.
     let list = app.call(&u, Method::GET, "/api/health/checkup/files", None).await;
     let id = list.body["data"][0]["id"].as_str().unwrap();
     app.call(&u, Method::DELETE, &format!("/api/health/checkup/files/{id}"), None).await;
-    assert_eq!(upload(&app, &u.token, pdf(six)).await.status, StatusCode::CREATED, "18 MiB today");
-    let day = upload(&app, &u.token, pdf(six)).await;
+    assert_eq!(upload(&app, &u.token(), pdf(six)).await.status, StatusCode::CREATED, "18 MiB today");
+    let day = upload(&app, &u.token(), pdf(six)).await;
     assert_eq!(day.status, StatusCode::TOO_MANY_REQUESTS, "{}", day.text);
     assert!(day.headers.contains_key("retry-after"));
     // A refused file's bytes count for the day too; a storage failure's would not (files.rs).

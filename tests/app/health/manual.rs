@@ -249,7 +249,7 @@ async fn export_holds_checkups_assessments_files_and_jobs_and_erasure_leaves_not
     let req = axum::http::Request::builder()
         .method(Method::POST)
         .uri("/api/health/checkup/files")
-        .header("authorization", format!("Bearer {}", u.token))
+        .header("authorization", format!("Bearer {}", u.token()))
         .body(axum::body::Body::from(&b"%PDF-1.4 sheet\n%%EOF\n"[..]))
         .unwrap();
     assert_eq!(app.send(req).await.status, StatusCode::CREATED);

@@ -43,7 +43,7 @@ async fn a_sheet_is_stored_only_when_its_structure_holds_to_the_end(pool: PgPool
         (cut_pdf, "half a PDF"),
         (b"<svg xmlns='http://www.w3.org/2000/svg'/>".to_vec(), "markup"),
     ] {
-        let a = upload_named(&t, &u.token, bad, "").await;
+        let a = upload_named(&t, &u.token(), bad, "").await;
         assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{why}: {}", a.text);
         assert_eq!(a.body["errors"][0]["field"], "file", "{why}");
     }
@@ -55,7 +55,7 @@ async fn a_sheet_is_stored_only_when_its_structure_holds_to_the_end(pool: PgPool
     );
     let jpeg = [&[0xFF, 0xD8, 0xFF, 0xE0, 0, 16][..], b"JFIF\0 data", &[0xFF, 0xD9]].concat();
     for (good, kind) in [(png(), "image/png"), (jpeg, "image/jpeg"), (pdf(5000), "application/pdf")] {
-        let a = upload_named(&t, &u.token, good, "").await;
+        let a = upload_named(&t, &u.token(), good, "").await;
         assert_eq!(
             (a.status, a.body["data"]["contentType"].as_str()),
             (StatusCode::CREATED, Some(kind)),
@@ -78,13 +78,13 @@ async fn file_names_follow_the_text_rules(pool: PgPool) {
         "%F3%A0%81%81x.pdf",
         ".htaccess",
     ] {
-        let a = upload_named(&app, &u.token, pdf(1024), &format!("?fileName={bad}")).await;
+        let a = upload_named(&app, &u.token(), pdf(1024), &format!("?fileName={bad}")).await;
         assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {}", a.text);
         assert_eq!(a.body["errors"][0]["field"], "fileName", "{bad}");
     }
     assert_eq!(count(&pool, "SELECT count(*) FROM health.checkup_files").await, 0);
     let long = "가".repeat(201);
-    let a = upload_named(&app, &u.token, pdf(1024), &format!("?fileName={}", urlencode(&long))).await;
+    let a = upload_named(&app, &u.token(), pdf(1024), &format!("?fileName={}", urlencode(&long))).await;
     assert!(
         a.body["errors"][0]["message"].as_str().unwrap().contains("200자"),
         "too long says so: {}",
@@ -100,8 +100,8 @@ fn urlencode(s: &str) -> String {
 async fn a_download_is_an_attachment_with_its_name_and_no_sniffing(pool: PgPool) {
     let app = spawn_with(pool.clone(), LOCAL);
     let u = user(&app, "down@example.com").await;
-    let a =
-        upload_named(&app, &u.token, pdf(1024), &format!("?fileName={}", urlencode("2025 결과지.pdf"))).await;
+    let a = upload_named(&app, &u.token(), pdf(1024), &format!("?fileName={}", urlencode("2025 결과지.pdf")))
+        .await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
     let id = a.body["data"]["id"].as_str().unwrap();
     let d = app.call(&u, Method::GET, &format!("/api/health/checkup/files/{id}"), None).await;
@@ -125,7 +125,7 @@ async fn a_body_streamed_without_a_length_is_held_to_the_limit_as_it_arrives(poo
     };
     let req = |body| {
         Request::post("/api/health/checkup/files")
-            .header("authorization", format!("Bearer {}", u.token))
+            .header("authorization", format!("Bearer {}", u.token()))
             .header("content-type", "application/octet-stream")
             .body(body)
             .unwrap()

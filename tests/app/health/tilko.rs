@@ -141,7 +141,7 @@ async fn the_two_step_contract_pending_then_approved_with_malformed_values(pool:
     fake.list(200, checkups(), None).await;
     let app = app(&fake, &pool);
     let u = user(&app, "t@example.com").await;
-    let uri = started(&app, &u.token).await;
+    let uri = started(&app, &u.token()).await;
 
     let auth = fake.requests(AUTH).await;
     assert_eq!(auth.len(), 1);
@@ -225,7 +225,7 @@ async fn cancelled_expired_and_rejected_approvals_fail_the_job_and_forget_its_ha
         fake.list(200, answer.clone(), None).await;
         let app = app(&fake, &pool);
         let u = user(&app, &format!("{}@example.com", reason.to_lowercase())).await;
-        let uri = started(&app, &u.token).await;
+        let uri = started(&app, &u.token()).await;
         let c = app.call(&u, Method::POST, &uri, None).await;
         assert_eq!(c.status, StatusCode::OK, "{answer}: {}", c.text);
         assert_eq!(
@@ -262,7 +262,7 @@ async fn a_5xx_or_a_timeout_is_a_503_and_the_job_stays_pending(pool: PgPool) {
     fake.list(200, checkups(), None).await;
     let app = app(&fake, &pool);
     let u = user(&app, "down@example.com").await;
-    let uri = started(&app, &u.token).await;
+    let uri = started(&app, &u.token()).await;
     for what in ["5xx", "timeout"] {
         let c = app.call(&u, Method::POST, &uri, None).await;
         assert_eq!(c.status, StatusCode::SERVICE_UNAVAILABLE, "{what}: {}", c.text);

@@ -100,7 +100,7 @@ async fn with_sheet(app: &TestApp, email: &str) -> (super::User, uuid::Uuid) {
     let req = axum::http::Request::builder()
         .method(Method::POST)
         .uri("/api/health/checkup/files?fileName=sheet.pdf")
-        .header("authorization", format!("Bearer {}", u.token))
+        .header("authorization", format!("Bearer {}", u.token()))
         .header("content-type", "application/octet-stream")
         .body(axum::body::Body::from(SHEET))
         .unwrap();
@@ -141,9 +141,9 @@ async fn health_data_withdrawn_longer_than_the_retention_period_is_destroyed_and
     let (recent, recent_id) = with_sheet(&app, "recent@example.com").await;
     let (back, back_id) = with_sheet(&app, "back@example.com").await;
     let (_, kept_id) = with_sheet(&app, "kept@example.com").await;
-    withdraw(&app, &pool, &old.token, old_id, 8).await;
-    withdraw(&app, &pool, &recent.token, recent_id, 6).await;
-    withdraw(&app, &pool, &back.token, back_id, 40).await;
+    withdraw(&app, &pool, &old.token(), old_id, 8).await;
+    withdraw(&app, &pool, &recent.token(), recent_id, 6).await;
+    withdraw(&app, &pool, &back.token(), back_id, 40).await;
     let again = json!({"consents": [{"type": "HEALTH_DATA", "granted": true, "version": "2026-11"}]});
     assert_eq!(
         app.call(&back, Method::PUT, "/api/users/me/consents", Some(again)).await.status,

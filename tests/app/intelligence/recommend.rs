@@ -69,7 +69,7 @@ async fn the_goals_reset_recommends_the_ai_picks_when_claude_answers(pool: PgPoo
     fake.answer("picks", Reply::Json(picks()));
     let app = IntelApp::with_fake(pool, &fake, &[]);
     let u = app.user("reset-ai@example.com", &["HEALTH_DATA", "AI_OVERSEAS_TRANSFER"]).await;
-    let a = reset(&app, &u.token).await;
+    let a = reset(&app, &u.token()).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
     let recs = a.body["data"]["newRecommendations"].as_array().unwrap();
     assert_eq!(recs.len(), 5);
@@ -81,7 +81,7 @@ async fn the_goals_reset_recommends_the_ai_picks_when_claude_answers(pool: PgPoo
 
     // Without the AI consent the rules alone answer, and Claude is not asked.
     app.consent(&u, &["AI_OVERSEAS_TRANSFER"], false).await;
-    let b = reset(&app, &u.token).await;
+    let b = reset(&app, &u.token()).await;
     assert_eq!(b.status, StatusCode::OK);
     assert_ne!(b.body["data"]["newRecommendations"][0]["reason"], "식후 혈당 관리에 좋아요.");
     assert_eq!(fake.received().await.len(), 1);
@@ -98,12 +98,12 @@ async fn resets_are_limited_per_user_per_hour_with_retry_after(pool: PgPool) {
     let u = app.user("reset-limit@example.com", &[]).await;
     let other = app.user("reset-other@example.com", &[]).await;
     for _ in 0..3 {
-        assert_eq!(reset(&app, &u.token).await.status, StatusCode::OK);
+        assert_eq!(reset(&app, &u.token()).await.status, StatusCode::OK);
     }
-    let limited = reset(&app, &u.token).await;
+    let limited = reset(&app, &u.token()).await;
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS, "{}", limited.text);
     let wait: u64 = limited.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=3600).contains(&wait), "{wait}");
     // The limit is the user's own: another account resets freely.
-    assert_eq!(reset(&app, &other.token).await.status, StatusCode::OK);
+    assert_eq!(reset(&app, &other.token()).await.status, StatusCode::OK);
 }

@@ -141,7 +141,7 @@ async fn a_user_named_in_nudge_batches_among_others_is_erased_from_the_outbox_th
         BTreeSet::from([among_id.to_string(), others_id.to_string()])
     );
 
-    let d = app.call(Some(gone.token.as_str()), Method::DELETE, "/api/users/me", None).await;
+    let d = app.call(Some(gone.token().as_str()), Method::DELETE, "/api/users/me", None).await;
     assert_eq!(d.status, StatusCode::OK, "{}", d.text);
 
     let mut left = Vec::new();

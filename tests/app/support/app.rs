@@ -150,49 +150,73 @@ pub struct Answer {
 
 /// Who sends a request: nobody (`None`), a bearer token, or a [`User`].
 pub trait Caller {
-    fn bearer(&self) -> Option<&str>;
+    fn bearer(&self) -> Option<String>;
+    /// The signed-in user, whose tokens the app may renew as the mobile app does.
+    fn user(&self) -> Option<&User> {
+        None
+    }
 }
 
 impl Caller for Option<&str> {
-    fn bearer(&self) -> Option<&str> {
-        *self
+    fn bearer(&self) -> Option<String> {
+        self.map(str::to_string)
     }
 }
 
 impl Caller for str {
-    fn bearer(&self) -> Option<&str> {
-        Some(self)
+    fn bearer(&self) -> Option<String> {
+        Some(self.to_string())
     }
 }
 
 impl Caller for String {
-    fn bearer(&self) -> Option<&str> {
-        Some(self)
+    fn bearer(&self) -> Option<String> {
+        Some(self.clone())
     }
 }
 
 impl Caller for User {
-    fn bearer(&self) -> Option<&str> {
-        Some(&self.token)
+    fn bearer(&self) -> Option<String> {
+        Some(self.token())
+    }
+    fn user(&self) -> Option<&User> {
+        Some(self)
     }
 }
 
 impl<T: Caller + ?Sized> Caller for &T {
-    fn bearer(&self) -> Option<&str> {
+    fn bearer(&self) -> Option<String> {
         (**self).bearer()
+    }
+    fn user(&self) -> Option<&User> {
+        (**self).user()
     }
 }
 
-/// A signed-in user: their id and tokens.
+/// A signed-in user: their id and tokens (renewed when a request finds the access token expired
+/// by the app's clock, as the mobile app renews it).
 pub struct User {
     pub id: String,
-    pub token: String,
-    pub refresh: String,
+    tokens: Mutex<(String, String)>,
 }
 
 impl User {
+    pub fn new(id: String, token: String, refresh: String) -> Self {
+        User { id, tokens: Mutex::new((token, refresh)) }
+    }
+
     pub fn uuid(&self) -> uuid::Uuid {
         self.id.parse().unwrap()
+    }
+
+    /// The access token.
+    pub fn token(&self) -> String {
+        self.tokens.lock().unwrap().0.clone()
+    }
+
+    /// The refresh token.
+    pub fn refresh(&self) -> String {
+        self.tokens.lock().unwrap().1.clone()
     }
 }
 
@@ -211,9 +235,22 @@ impl TestApp {
         send(&self.router, req).await
     }
 
-    /// A request from `who` with an optional JSON body.
+    /// A request from `who` with an optional JSON body. A user whose access token the app's clock
+    /// has expired (the test moved it) refreshes once and asks again, as the mobile app does.
     pub async fn call(&self, who: impl Caller, method: Method, uri: &str, json: Option<Value>) -> Answer {
-        request(&self.router, who, method, uri, json.as_ref()).await
+        let a = request(&self.router, &who, method.clone(), uri, json.as_ref()).await;
+        let Some(user) = who.user() else { return a };
+        if a.status != StatusCode::UNAUTHORIZED || a.body["code"] != "INVALID_TOKEN" {
+            return a;
+        }
+        let body = json!({ "refreshToken": user.refresh() });
+        let r = request(&self.router, None, Method::POST, "/api/auth/refresh", Some(&body)).await;
+        if r.status != StatusCode::OK {
+            return a;
+        }
+        let text = |k: &str| r.body["data"][k].as_str().unwrap_or_default().to_string();
+        *user.tokens.lock().unwrap() = (text("accessToken"), text("refreshToken"));
+        request(&self.router, &who, method, uri, json.as_ref()).await
     }
 
     pub async fn get(&self, who: impl Caller, uri: &str) -> Answer {
@@ -238,7 +275,7 @@ impl TestApp {
         assert_eq!(a.status, StatusCode::OK, "{}", a.text);
         let data = &a.body["data"];
         let text = |k: &str| data[k].as_str().unwrap_or_else(|| panic!("{k} in {}", a.text)).to_string();
-        User { id: text("userId"), token: text("accessToken"), refresh: text("refreshToken") }
+        User::new(text("userId"), text("accessToken"), text("refreshToken"))
     }
 
     /// Registers `u` with `body`; the answer is the new ACTIVE profile.
