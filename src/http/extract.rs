@@ -23,12 +23,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let json = is_json(req.headers());
-        let body = body_bytes(req, state).await?;
-        if !json {
-            return Err(ApiError::UnsupportedMediaType);
-        }
-        decode(&body).map(ApiJson)
+        decode(&json_body(req, state, false).await?).map(ApiJson)
     }
 }
 
@@ -44,13 +39,9 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let json = is_json(req.headers());
-        let body = body_bytes(req, state).await?;
-        if body.iter().all(u8::is_ascii_whitespace) {
+        let body = json_body(req, state, true).await?;
+        if body.is_empty() {
             return Ok(OptionalJson(None));
-        }
-        if !json {
-            return Err(ApiError::UnsupportedMediaType);
         }
         decode(&body).map(|v| OptionalJson(Some(v)))
     }
@@ -68,14 +59,24 @@ fn is_json(headers: &axum::http::HeaderMap) -> bool {
         })
 }
 
-async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
-    Bytes::from_request(req, state).await.map_err(|rej: BytesRejection| {
+/// The body of a JSON request: 415 unless it is declared JSON, except a blank body where
+/// `blank_is_none` (answered as empty bytes then).
+async fn json_body<S: Send + Sync>(req: Request, state: &S, blank_is_none: bool) -> Result<Bytes, ApiError> {
+    let json = is_json(req.headers());
+    let body = Bytes::from_request(req, state).await.map_err(|rej: BytesRejection| {
         if rej.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::PayloadTooLarge
         } else {
             ApiError::bad_request("BAD_BODY", "요청 본문을 읽을 수 없습니다.")
         }
-    })
+    })?;
+    if blank_is_none && body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Bytes::new());
+    }
+    if !json {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    Ok(body)
 }
 
 /// The one JSON decoding of the API: serde_path_to_error names the failing field by its JSON
