@@ -25,11 +25,11 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 /// Declares enums stored in `text` columns as PostgreSQL's built-in `text` (and `text[]`), by
 /// OID. Use it with `#[derive(sqlx::Encode, sqlx::Decode)]` (which write and read the variant's
-/// name, `#[sqlx(rename_all = …)]` applying) instead of `#[derive(sqlx::Type)]` with
-/// `#[sqlx(type_name = "text")]`: a type declared by *name* has no OID until the connection asks
-/// the server for it (`SELECT $1::regtype::oid`, and for an array `… FROM pg_type`), which sqlx
-/// does on each new connection the first time a statement binding it is prepared: two more round
-/// trips on that request.
+/// name, `#[sqlx(rename_all = …)]` applying) instead of `#[derive(sqlx::Type)]` with a
+/// `type_name = "text"` in its `sqlx` attribute: a type declared by *name* has no OID until the
+/// connection asks the server for it (`SELECT $1::regtype::oid`, and for an array `… FROM
+/// pg_type`), which sqlx does on each new connection the first time a statement binding it is
+/// prepared: two more round trips on that request.
 macro_rules! text_enum {
     ($($ty:ty),+ $(,)?) => {$(
         impl ::sqlx::Type<::sqlx::Postgres> for $ty {
@@ -284,7 +284,7 @@ mod tests {
         assert_eq!(oids::<crate::goals::model::Category>(), TEXT);
         assert_eq!(oids::<crate::health::model::Condition>(), TEXT);
         assert_eq!(oids::<crate::motivator::store::PushPlatform>(), TEXT);
-        // A type declared by name (`#[sqlx(type_name = …)]`) would be looked up again.
+        // A type declared by name (a `type_name` in a `sqlx` attribute) would be looked up again.
         let mut sources = Vec::new();
         files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut sources);
         let by_name: Vec<&str> = sources
