@@ -22,17 +22,35 @@ use crate::{
 pub async fn serve() -> anyhow::Result<()> {
     telemetry::init(LogFormat::from_source(&ProcessEnv));
     let port = config::handler_port(&ProcessEnv)?;
-    let app = App::from_source(Arc::new(ProcessEnv))?;
-    let warmup = db::warm_up(app.platform.db.clone());
+    let settings: Arc<dyn config::Source> = Arc::new(ProcessEnv);
+    let config = Config::from_source(settings.as_ref())?;
+    let pool = db::lazy_pool(&config)?;
+    // The first connection opens (on a worker) while this thread composes the app.
+    let warmup = db::warm_up(pool.clone());
+    let app = App::compose(crate::DOMAINS, config, settings, pool)?;
     // The safety guard's model learns its corpus once (a fraction of a second), before the first
     // chat message rather than during it; on a thread of its own that an exit (a port already
-    // taken, say) does not wait for, as the runtime would for a blocking task.
+    // taken, say) does not wait for, as the runtime would for a blocking task. At the lowest CPU
+    // priority: it runs when nothing else wants the CPU, so a new instance's first requests (and
+    // its first database connection, TLS and all) do not wait behind it.
     std::thread::Builder::new()
         .name("safety-model".into())
-        .spawn(crate::intelligence::api::warm_safety_model)
+        .spawn(|| {
+            lowest_cpu_priority();
+            crate::intelligence::api::warm_safety_model();
+        })
         .context("starting the safety model's training")?;
     let router = host::serve::after_warmup(app.router, warmup, app.platform.config.db_acquire_timeout);
     host::serve::serve(router, port).await
+}
+
+/// Puts the calling thread last in line for the CPU (nice 19: on Linux a thread's own setting).
+fn lowest_cpu_priority() {
+    // SAFETY: setpriority(2) only reads its arguments; `who` 0 is the calling thread.
+    let failed = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) } != 0;
+    if failed {
+        tracing::debug!("could not lower the thread's CPU priority");
+    }
 }
 
 /// `healthsync dev`: the whole app behind a local Functions host with local stand-ins.

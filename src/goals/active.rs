@@ -15,7 +15,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
-use crate::platform::time::{seoul_date, until_seoul_midnight};
+use crate::platform::{
+    cache,
+    time::{seoul_date, until_seoul_midnight},
+};
 
 use super::{
     GoalsState,
@@ -23,7 +26,6 @@ use super::{
     model::MissionId,
     store,
 };
-use crate::platform::cache;
 
 /// How long an entry may live at most.
 pub const TTL: Duration = Duration::from_secs(120);
@@ -73,38 +75,50 @@ pub async fn day(state: &GoalsState, user: Uuid, now: DateTime<Utc>) -> anyhow::
     Ok((day, missions))
 }
 
-/// A rendered answer as it is cached, with what decides whether it may still be served.
+/// When a cached answer may be served: the first line of the entry, the rendered answer after it
+/// (`{"date":…,"validUntil":…}\n{…view…}`). A warm read parses this line only, not the answer
+/// (JSON an instance of this app rendered, served as it is).
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Cached<'a> {
+struct Validity {
     /// The Seoul day it was rendered for.
     date: NaiveDate,
     /// When it changes by itself (a mission's reminder time passes, or midnight): not served from then.
     valid_until: DateTime<Utc>,
-    #[serde(borrow)]
-    view: &'a RawValue,
 }
 
 /// The answer rendered earlier for `user`, if it still holds at `now`: the same Seoul day and
 /// nothing in it due to change by the clock alone.
 pub async fn cached_view(state: &GoalsState, user: Uuid, now: DateTime<Utc>) -> Option<Bytes> {
-    let bytes = match state.cache.get(&cache_key(user)).await {
-        Ok(bytes) => bytes?,
+    let entry = match state.cache.get(&cache_key(user)).await {
+        Ok(entry) => Bytes::from(entry?),
         Err(err) => {
             tracing::warn!(cache = state.cache.kind(), error = format!("{err:#}"), "cache read failed");
             return None;
         }
     };
-    let cached: Cached<'_> = serde_json::from_slice(&bytes).ok()?;
-    (cached.date == seoul_date(now) && now < cached.valid_until)
-        .then(|| Bytes::copy_from_slice(cached.view.get().as_bytes()))
+    let (validity, view) = split_entry(&entry)?;
+    (validity.date == seoul_date(now) && now < validity.valid_until).then(|| entry.slice(view..))
+}
+
+/// An entry's validity and where its answer starts; `None` for anything else (an entry of an
+/// earlier layout, a single JSON object, has no line break: JSON escapes them inside strings).
+fn split_entry(entry: &[u8]) -> Option<(Validity, usize)> {
+    let line = entry.iter().position(|&b| b == b'\n')?;
+    let validity = serde_json::from_slice(&entry[..line]).ok()?;
+    Some((validity, line + 1))
 }
 
 /// Caches `view` (the answer rendered at `now`) until it would change by itself, at most [`TTL`].
 pub async fn cache_view(state: &GoalsState, user: Uuid, now: DateTime<Utc>, valid_until: DateTime<Utc>, view: &RawValue) {
     let Ok(left) = (valid_until - now).to_std() else { return };
-    let cached = Cached { date: seoul_date(now), valid_until, view };
-    cache::set_json(state.cache.as_ref(), &cache_key(user), &cached, TTL.min(left).min(until_seoul_midnight(now))).await;
+    let Ok(mut entry) = serde_json::to_vec(&Validity { date: seoul_date(now), valid_until }) else { return };
+    entry.push(b'\n');
+    entry.extend_from_slice(view.get().as_bytes());
+    let ttl = TTL.min(left).min(until_seoul_midnight(now));
+    if let Err(err) = state.cache.set(&cache_key(user), &entry, ttl).await {
+        tracing::warn!(cache = state.cache.kind(), error = format!("{err:#}"), "cache write failed");
+    }
 }
 
 /// Drops the cached view after a change (a goal set or reset, a completion, an erasure).

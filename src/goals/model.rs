@@ -7,16 +7,18 @@ use chrono::NaiveTime;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// Declares a closed set of codes stored as text, spelled the same in the database (`sqlx::Type`)
-/// and on the wire (serde): the variant's name in SCREAMING_SNAKE_CASE. Each has a Korean label.
+/// Declares a closed set of codes stored as text, spelled the same in the database (`text` by OID,
+/// `platform::db::text_enum!`) and on the wire (serde): the variant's name in
+/// SCREAMING_SNAKE_CASE. Each has a Korean label.
 macro_rules! codes {
     ($(#[$doc:meta])* $name:ident $(as $schema:ident)? { $($variant:ident / $label:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema, sqlx::Encode, sqlx::Decode)]
         #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-        #[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
+        #[sqlx(rename_all = "SCREAMING_SNAKE_CASE")]
         $(#[schema(as = $schema)])?
         pub enum $name { $($variant),+ }
+        crate::platform::db::text_enum!($name);
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];

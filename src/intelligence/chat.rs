@@ -58,15 +58,16 @@ pub struct ConsultationRequest {
 
 /// `coaching` (Claude), `offline` (the offline coach), `emergency` (emergency guidance, before any
 /// AI call), `medical_boundary` (a diagnosis or prescription was asked: referral).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Encode, sqlx::Decode)]
 #[serde(rename_all = "snake_case")]
-#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[sqlx(rename_all = "snake_case")]
 pub enum ResponseType {
     Coaching,
     Offline,
     Emergency,
     MedicalBoundary,
 }
+crate::platform::db::text_enum!(ResponseType);
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -25,13 +25,14 @@ use crate::{
 
 /// Which engine wrote an answer.
 // Also a chat message's `engine` column.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Encode, sqlx::Decode)]
 #[serde(rename_all = "lowercase")]
-#[sqlx(type_name = "text", rename_all = "lowercase")]
+#[sqlx(rename_all = "lowercase")]
 pub enum Engine {
     Claude,
     Offline,
 }
+crate::platform::db::text_enum!(Engine);
 
 /// What an AI call is for: its effort, its sizes and its name in analytics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

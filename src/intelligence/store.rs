@@ -30,13 +30,14 @@ pub async fn add_usage(conn: &mut PgConnection, user: Uuid, day: NaiveDate, usag
 }
 
 /// Who said a chat message (`intelligence.chat_messages.role`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Encode, sqlx::Decode)]
 #[serde(rename_all = "lowercase")]
-#[sqlx(type_name = "text", rename_all = "lowercase")]
+#[sqlx(rename_all = "lowercase")]
 pub enum Role {
     User,
     Assistant,
 }
+crate::platform::db::text_enum!(Role);
 
 /// A stored chat message.
 #[derive(Debug, Clone)]

@@ -39,12 +39,13 @@ pub const CONSUMER: &str = "MotivatorNudgeSlice";
 pub const PLAN_PAGE: u32 = 10_000;
 
 /// Who started a run (`motivator.nudge_runs.trigger`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
-#[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Encode, sqlx::Decode)]
+#[sqlx(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Trigger {
     Timer,
     Operator,
 }
+crate::platform::db::text_enum!(Trigger);
 
 /// Starts a run at `run_at`: its row and its first step(s), in one transaction. `users`: only
 /// these (an operator's targets), else everyone with an open goal.

@@ -26,15 +26,16 @@ pub fn is_quiet(at: DateTime<Utc>) -> bool {
 }
 
 // Also a notification's `motivation_type` column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Encode, sqlx::Decode)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
+#[sqlx(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum MotivationType {
     Achievement,
     HabitFormation,
     Social,
     HealthBenefit,
 }
+crate::platform::db::text_enum!(MotivationType);
 
 impl MotivationType {
     pub const ALL: [MotivationType; 4] =
@@ -43,14 +44,15 @@ impl MotivationType {
 
 /// Urgency, shown to the app as `priority`.
 // Also a notification's `priority` column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Encode, sqlx::Decode)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
+#[sqlx(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Priority {
     High,
     Medium,
     Low,
 }
+crate::platform::db::text_enum!(Priority);
 
 impl Priority {
     pub const ALL: [Priority; 3] = [Self::High, Self::Medium, Self::Low];

@@ -14,9 +14,9 @@ use super::{
 };
 
 /// What a notification is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema, sqlx::Encode, sqlx::Decode)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
+#[sqlx(rename_all = "SCREAMING_SNAKE_CASE")]
 #[schema(as = NotificationKind)]
 pub enum Kind {
     Welcome,
@@ -27,6 +27,7 @@ pub enum Kind {
     Comeback,
     Encouragement,
 }
+crate::platform::db::text_enum!(Kind);
 
 /// A notification to write.
 #[derive(Debug, Clone)]
@@ -258,8 +259,7 @@ pub async fn mark_pushed(pool: &PgPool, id: Uuid) -> anyhow::Result<()> {
 }
 
 // Where a device receives pushes: `motivator.devices.platform`, `motivator.installations.platform`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, ToSchema, sqlx::Type)]
-#[sqlx(type_name = "text")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, ToSchema, sqlx::Encode, sqlx::Decode)]
 pub enum PushPlatform {
     /// Firebase Cloud Messaging (Android).
     #[serde(rename = "FCM")]
@@ -270,6 +270,7 @@ pub enum PushPlatform {
     #[sqlx(rename = "APNS")]
     Apns,
 }
+crate::platform::db::text_enum!(PushPlatform);
 
 /// A push device.
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -23,6 +23,38 @@ use crate::config::{AppPrincipal, Config, DatabaseAuth};
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
+/// Declares enums stored in `text` columns as PostgreSQL's built-in `text` (and `text[]`), by
+/// OID. Use it with `#[derive(sqlx::Encode, sqlx::Decode)]` (which write and read the variant's
+/// name, `#[sqlx(rename_all = …)]` applying) instead of `#[derive(sqlx::Type)]` with a
+/// `type_name = "text"` in its `sqlx` attribute: a type declared by *name* has no OID until the
+/// connection asks the server for it (`SELECT $1::regtype::oid`, and for an array `… FROM
+/// pg_type`), which sqlx does on each new connection the first time a statement binding it is
+/// prepared: two more round trips on that request.
+macro_rules! text_enum {
+    ($($ty:ty),+ $(,)?) => {$(
+        impl ::sqlx::Type<::sqlx::Postgres> for $ty {
+            fn type_info() -> ::sqlx::postgres::PgTypeInfo {
+                <str as ::sqlx::Type<::sqlx::Postgres>>::type_info()
+            }
+
+            fn compatible(ty: &::sqlx::postgres::PgTypeInfo) -> bool {
+                <str as ::sqlx::Type<::sqlx::Postgres>>::compatible(ty)
+            }
+        }
+
+        impl ::sqlx::postgres::PgHasArrayType for $ty {
+            fn array_type_info() -> ::sqlx::postgres::PgTypeInfo {
+                <&str as ::sqlx::postgres::PgHasArrayType>::array_type_info()
+            }
+
+            fn array_compatible(ty: &::sqlx::postgres::PgTypeInfo) -> bool {
+                <&str as ::sqlx::postgres::PgHasArrayType>::array_compatible(ty)
+            }
+        }
+    )+};
+}
+pub(crate) use text_enum;
+
 /// The role that holds the app's rights: use and change rows in the app's schemas, nothing else
 /// (no DDL, no other database, not the migrations' bookkeeping).
 pub const APP_ROLE: &str = "healthsync_app";
@@ -216,4 +248,50 @@ async fn create_entra_principal(pool: &PgPool, principal: &AppPrincipal) -> anyh
 pub async fn ping(pool: &PgPool) -> anyhow::Result<()> {
     sqlx::query!("SELECT 1 AS one").fetch_one(pool).await.context("pinging PostgreSQL")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use sqlx::{
+        Postgres, Type,
+        postgres::{PgHasArrayType, types::Oid},
+    };
+
+    /// `text` and `text[]` (pg_type), fixed in every PostgreSQL.
+    const TEXT: (Option<Oid>, Option<Oid>) = (Some(Oid(25)), Some(Oid(1009)));
+
+    fn oids<T: Type<Postgres> + PgHasArrayType>() -> (Option<Oid>, Option<Oid>) {
+        (T::type_info().oid(), T::array_type_info().oid())
+    }
+
+    fn files(dir: &Path, out: &mut Vec<(String, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push((path.display().to_string(), std::fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
+
+    #[test]
+    fn enums_stored_as_text_are_text_by_oid_so_a_new_connection_looks_nothing_up() {
+        assert_eq!(oids::<crate::users::api::UserStatus>(), TEXT);
+        assert_eq!(oids::<crate::users::api::ConsentKind>(), TEXT);
+        assert_eq!(oids::<crate::goals::model::Category>(), TEXT);
+        assert_eq!(oids::<crate::health::model::Condition>(), TEXT);
+        assert_eq!(oids::<crate::motivator::store::PushPlatform>(), TEXT);
+        // A type declared by name (a `type_name` in a `sqlx` attribute) would be looked up again.
+        let mut sources = Vec::new();
+        files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut sources);
+        let by_name: Vec<&str> = sources
+            .iter()
+            .filter(|(_, text)| text.contains(concat!("#[sqlx(type", "_name")))
+            .map(|(path, _)| path.as_str())
+            .collect();
+        assert!(by_name.is_empty(), "declare text enums with text_enum!: {by_name:?}");
+    }
 }

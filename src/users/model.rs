@@ -11,24 +11,26 @@ use crate::http::{
 };
 
 // Stored as text (`users.users.sex`), spelled as on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Encode, sqlx::Decode)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
+#[sqlx(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Sex {
     Male,
     Female,
 }
+crate::platform::db::text_enum!(Sex);
 
 // Stored as text (`users.users.status`), spelled as on the wire. A stored value outside these is
 // an error when read, never a guess.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Encode, sqlx::Decode)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
+#[sqlx(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum UserStatus {
     /// Signed in, onboarding not finished.
     Pending,
     Active,
 }
+crate::platform::db::text_enum!(UserStatus);
 
 /// One of the codes of `T` (an enum spelled on the wire as its serde names), read from a request
 /// field that is kept a string so that an unknown code gets the field's own message.
@@ -91,9 +93,9 @@ pub fn parse_height(v: f64) -> Result<f64, FieldError> {
 
 /// The consents a user gives separately (개인정보보호법 §23, §28-8; 정보통신망법 §50).
 // Stored as text (`users.consents.kind`), spelled as on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Encode, sqlx::Decode)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
+#[sqlx(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ConsentKind {
     /// Processing of health (sensitive) data.
     HealthData,
@@ -102,6 +104,7 @@ pub enum ConsentKind {
     /// Promotional and night-time (21:00–08:00 KST) notifications.
     NightPromotional,
 }
+crate::platform::db::text_enum!(ConsentKind);
 
 impl ConsentKind {
     pub const ALL: [ConsentKind; 3] =

@@ -16,15 +16,16 @@ use crate::{
 
 /// Why a goal was closed. Stored as text (`goals.goals.close_reason`), spelled the same in the
 /// data export.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, sqlx::Encode, sqlx::Decode)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
+#[sqlx(rename_all = "SCREAMING_SNAKE_CASE")]
 pub(crate) enum CloseReason {
     /// A new selection replaced it.
     Replaced,
     /// The user reset their missions.
     Reset,
 }
+crate::platform::db::text_enum!(CloseReason);
 
 /// A goal just set.
 #[derive(Debug, Clone)]

@@ -14,9 +14,9 @@ pub use items::{ItemInfo, NUMERIC_ITEMS};
 
 /// Where a checkup came from.
 // Stored as text (`health.checkups.source`), spelled as on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Encode, sqlx::Decode)]
 #[serde(rename_all = "lowercase")]
-#[sqlx(type_name = "text", rename_all = "lowercase")]
+#[sqlx(rename_all = "lowercase")]
 #[schema(as = CheckupSource)]
 pub enum Source {
     /// Fetched from NHIS through an aggregator (two-step simple authentication).
@@ -26,18 +26,20 @@ pub enum Source {
     /// Typed in from a result sheet the user uploaded (the file is linked).
     Upload,
 }
+crate::platform::db::text_enum!(Source);
 
 /// A condition the person is already diagnosed with and treated for (유질환자).
 // Stored as text (`health.checkups.treated_for`), spelled as on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Encode, sqlx::Decode)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
+#[sqlx(rename_all = "SCREAMING_SNAKE_CASE")]
 #[schema(as = TreatedCondition)]
 pub enum Condition {
     Hypertension,
     Diabetes,
     Dyslipidemia,
 }
+crate::platform::db::text_enum!(Condition);
 
 /// The questionnaire's smoking answer. Its NHIS code (DOMAIN.md §2) is what is stored
 /// (`health.checkups.smoking`, a `smallint`) and what the wire carries; a stored code outside these

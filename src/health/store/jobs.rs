@@ -26,9 +26,9 @@ const STALE_FETCH_SECS: i64 = 60;
 
 /// Where a sync job stands. Stored as text (`health.sync_jobs.status`), spelled the same in the
 /// data export; a stored value outside these is an error when read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Encode, sqlx::Decode)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
+#[sqlx(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum JobStatus {
     /// The user's slot is taken; the aggregator has not answered the start yet.
     Starting,
@@ -39,6 +39,7 @@ pub enum JobStatus {
     Success,
     Failed,
 }
+crate::platform::db::text_enum!(JobStatus);
 
 impl JobStatus {
     /// Whether the job has ended (its outcome is final and its handle gone).

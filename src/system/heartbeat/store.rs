@@ -12,13 +12,14 @@ use crate::platform::bus::{self, NewEvent};
 
 /// Where a heartbeat came from.
 // Stored as text (`ops.heartbeats.source`), spelled as on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema, sqlx::Encode, sqlx::Decode)]
 #[serde(rename_all = "lowercase")]
-#[sqlx(type_name = "text", rename_all = "lowercase")]
+#[sqlx(rename_all = "lowercase")]
 pub enum Source {
     Http,
     Timer,
 }
+crate::platform::db::text_enum!(Source);
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

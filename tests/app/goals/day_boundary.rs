@@ -23,9 +23,13 @@ fn start(pool: PgPool, at: &str, with_redis: bool) -> GoalsApp {
     GoalsApp::start(pool, at, &extra)
 }
 
+/// The validity line of the cached entry (`{"date":…,"validUntil":…}`, the answer after it).
 async fn cached(app: &GoalsApp, u: &User) -> Option<serde_json::Value> {
     let bytes = app.platform.cache.get(&active::cache_key(u.uuid())).await.unwrap()?;
-    Some(serde_json::from_slice(&bytes).unwrap())
+    let line = bytes.iter().position(|&b| b == b'\n').expect("a validity line, then the answer");
+    let view: serde_json::Value = serde_json::from_slice(&bytes[line + 1..]).expect("the answer is JSON");
+    assert!(view["dailyMissions"].is_array(), "{view}");
+    Some(serde_json::from_slice(&bytes[..line]).unwrap())
 }
 
 async fn the_day_turns_at_midnight_in_seoul_even_with_a_warm_cache(pool: PgPool, with_redis: bool) {
@@ -163,4 +167,24 @@ async fn a_reminder_time_passing_renews_the_cached_view_in_process(pool: PgPool)
 #[sqlx::test]
 async fn a_reminder_time_passing_renews_the_cached_view_in_redis(pool: PgPool) {
     a_reminder_time_passing_renews_the_cached_view(pool, true).await;
+}
+
+/// An entry written in the layout before the validity line (one JSON object: instances of the
+/// previous release during a deploy) is a miss, not an answer.
+#[sqlx::test]
+async fn a_cached_entry_of_the_earlier_layout_is_rendered_afresh(pool: PgPool) {
+    let app = start(pool, LATE, false);
+    let u = app.user("layout@example.com").await;
+    app.select(&u, &["water-8-cups"]).await;
+    let earlier =
+        json!({"date": "2026-03-10", "validUntil": "2026-03-10T14:59:50Z", "view": {"stale": true}});
+    let key = active::cache_key(u.uuid());
+    app.platform
+        .cache
+        .set(&key, &serde_json::to_vec(&earlier).unwrap(), std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    let view = app.active(&u).await;
+    assert_eq!((view["date"].as_str(), view.get("stale")), (Some("2026-03-10"), None), "{view}");
+    assert_eq!(cached(&app, &u).await.expect("cached again, in the current layout")["date"], "2026-03-10");
 }
