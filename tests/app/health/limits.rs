@@ -226,14 +226,7 @@ async fn a_sync_jobs_personal_fields_go_when_it_ends_however_it_ends(pool: PgPoo
     let s =
         fast.call(&u, Method::POST, "/api/health/checkup/sync", Some(start("01012345678", "홍길동"))).await;
     assert_eq!(s.status, StatusCode::ACCEPTED);
-    sqlx::query(
-        "UPDATE health.sync_jobs SET expires_at = now() - interval '1 second' WHERE status = 'PENDING'",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
-    let timer = json!({"Data": {"timer": {"ScheduleStatus": null, "IsPastDue": false}}, "Metadata": {}});
-    assert_eq!(fast.call(None, Method::POST, "/HealthSyncSweep", Some(timer)).await.status, StatusCode::OK);
+    assert_eq!(super::expire_pending_syncs_and_sweep(&fast, &pool).await.status, StatusCode::OK);
     assert_eq!(count(&pool, personal).await, 0, "after expiry");
     assert_eq!(count(&pool, "SELECT count(*) FROM health.sync_jobs").await, 3);
 }

@@ -49,3 +49,17 @@ pub fn entry(date: &str) -> Value {
         "drinking": true
     })
 }
+
+/// Ends every pending sync job's approval window now and runs the `HealthSyncSweep` timer, as
+/// the host would; the sweep's answer.
+pub async fn expire_pending_syncs_and_sweep(app: &TestApp, pool: &PgPool) -> crate::support::Answer {
+    sqlx::query(
+        "UPDATE health.sync_jobs SET expires_at = now() - interval '1 second' WHERE status = 'PENDING'",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    let timer =
+        serde_json::json!({"Data": {"timer": {"ScheduleStatus": null, "IsPastDue": false}}, "Metadata": {}});
+    app.call(None, axum::http::Method::POST, "/HealthSyncSweep", Some(timer)).await
+}

@@ -96,14 +96,7 @@ async fn pending_expired_and_swept_jobs(pool: PgPool) {
     // A job nobody completes is ended by the sweep, and its personal fields go with it.
     let s = app.call(&u, Method::POST, "/api/health/checkup/sync", Some(start())).await;
     assert_eq!(s.status, StatusCode::ACCEPTED);
-    sqlx::query(
-        "UPDATE health.sync_jobs SET expires_at = now() - interval '1 second' WHERE status = 'PENDING'",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
-    let timer = json!({"Data": {"timer": {"ScheduleStatus": null, "IsPastDue": false}}, "Metadata": {}});
-    let r = app.call(None, Method::POST, "/HealthSyncSweep", Some(timer)).await;
+    let r = super::expire_pending_syncs_and_sweep(&app, &pool).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["ReturnValue"]["expired"], 1);
     assert_eq!(
