@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::platform::cache::ENTRY_OVERHEAD_BYTES;
+
 pub const ISSUER: &str = "healthsync";
 pub const AUDIENCE: &str = "healthsync-app";
 
@@ -169,7 +171,8 @@ pub struct VerifiedTokens {
     cache: moka::sync::Cache<Box<str>, (Verified, u64)>,
 }
 
-/// What the cache may hold, in bytes of token text (about 10,000 of our tokens).
+/// What the cache may hold, in bytes of memory: token text and each entry's own cost (about
+/// 6,500 of our ~330-byte tokens).
 const VERIFIED_TOKENS_BYTES: u64 = 4 << 20;
 
 struct UntilAccepted;
@@ -182,25 +185,27 @@ impl moka::Expiry<Box<str>, (Verified, u64)> for UntilAccepted {
     }
 }
 
-/// A token's weight is its length (moka hands the key as `&K`, hence the `&Box`).
+/// A token's weight is what its entry costs: its length and the entry's own
+/// [`ENTRY_OVERHEAD_BYTES`] (moka hands the key as `&K`, hence the `&Box`).
 #[allow(clippy::borrowed_box)]
 fn token_weight(token: &Box<str>, _: &(Verified, u64)) -> u32 {
-    u32::try_from(token.len()).unwrap_or(u32::MAX)
+    u32::try_from(token.len() + ENTRY_OVERHEAD_BYTES).unwrap_or(u32::MAX)
 }
 
 impl Default for VerifiedTokens {
     fn default() -> Self {
-        Self {
-            cache: moka::sync::Cache::builder()
-                .max_capacity(VERIFIED_TOKENS_BYTES)
-                .weigher(token_weight)
-                .expire_after(UntilAccepted)
-                .build(),
-        }
+        Self::holding(VERIFIED_TOKENS_BYTES)
     }
 }
 
 impl VerifiedTokens {
+    /// A cache of at most `bytes` of memory.
+    fn holding(bytes: u64) -> Self {
+        let cache =
+            moka::sync::Cache::builder().max_capacity(bytes).weigher(token_weight).expire_after(UntilAccepted).build();
+        Self { cache }
+    }
+
     /// `verify_access`, remembering the answer for valid tokens.
     pub fn verify(&self, keys: &SigningKeys, token: &str, max_lifetime: Duration, now: u64) -> Option<Verified> {
         if let Some((id, until)) = self.cache.get(token)
@@ -305,6 +310,36 @@ mod tests {
         let mut crit = h.clone();
         crit.crit = Some(vec!["exp".into()]);
         assert!(verify_access(&k, &signed(&k, crit, now, now + 900, None), TTL, now).is_none());
+    }
+
+    #[test]
+    fn the_verified_tokens_cache_is_bounded_in_bytes_of_memory_not_only_of_token_text() {
+        // The load bench's soak found this cache growing for as long as new tokens arrived: its
+        // bound counted token text only, about half of what an entry costs.
+        let (k, now) = (keys(K1), jsonwebtoken::get_current_timestamp());
+        let tokens: Vec<String> = (0..12_000)
+            .map(|_| issue_access(&k, Uuid::new_v4(), Uuid::new_v4(), Duration::from_secs(900), now).unwrap())
+            .collect();
+        let held_by = |bound: u64| {
+            let before = crate::test_alloc::held();
+            let cache = VerifiedTokens::holding(bound);
+            for t in &tokens {
+                assert!(cache.verify(&k, t, TTL, now).is_some());
+            }
+            cache.cache.run_pending_tasks();
+            (cache.cache.entry_count(), crate::test_alloc::held() - before)
+        };
+        // What one entry costs is what the weight says (the overhead measured on this moka).
+        let (all, bytes) = held_by(1 << 40);
+        assert_eq!(all, 12_000);
+        let per_entry = bytes / 12_000;
+        let weight = (tokens[0].len() + ENTRY_OVERHEAD_BYTES) as isize;
+        assert!(per_entry <= weight * 11 / 10, "an entry holds {per_entry} bytes, weighed {weight}");
+        // So a bound holds in memory (give or take the cache's channels and sketch, ~300 KiB).
+        let bound = 2 << 20;
+        let (kept, bytes) = held_by(bound);
+        assert!(kept > 1_000, "the cache keeps tokens ({kept})");
+        assert!(bytes <= bound as isize * 5 / 4, "{kept} tokens hold {bytes} bytes against a bound of {bound}");
     }
 
     #[test]

@@ -26,7 +26,7 @@ use std::{
 use async_trait::async_trait;
 use futures::StreamExt as _;
 
-use super::{Cache, RedisCache};
+use super::{Cache, ENTRY_OVERHEAD_BYTES, RedisCache};
 
 /// The channel (under the cache's prefix) on which deleted keys are announced.
 pub const CHANNEL: &str = "near-cache:invalidate";
@@ -69,6 +69,18 @@ impl Near {
     }
 }
 
+/// A store of copies holding at most `bytes` of memory: a copy weighs its key, its value and
+/// what the entry itself costs.
+fn copies_within(bytes: u64) -> moka::sync::Cache<String, Held> {
+    moka::sync::Cache::builder()
+        .max_capacity(bytes)
+        .weigher(|key: &String, copy: &Held| {
+            u32::try_from(key.len() + copy.value.len() + ENTRY_OVERHEAD_BYTES).unwrap_or(u32::MAX)
+        })
+        .expire_after(HeldTtl)
+        .build()
+}
+
 pub struct NearCache {
     remote: Arc<RedisCache>,
     near: Arc<Near>,
@@ -78,13 +90,7 @@ pub struct NearCache {
 impl NearCache {
     /// Redis, with up to `bytes` of copies in process.
     pub fn new(remote: RedisCache, bytes: u64) -> Self {
-        let copies = moka::sync::Cache::builder()
-            .max_capacity(bytes)
-            .weigher(|key: &String, copy: &Held| {
-                u32::try_from(key.len() + copy.value.len()).unwrap_or(u32::MAX)
-            })
-            .expire_after(HeldTtl)
-            .build();
+        let copies = copies_within(bytes);
         NearCache {
             remote: Arc::new(remote),
             near: Arc::new(Near {
@@ -202,5 +208,31 @@ impl Cache for NearCache {
 
     fn kind(&self) -> &'static str {
         "redis"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_copies_are_bounded_in_bytes_of_memory_small_entries_included() {
+        // An account's status is ~40 bytes under a ~50-byte key: counted by payload alone, a bound
+        // of 4 MiB would keep all 40,000 of them here, holding four times that.
+        let before = crate::test_alloc::held();
+        let bound = 4 << 20;
+        let copies = copies_within(bound);
+        for i in 0..40_000u32 {
+            let value: Arc<[u8]> =
+                format!(r#"{{"status":"ACTIVE","revoked":[],"n":{i}}}"#).into_bytes().into();
+            copies.insert(format!("healthsync:user-status:{i:036}"), Held { value, ttl: COPY_TTL });
+        }
+        copies.run_pending_tasks();
+        let (kept, held) = (copies.entry_count(), crate::test_alloc::held() - before);
+        assert!(kept > 5_000, "copies are kept ({kept})");
+        assert!(
+            held <= bound as isize * 5 / 4,
+            "{kept} copies hold {held} bytes against a bound of {bound} (~300 KiB are the cache's channels and sketch)"
+        );
     }
 }
