@@ -1,7 +1,8 @@
 """The mobile mix for locust (run by bench/load.py and bench/faults.py; not on its own).
 
-A virtual user is a person with the app: signs in once (an access token signed with the key the
-server was given, as our login would issue), then a session of LOAD_SESSION_REQUESTS taps drawn
+A virtual user is a person with the app: picks up their phone, which holds its access token (signed
+with the key the server was given, as our login issues them, renewed before they expire: loadkit's
+`account_token`), then a session of LOAD_SESSION_REQUESTS taps drawn
 by weight, then hands the phone to the next account. Weights per request:
 
   active missions 30 · complete a mission 20 · notifications inbox 15 · mission history 12 ·
@@ -12,17 +13,17 @@ answer; note: the chat's engine, or the completion's status).
 """
 
 import base64
-import hashlib
-import hmac
 import itertools
-import json
 import os
 import random
+import sys
 import time
-import uuid
 
 import gevent
 from locust import FastHttpUser, constant_throughput, events, task
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from loadkit import account_token  # noqa: E402
 
 SECRET = base64.urlsafe_b64decode(os.environ["LOAD_SECRET"] + "==")
 ACCOUNTS = int(os.environ["LOAD_ACCOUNTS"])
@@ -30,22 +31,15 @@ SESSION = int(os.environ.get("LOAD_SESSION_REQUESTS", "12"))
 MISSIONS = ["water-8-cups", "walk-7000-steps", "sleep-7-hours", "breathing-5", "bp-check"]
 QUESTIONS = ["저녁 산책은 얼마나 하면 좋을까요?", "물을 더 자주 마시는 요령이 있을까요?", "잠들기 전에 하면 좋은 습관이 있을까요?",
              "점심 뒤에 졸릴 때 어떻게 하면 좋을까요?", "주말에도 미션을 이어 가려면 어떻게 할까요?"]
-_next_account = itertools.count(int(os.environ.get("LOAD_FIRST_ACCOUNT", "0")))
-_out = open(os.environ["LOAD_SAMPLES"], "a", buffering=1 << 16)
-
-
-def b64url(b: bytes) -> str:
-    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-
-
-def sign_in(account: int) -> str:
-    now = int(time.time())
-    sub = f"00000000-0000-4000-8000-{account:012d}"
-    header = b64url(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "load"}).encode())
-    body = b64url(json.dumps({"sub": sub, "iss": "healthsync", "aud": "healthsync-app", "iat": now,
-                              "exp": now + 3600, "jti": uuid.uuid4().hex}).encode())
-    sig = hmac.new(SECRET, f"{header}.{body}".encode(), hashlib.sha256).digest()
-    return f"{header}.{body}.{b64url(sig)}"
+# Each locust process (bench/loadkit.py runs several) takes accounts one after another from its own
+# starting point, so that two processes rarely hold one account at once.
+_first = int(os.environ.get("LOAD_FIRST_ACCOUNT", "0"))
+if int(os.environ.get("LOAD_PROCESSES", "1")) > 1:
+    _first += random.randrange(ACCOUNTS)
+_next_account = itertools.count(_first)
+# Line-buffered in append mode: each sample is one write(2) at the end of the file, so the
+# processes' lines never interleave.
+_out = open(os.environ["LOAD_SAMPLES"], "a", buffering=1)
 
 
 @events.request.add_listener
@@ -55,18 +49,6 @@ def record(request_type, name, response_time, response_length, response=None, co
         status = 0
     note = (context or {}).get("note", "")
     _out.write(f"{time.time():.4f},{name},{response_time:.3f},{status},{note}\n")
-
-
-def _flusher():
-    # Written out four times a second: bench/faults.py reads the file while the run goes on.
-    while True:
-        gevent.sleep(0.25)
-        _out.flush()
-
-
-@events.init.add_listener
-def start_flusher(**kw):
-    gevent.spawn(_flusher)
 
 
 @events.quitting.add_listener
@@ -84,11 +66,11 @@ class Phone(FastHttpUser):
 
     def auth(self) -> dict:
         if self.left <= 0:
-            account = next(_next_account) % ACCOUNTS + 1
-            self.headers = {"Authorization": f"Bearer {sign_in(account)}"}
+            self.account = next(_next_account) % ACCOUNTS + 1
             self.left = SESSION
         self.left -= 1
-        return self.headers
+        # The phone's current token: the same one for the whole of its life, renewed before it expires.
+        return {"Authorization": f"Bearer {account_token(SECRET, self.account)}"}
 
     def call(self, method: str, path: str, name: str, body=None, note_from=None):
         h = self.auth()

@@ -71,15 +71,35 @@ def user_id(i: int) -> str:
     return f"00000000-0000-4000-8000-{i:012d}"
 
 
-def token(secret: bytes, sub: str, ttl: int = 3600) -> str:
+# Our access tokens live 15 minutes (AUTH_ACCESS_TTL_SECS' default, which the stack keeps) and the
+# app renews its token a minute before it expires.
+ACCESS_TTL = 900
+RENEW_BEFORE = 60
+
+
+def token(secret: bytes, sub: str, ttl: int = ACCESS_TTL, iat: int | None = None, jti: str | None = None) -> str:
     """An access token as the server issues them (HS256 with a kid; src/users/tokens.rs)."""
-    now = int(time.time())
+    now = int(time.time()) if iat is None else iat
     header = b64url(json.dumps({"alg": "HS256", "typ": "JWT", "kid": KID}).encode())
     claims = {"sub": sub, "iss": "healthsync", "aud": "healthsync-app", "iat": now, "exp": now + ttl,
-              "jti": uuid.uuid4().hex}
+              "jti": jti or uuid.uuid4().hex}
     body = b64url(json.dumps(claims).encode())
     sig = hmac.new(secret, f"{header}.{body}".encode(), hashlib.sha256).digest()
     return f"{header}.{body}.{b64url(sig)}"
+
+
+def account_token(secret: bytes, account: int, now: float | None = None) -> str:
+    """The token account `account`'s phone holds at `now`: as with the app, one token at a time,
+    renewed RENEW_BEFORE seconds before it expires, each phone on its own schedule (a phase per
+    account). Every process computes the same token for the same account and moment, so the
+    seeding, the warm-up and each locust worker hold one population of tokens, as a server in
+    service sees one token per signed-in phone, not one per request burst."""
+    period = ACCESS_TTL - RENEW_BEFORE
+    phase = (account * 7919) % period
+    n = (int(time.time() if now is None else now) + phase) // period
+    iat = n * period - phase
+    jti = hmac.new(secret, f"{account}:{n}".encode(), hashlib.sha256).hexdigest()[:32]
+    return token(secret, user_id(account), iat=iat, jti=jti)
 
 
 def ensure_venv() -> Path:
@@ -126,6 +146,10 @@ class Postgres:
         with open(self.data / "postgresql.conf", "a") as f:
             f.write(f"\nport = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.run}'\n"
                     "max_connections = 200\n")
+            # For experiments only (say `synchronous_commit = off`, to see what commits' flushes cost);
+            # every figure in bench/README.md is without it unless it says otherwise.
+            if os.environ.get("BENCH_PG_CONF"):
+                f.write(os.environ["BENCH_PG_CONF"].replace(";", "\n") + "\n")
         self.admin_url = f"postgres://postgres@127.0.0.1:{self.port}/postgres"
         self.start()
 
@@ -354,7 +378,7 @@ class Stack:
                 raise RuntimeError(f"migrate failed: {migrate.stderr[-2000:]}")
             env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), "RUST_LOG": "warn",
                    "DATABASE_URL": self.db_url, "REDIS_URL": self.redis.url,
-                   "AUTH_SIGNING_KEYS": f"{KID}:{b64url(self.secret)}", "AUTH_ACCESS_TTL_SECS": "3600",
+                   "AUTH_SIGNING_KEYS": f"{KID}:{b64url(self.secret)}",
                    "ANTHROPIC_API_KEY": "bench-key", "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{self.claude.port}",
                    # Spending limits are not what is measured: a user past the budget gets the offline coach.
                    "AI_DAILY_TOKEN_BUDGET": "100000000",
@@ -411,7 +435,7 @@ class Stack:
         secret = self.secret
 
         def onboard(i: int) -> None:
-            tok = token(secret, user_id(i))
+            tok = account_token(secret, i)
             c = http.client.HTTPConnection("127.0.0.1", self.handler_port, timeout=60)
             h = {"authorization": f"Bearer {tok}", "content-type": "application/json"}
             c.request("POST", "/api/health/checkups", body=json.dumps(CHECKUP), headers=h)
@@ -452,16 +476,23 @@ class Locust:
     is written to `samples` as `end_unix_s,name,ms,status,note`."""
 
     PER_USER_RATE = 2.0  # requests a second of one virtual user (a person tapping through the app)
+    # Locust processes. One gevent process on this 2-core machine was itself the bottleneck: at
+    # 100 req/s it measured active missions at p50 17 ms while a probe on its own connection got
+    # 0.86 ms from the same server at the same moment; with 4 processes locust measured 2.45 ms
+    # (bench/README.md, "The load generator's own latency").
+    PROCESSES = int(os.environ.get("LOAD_LOCUST_PROCESSES", "4"))
 
     def __init__(self, py: Path, stack: Stack, rate: float, seconds: float, samples: Path, first_account: int,
                  session_requests: int = 12):
         users = max(4, int(-(-rate // self.PER_USER_RATE)))
         env = {**os.environ, "LOAD_SECRET": b64url(stack.secret), "LOAD_ACCOUNTS": str(stack.accounts),
                "LOAD_FIRST_ACCOUNT": str(first_account), "LOAD_SAMPLES": str(samples),
-               "LOAD_USER_RATE": str(rate / users), "LOAD_SESSION_REQUESTS": str(session_requests)}
+               "LOAD_USER_RATE": str(rate / users), "LOAD_SESSION_REQUESTS": str(session_requests),
+               "LOAD_PROCESSES": str(self.PROCESSES)}
         self.proc = subprocess.Popen(
             [str(py), "-m", "locust", "-f", str(BENCH / "load_locust.py"), "--headless", "--host",
              f"http://127.0.0.1:{stack.handler_port}", "-u", str(users), "-r", str(max(1, users // 2)),
+             "--processes", str(self.PROCESSES),
              "-t", f"{int(seconds)}s", "--stop-timeout", "15", "--only-summary", "--loglevel", "ERROR",
              "--exit-code-on-error", "0"],
             env=env, stdout=subprocess.DEVNULL, stderr=open(samples.with_suffix(".locust.log"), "w"))
