@@ -19,7 +19,8 @@ warm-up. The latency criterion (p99 < 50 ms) is read over every request but the 
 is written by the model at its pace (seconds; reported on its own line). Steps stop once p99 passes
 50 ms, errors pass 1 %, or the achieved rate falls under 90 % of the offered one. The knee is the
 offered rate where p99 crosses 50 ms, interpolated between the two steps around it; the soak then
-offers 70 % of it for --soak-seconds (default 600), plots RSS (and throughput) to
+offers 70 % of it for --soak-seconds (default 1500: the caches fill for the first ~8 minutes at the
+soak's rate, so a 10-minute window whose memory is flat needs 25), plots RSS (and throughput) to
 bench/load_soak_rss.png and checks: no error and flat memory.
 
 Prints one JSON line (`"bench": "load"`) and a summary.
@@ -211,7 +212,9 @@ def main() -> int:
     ap.add_argument("--rates", default=",".join(map(str, RATES)), help="offered rates of the steps (req/s)")
     ap.add_argument("--step-seconds", type=float, default=20)
     ap.add_argument("--warmup", type=float, default=5, help="seconds of each step not counted")
-    ap.add_argument("--soak-seconds", type=float, default=600, help="0: no soak")
+    ap.add_argument("--soak-seconds", type=float, default=1500,
+                    help="0: no soak. 25 minutes: the in-process caches fill for the first ~8 (bench/README.md), "
+                         "and the flat-memory check reads the second half")
     ap.add_argument("--soak-rate", type=float, help="offer this instead of 70 %% of the knee")
     ap.add_argument("--sweep-seconds", type=float, default=60, help="the host's OutboxRelay timer period")
     ap.add_argument("--png", default=str(ROOT / "bench" / "load_soak_rss.png"))
