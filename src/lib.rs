@@ -12,8 +12,6 @@ pub mod functions;
 pub mod host;
 pub mod http;
 pub mod platform;
-#[cfg(test)]
-pub mod test_alloc;
 
 /// Declares each domain's module and lists them in `DOMAINS`, in order: a later domain may use an
 /// earlier one's Rust API, never the reverse. Each module exports `pub struct Domain` implementing

@@ -10,4 +10,6 @@ pub mod http_client;
 pub mod ratelimit;
 pub mod resilience;
 pub mod telemetry;
+#[cfg(test)]
+pub mod test_alloc;
 pub mod time;
