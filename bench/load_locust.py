@@ -66,11 +66,13 @@ class Phone(FastHttpUser):
 
     def auth(self) -> dict:
         if self.left <= 0:
-            self.account = next(_next_account) % ACCOUNTS + 1
+            # The phone's current token (renewed a minute before it expires, so it outlives the
+            # session's few seconds): worked out once per session, not per request.
+            account = next(_next_account) % ACCOUNTS + 1
+            self.headers = {"Authorization": f"Bearer {account_token(SECRET, account)}"}
             self.left = SESSION
         self.left -= 1
-        # The phone's current token: the same one for the whole of its life, renewed before it expires.
-        return {"Authorization": f"Bearer {account_token(SECRET, self.account)}"}
+        return self.headers
 
     def call(self, method: str, path: str, name: str, body=None, note_from=None):
         h = self.auth()

@@ -92,8 +92,8 @@ def account_token(secret: bytes, account: int, now: float | None = None) -> str:
     """The token account `account`'s phone holds at `now`: as with the app, one token at a time,
     renewed RENEW_BEFORE seconds before it expires, each phone on its own schedule (a phase per
     account). Every process computes the same token for the same account and moment, so the
-    seeding, the warm-up and each locust worker hold one population of tokens, as a server in
-    service sees one token per signed-in phone, not one per request burst."""
+    seeding and each locust process hold one population of tokens, as a server in service sees
+    one token per signed-in phone, not one per session."""
     period = ACCESS_TTL - RENEW_BEFORE
     phase = (account * 7919) % period
     n = (int(time.time() if now is None else now) + phase) // period
@@ -146,10 +146,6 @@ class Postgres:
         with open(self.data / "postgresql.conf", "a") as f:
             f.write(f"\nport = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.run}'\n"
                     "max_connections = 200\n")
-            # For experiments only (say `synchronous_commit = off`, to see what commits' flushes cost);
-            # every figure in bench/README.md is without it unless it says otherwise.
-            if os.environ.get("BENCH_PG_CONF"):
-                f.write(os.environ["BENCH_PG_CONF"].replace(";", "\n") + "\n")
         self.admin_url = f"postgres://postgres@127.0.0.1:{self.port}/postgres"
         self.start()
 
@@ -477,9 +473,9 @@ class Locust:
 
     PER_USER_RATE = 2.0  # requests a second of one virtual user (a person tapping through the app)
     # Locust processes. One gevent process on this 2-core machine was itself the bottleneck: at
-    # 100 req/s it measured active missions at p50 17 ms while a probe on its own connection got
-    # 0.86 ms from the same server at the same moment; with 4 processes locust measured 2.45 ms
-    # (bench/README.md, "The load generator's own latency").
+    # 100 req/s it measured active missions at p50 12.7 ms while a probe on its own connection got
+    # 0.67 ms from the same server at the same moment; with 4 processes locust measured 3.0 ms
+    # (bench/load_probe.py; bench/README.md, "The load generator's own latency").
     PROCESSES = int(os.environ.get("LOAD_LOCUST_PROCESSES", "4"))
 
     def __init__(self, py: Path, stack: Stack, rate: float, seconds: float, samples: Path, first_account: int,

@@ -14,14 +14,14 @@ mod near;
 mod redis_cache;
 
 pub use near::NearCache;
+pub use redis_cache::RedisCache;
 
 /// What an entry of a `moka` cache costs beyond its key and value bytes: the entry itself, its
-/// hash-table slot, its places in the access and expiry orders and the timer wheel. Measured on
-/// moka 0.12 (a sync cache with per-entry expiry, 20,000 entries of 330-byte keys: 640 bytes each,
-/// ~310 beyond the key), so a cache bounded in bytes adds it to each entry's weight and its bound
-/// holds in memory, not only in payload (`users::tokens` and the near cache's tests measure it).
+/// hash-table slot, its places in the access and expiry orders and the timer wheel: ~320 bytes on
+/// moka 0.12 with per-entry expiry (12,000 entries of 374-byte tokens hold ~700 bytes each; the
+/// `users::tokens` test measures it and fails if the figure stops holding). A cache bounded in
+/// bytes adds it to each entry's weight, so its bound holds in memory, not only in payload.
 pub const ENTRY_OVERHEAD_BYTES: usize = 320;
-pub use redis_cache::RedisCache;
 
 #[async_trait]
 pub trait Cache: Send + Sync {

@@ -17,6 +17,13 @@ pub fn held() -> isize {
     HELD.with(Cell::get)
 }
 
+/// What `build` leaves allocated on this thread, with what it built (kept alive, so still counted).
+pub fn held_by<T>(build: impl FnOnce() -> T) -> (T, isize) {
+    let before = held();
+    let built = build();
+    (built, held() - before)
+}
+
 fn add(bytes: isize) {
     // `try_with`: a thread's last frees run after its thread-locals are gone.
     let _ = HELD.try_with(|h| h.set(h.get() + bytes));

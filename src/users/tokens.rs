@@ -321,13 +321,15 @@ mod tests {
             .map(|_| issue_access(&k, Uuid::new_v4(), Uuid::new_v4(), Duration::from_secs(900), now).unwrap())
             .collect();
         let held_by = |bound: u64| {
-            let before = crate::platform::test_alloc::held();
-            let cache = VerifiedTokens::holding(bound);
-            for t in &tokens {
-                assert!(cache.verify(&k, t, TTL, now).is_some());
-            }
-            cache.cache.run_pending_tasks();
-            (cache.cache.entry_count(), crate::platform::test_alloc::held() - before)
+            let (cache, bytes) = crate::platform::test_alloc::held_by(|| {
+                let cache = VerifiedTokens::holding(bound);
+                for t in &tokens {
+                    assert!(cache.verify(&k, t, TTL, now).is_some());
+                }
+                cache.cache.run_pending_tasks();
+                cache
+            });
+            (cache.cache.entry_count(), bytes)
         };
         // What one entry costs is what the weight says (the overhead measured on this moka).
         let (all, bytes) = held_by(1 << 40);

@@ -219,16 +219,18 @@ mod tests {
     fn the_copies_are_bounded_in_bytes_of_memory_small_entries_included() {
         // An account's status is ~40 bytes under a ~50-byte key: counted by payload alone, a bound
         // of 4 MiB would keep all 40,000 of them here, holding four times that.
-        let before = crate::platform::test_alloc::held();
         let bound = 4 << 20;
-        let copies = copies_within(bound);
-        for i in 0..40_000u32 {
-            let value: Arc<[u8]> =
-                format!(r#"{{"status":"ACTIVE","revoked":[],"n":{i}}}"#).into_bytes().into();
-            copies.insert(format!("healthsync:user-status:{i:036}"), Held { value, ttl: COPY_TTL });
-        }
-        copies.run_pending_tasks();
-        let (kept, held) = (copies.entry_count(), crate::platform::test_alloc::held() - before);
+        let (copies, held) = crate::platform::test_alloc::held_by(|| {
+            let copies = copies_within(bound);
+            for i in 0..40_000u32 {
+                let value: Arc<[u8]> =
+                    format!(r#"{{"status":"ACTIVE","revoked":[],"n":{i}}}"#).into_bytes().into();
+                copies.insert(format!("healthsync:user-status:{i:036}"), Held { value, ttl: COPY_TTL });
+            }
+            copies.run_pending_tasks();
+            copies
+        });
+        let kept = copies.entry_count();
         assert!(kept > 5_000, "copies are kept ({kept})");
         assert!(
             held <= bound as isize * 5 / 4,
